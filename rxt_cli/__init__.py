@@ -1,0 +1,1 @@
+"""The `rxt` command line: one console script, one module per sub-command."""
