@@ -1,0 +1,18 @@
+"""rxt_core: the Reactive Transformer in plain PyTorch (no Ray, SQL or gRPC)."""
+
+from .config import PRESETS, AttentionConfig, GateConfig, MoEConfig, RxTConfig, preset
+from .model import ReactiveTransformer
+from .sampling import SamplingParams
+from .stateless import StatelessLM
+
+__all__ = [
+    "PRESETS",
+    "AttentionConfig",
+    "GateConfig",
+    "MoEConfig",
+    "ReactiveTransformer",
+    "RxTConfig",
+    "SamplingParams",
+    "StatelessLM",
+    "preset",
+]

@@ -1,0 +1,177 @@
+"""Typed model configuration and named presets.
+
+One `RxTConfig` describes a whole Reactive Transformer (decoder, encoder, memory attention,
+STM); `StatelessLM` reads the decoder fields of the same object, so a baseline is built from
+exactly the same blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+AttentionKind = Literal["mha", "gqa", "sqa"]
+MemoryAttentionVariant = Literal["simple", "self", "interlayer", "gated-self-interlayer"]
+GateActivation = Literal["sigmoid", "tanh"]
+GateKind = Literal["static", "per-slot", "per-feature", "linear"]
+StmInit = Literal["zeros", "normal", "learned"]
+
+
+class AttentionConfig(BaseModel):
+    """Head layout of one attention layer.
+
+    `heads` sets the head width (dim // heads). MHA: query_heads = kv_heads = heads.
+    GQA: query_heads = heads, kv_heads < heads. SQA: query_heads < heads (fewer query heads
+    cut the score FLOPs by heads / query_heads), kv_heads <= query_heads.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    heads: int = 8
+    query_heads: int = 4
+    kv_heads: int = 2
+
+    @property
+    def kind(self) -> AttentionKind:
+        if self.query_heads < self.heads:
+            return "sqa"
+        return "mha" if self.kv_heads == self.heads else "gqa"
+
+    @model_validator(mode="after")
+    def _check(self) -> AttentionConfig:
+        if not (1 <= self.kv_heads <= self.query_heads <= self.heads):
+            raise ValueError(
+                f"need 1 <= kv_heads ({self.kv_heads}) <= query_heads ({self.query_heads}) "
+                f"<= heads ({self.heads})"
+            )
+        if self.query_heads % self.kv_heads:
+            raise ValueError(
+                f"query_heads ({self.query_heads}) must be a multiple of kv_heads ({self.kv_heads})"
+            )
+        return self
+
+
+class MoEConfig(BaseModel):
+    """Mixture-of-Experts SwiGLU FFN: `experts` routed experts, `top_k` active per token, plus
+    `shared_experts` that every token uses."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    experts: int = 4
+    top_k: int = 2
+    shared_experts: int = 1
+    expert_hidden: int = 512
+    aux_loss_weight: float = 0.01
+
+    @model_validator(mode="after")
+    def _check(self) -> MoEConfig:
+        if not 1 <= self.top_k <= self.experts:
+            raise ValueError(f"top_k ({self.top_k}) must be in 1..experts ({self.experts})")
+        return self
+
+
+class GateConfig(BaseModel):
+    """Residual gate of a memory write: STM' = (1-G)*old + G*update (sigmoid, a convex mix) or
+    (1-G)*old + (1+G)*update (tanh). `kind`: one learned scalar (static), one per slot, one per
+    feature, or computed from [old, update] by a linear layer (dynamic, per slot and feature)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    activation: GateActivation = "sigmoid"
+    kind: GateKind = "linear"
+    init_bias: float = -1.0
+
+
+class RxTConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vocab_size: int = 8192
+    max_seq_len: int = 256
+    dim: int = 256
+    layers: int = 6
+    attention: AttentionConfig = AttentionConfig()
+    moe: MoEConfig = MoEConfig()
+    decoder_moe: bool = True
+    decoder_ffn_hidden: int = 768  # used when decoder_moe is False
+    encoder_ffn_hidden: int = 768
+    stm_slots: int = 512
+    stm_init: StmInit = "learned"
+    stm_init_std: float = 0.02
+    memory_attention: MemoryAttentionVariant = "interlayer"
+    gate: GateConfig = GateConfig()
+    rope_on_encoded_keys: bool = True
+    rope_theta: float = 10000.0
+    norm_eps: float = 1e-6
+    tie_embeddings: bool = True
+    dropout: float = 0.0
+    # Special token ids (the tokenizer reserves 0..5 in this order).
+    pad_id: int = 0
+    bos_id: int = 1
+    eos_id: int = 2
+    query_id: int = 3
+    answer_id: int = 4
+    mask_id: int = 5
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.attention.heads
+
+    @model_validator(mode="after")
+    def _check(self) -> RxTConfig:
+        if self.dim % self.attention.heads:
+            raise ValueError(
+                f"dim ({self.dim}) must be divisible by attention.heads ({self.attention.heads})"
+            )
+        if self.head_dim % 2:
+            raise ValueError(f"head dim ({self.head_dim}) must be even for RoPE")
+        specials = [self.pad_id, self.bos_id, self.eos_id, self.query_id, self.answer_id, self.mask_id]
+        if len(set(specials)) != len(specials) or max(specials) >= self.vocab_size:
+            raise ValueError(f"special token ids {specials} must be distinct and < vocab_size")
+        return self
+
+
+PRESETS: dict[str, RxTConfig] = {
+    # Unit tests: a few hundred thousand parameters, every code path on.
+    "tiny": RxTConfig(
+        vocab_size=512,
+        max_seq_len=64,
+        dim=64,
+        layers=2,
+        attention=AttentionConfig(heads=4, query_heads=2, kv_heads=1),
+        moe=MoEConfig(experts=4, top_k=2, shared_experts=1, expert_hidden=64),
+        encoder_ffn_hidden=128,
+        stm_slots=16,
+    ),
+    # The bundled model: ~10M parameters, trainable on a 2-core CPU in under an hour.
+    "nano": RxTConfig(
+        vocab_size=4096,
+        max_seq_len=256,
+        dim=192,
+        layers=4,
+        attention=AttentionConfig(heads=6, query_heads=6, kv_heads=2),
+        moe=MoEConfig(experts=4, top_k=2, shared_experts=1, expert_hidden=384),
+        encoder_ffn_hidden=576,
+        stm_slots=64,
+    ),
+    # The latency benchmark's model (issue: 6 layers, dim 256, SQA 8/4/2, 4-expert top-2 MoE +
+    # 1 shared expert of hidden 512, dense encoder FFN 768, STM 6 x 512, vocab 8192, 256 positions).
+    "bench-22m": RxTConfig(),
+}
+
+
+def preset(name: str, **overrides) -> RxTConfig:
+    """A named preset, optionally with top-level fields replaced."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return RxTConfig(**{**PRESETS[name].model_dump(), **overrides})
+
+
+__all__ = [
+    "AttentionConfig",
+    "GateConfig",
+    "MoEConfig",
+    "PRESETS",
+    "RxTConfig",
+    "preset",
+]

@@ -1,0 +1,139 @@
+"""Incremental decoding shared by `ReactiveTransformer` and `StatelessLM`.
+
+Small pure functions in the gpt-fast style: `prefill` runs the prompt of every row at once and
+fills a pre-allocated KV cache, `decode_step` feeds one token per row. A `DecodeState` is the
+whole per-batch state; `select`/`concat` let a scheduler drop finished rows and add new ones
+between steps (continuous batching) without touching the other rows.
+
+Rows are independent: each has its own prompt length, cache length, positions and (for RxT)
+memory K/V, so padding never leaks between sessions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from .attention import KVCache
+from .interaction import pad_batch
+from .sampling import SamplingParams, sample
+
+
+@dataclass
+class DecodeState:
+    caches: list[KVCache]
+    memory_kv: list[tuple[torch.Tensor, torch.Tensor]] | None
+    lengths: torch.Tensor  # [B] tokens held in each row's cache
+    host_lengths: list[int]  # the same on the host: no device sync to size the attention span
+
+    @property
+    def batch_size(self) -> int:
+        return len(self.host_lengths)
+
+    def select(self, rows: list[int]) -> DecodeState:
+        index = torch.tensor(rows, device=self.lengths.device)
+        return DecodeState(
+            caches=[KVCache(c.k[index], c.v[index]) for c in self.caches],
+            memory_kv=None if self.memory_kv is None else [(k[index], v[index]) for k, v in self.memory_kv],
+            lengths=self.lengths[index],
+            host_lengths=[self.host_lengths[r] for r in rows],
+        )
+
+    @staticmethod
+    def concat(states: list[DecodeState]) -> DecodeState:
+        if len(states) == 1:
+            return states[0]
+        layers = range(len(states[0].caches))
+        cat = torch.cat
+        return DecodeState(
+            caches=[
+                KVCache(cat([s.caches[i].k for s in states]), cat([s.caches[i].v for s in states]))
+                for i in layers
+            ],
+            memory_kv=None
+            if states[0].memory_kv is None
+            else [
+                (cat([s.memory_kv[i][0] for s in states]), cat([s.memory_kv[i][1] for s in states]))
+                for i in layers
+            ],
+            lengths=cat([s.lengths for s in states]),
+            host_lengths=[n for s in states for n in s.host_lengths],
+        )
+
+
+def autocast_for(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA; plain fp32 elsewhere."""
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def prefill(model, prompts: list[list[int]], memory_kv=None) -> tuple[torch.Tensor, DecodeState]:
+    """Run right-padded prompts through the decoder; returns each row's next-token logits [B, V]
+    and the decode state. `model` is a ReactiveTransformer or StatelessLM."""
+    config, device = model.config, model.device
+    ids, mask = pad_batch(prompts, config.pad_id, device)
+    batch, width = ids.shape
+    dtype = model.embedding.weight.dtype
+    caches = [
+        KVCache.empty(batch, config.attention.kv_heads, config.max_seq_len, config.head_dim, device, dtype)
+        for _ in model.decoder.blocks
+    ]
+    positions = torch.arange(width, device=device).expand(batch, width)
+    hidden, _ = model.decoder(model.embedding(ids), positions, memory_kv=memory_kv, caches=caches)
+    lengths = mask.sum(dim=1)
+    last = hidden[torch.arange(batch, device=device), lengths - 1]
+    state = DecodeState(caches, memory_kv, lengths, [len(p) for p in prompts])
+    return model.lm_head(last), state
+
+
+def decode_step(model, tokens: torch.Tensor, state: DecodeState) -> torch.Tensor:
+    """Feed one token per row (at each row's own position); returns logits [B, V] and advances
+    the state in place."""
+    span = max(state.host_lengths) + 1
+    x = model.embedding(tokens.unsqueeze(1))
+    hidden, _ = model.decoder(
+        x, state.lengths.unsqueeze(1), memory_kv=state.memory_kv, caches=state.caches, decode_span=span
+    )
+    state.lengths = state.lengths + 1
+    state.host_lengths = [n + 1 for n in state.host_lengths]
+    return model.lm_head(hidden[:, 0])
+
+
+def stream(
+    model,
+    prompts: list[list[int]],
+    params: list[SamplingParams],
+    memory_kv=None,
+    generator: torch.Generator | None = None,
+) -> Iterator[list[int | None]]:
+    """Batched generation as a stream: yields one list per step with the new token of each row,
+    or None for rows that have finished (EOS, their token limit, or the position limit). The
+    EOS token itself is not yielded."""
+    config = model.config
+    limits = [
+        min(p.max_new_tokens, config.max_seq_len - 1 - len(prompt)) for p, prompt in zip(params, prompts)
+    ]
+    done = [limit <= 0 for limit in limits]
+    produced = [0] * len(prompts)
+    with torch.inference_mode(), autocast_for(model.device):
+        logits, state = prefill(model, prompts, memory_kv)
+        while True:
+            tokens = sample(logits, params, generator)
+            step: list[int | None] = []
+            for row, token in enumerate(tokens.tolist()):
+                if done[row] or token == config.eos_id:
+                    done[row] = True
+                    step.append(None)
+                    continue
+                step.append(token)
+                produced[row] += 1
+                done[row] = produced[row] >= limits[row]
+            if any(t is not None for t in step):
+                yield step
+            if all(done):
+                return
+            logits = decode_step(model, tokens, state)

@@ -1,0 +1,93 @@
+"""The Memory Attention network: writes the encoded interaction ED_t into STM_{t-1}.
+
+Every variant ends with the paper's Eq. 2 + 3, per STM layer l:
+    Update = Attention(Q = STM_l, K = V = ED_l);  STM_l' = Gate(H_l, Update)
+and differs in the step that produces H_l from STM_{t-1} before it ("pre-step"):
+- simple:                H_l = STM_l (no pre-step);
+- self:                  H_l = STM_l + Attention(Q = STM_l, K = V = STM_l) — slots reorganise
+                         among themselves;
+- interlayer:            H_l = STM_l + Attention(Q = STM_l, K = V = mean of the *other* layers)
+                         — reduces redundancy across layers;
+- gated-self-interlayer: source = Gate_mix(STM_l, mean of other layers) (both at once),
+                         H_l = Gate_pre(STM_l, Attention(Q = STM_l, K = V = source)).
+Slots have no order, so nothing rotates the slots; RoPE rotates only the keys of ED (which is a
+sequence) when `rope_on_encoded_keys` is set.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .attention import Attention
+from .config import RxTConfig
+from .gates import ResidualGate
+from .norm import RMSNorm
+from .rope import RotaryEmbedding
+
+PRE_STEP_SOURCE = {
+    "simple": None,
+    "self": "self",
+    "interlayer": "other-layers",
+    "gated-self-interlayer": "gated-mix",
+}
+
+
+class MemoryAttentionLayer(nn.Module):
+    def __init__(self, config: RxTConfig, rope: RotaryEmbedding):
+        super().__init__()
+        d, slots, eps = config.dim, config.stm_slots, config.norm_eps
+        self.variant = config.memory_attention
+        self.pre_source = PRE_STEP_SOURCE[self.variant]
+        if self.pre_source is not None:
+            self.pre_norm = RMSNorm(d, eps)
+            self.pre_source_norm = RMSNorm(d, eps)
+            self.pre_attention = Attention(d, config.attention, config.head_dim)
+        if self.pre_source == "gated-mix":
+            self.source_gate = ResidualGate(d, slots, config.gate)
+            self.pre_gate = ResidualGate(d, slots, config.gate)
+        self.query_norm = RMSNorm(d, eps)
+        self.encoded_norm = RMSNorm(d, eps)
+        self.attention = Attention(
+            d, config.attention, config.head_dim, rope=rope, rope_keys=config.rope_on_encoded_keys
+        )
+        self.gate = ResidualGate(d, slots, config.gate)
+
+    def _pre_step(self, stm: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
+        if self.pre_source is None:
+            return stm
+        source = {"self": stm, "other-layers": others}.get(self.pre_source)
+        if source is None:
+            source = self.source_gate(stm, others)
+        kv = self.pre_attention.project_source(self.pre_source_norm(source))
+        attended = self.pre_attention(self.pre_norm(stm), kv)
+        return self.pre_gate(stm, attended) if self.pre_source == "gated-mix" else stm + attended
+
+    def forward(self, stm, others, encoded, encoded_positions, encoded_mask):
+        h = self._pre_step(stm, others)
+        kv = self.attention.project_source(self.encoded_norm(encoded), encoded_positions)
+        update = self.attention(self.query_norm(h), kv, key_mask=encoded_mask)
+        return self.gate(h, update)
+
+
+class MemoryAttention(nn.Module):
+    def __init__(self, config: RxTConfig, rope: RotaryEmbedding):
+        super().__init__()
+        self.layers = nn.ModuleList(MemoryAttentionLayer(config, rope) for _ in range(config.layers))
+
+    def forward(
+        self,
+        stm: torch.Tensor,
+        encoded: list[torch.Tensor],
+        encoded_positions: torch.Tensor,
+        encoded_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """stm [B, L, S, D]; encoded: L tensors [B, T, D]; mask [B, T] (True = real token)."""
+        n = stm.shape[1]
+        total = stm.sum(dim=1)
+        new_layers = []
+        for i, layer in enumerate(self.layers):
+            own = stm[:, i]
+            others = (total - own) / (n - 1) if n > 1 else own
+            new_layers.append(layer(own, others, encoded[i], encoded_positions, encoded_mask))
+        return torch.stack(new_layers, dim=1)

@@ -1,0 +1,203 @@
+"""The Reactive Transformer: a Generator-Decoder that reads a fixed-size Short-Term Memory, and a
+Memory Encoder + Memory Attention network that write each finished interaction into it.
+
+    answer = interact(query, stm)                      # user-facing, cost independent of turn
+    stm    = update_memory(stm, query, answer)         # after the answer has streamed
+
+STM is a tensor [batch, layers, slots, dim]; every call takes and returns it explicitly, so the
+caller (a service, a test, a training loop) owns where memory lives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import nn
+
+from . import generation
+from .checkpoint import PretrainedMixin
+from .config import RxTConfig
+from .decoder import Decoder
+from .encoder import MemoryEncoder
+from .interaction import TokenIds, as_batch, as_id_list, interaction_ids, pad_batch, prompt_ids
+from .memory_attention import MemoryAttention
+from .rope import RotaryEmbedding
+from .sampling import SamplingParams
+
+
+class ReactiveTransformer(PretrainedMixin, nn.Module):
+    kind = "rxt"
+
+    def __init__(self, config: RxTConfig):
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.dim)  # shared by all components
+        self.rope = RotaryEmbedding(config.head_dim, config.max_seq_len, config.rope_theta)
+        self.decoder = Decoder(config, self.rope, reads_memory=True)
+        self.encoder = MemoryEncoder(config, self.rope)
+        self.memory_attention = MemoryAttention(config, self.rope)
+        self.lm_head = nn.Linear(config.dim, config.vocab_size, bias=False)
+        if config.tie_embeddings:
+            self.lm_head.weight = self.embedding.weight
+        stm_shape = (config.layers, config.stm_slots, config.dim)
+        if config.stm_init == "learned":
+            self.stm_init = nn.Parameter(torch.randn(stm_shape) * config.stm_init_std)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for module in self.modules():
+            if isinstance(module, nn.Linear) and module.weight is not self.embedding.weight:
+                nn.init.normal_(module.weight, std=0.02)
+        nn.init.normal_(self.embedding.weight, std=0.02)
+
+    # ---------------------------------------------------------------- memory
+    @property
+    def stm_shape(self) -> tuple[int, int, int]:
+        return (self.config.layers, self.config.stm_slots, self.config.dim)
+
+    def init_memory(self, batch_size: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
+        """STM_0 for new sessions, [batch, layers, slots, dim], by `config.stm_init`:
+        - "learned": the trained initial memory (identical for every session);
+        - "normal":  N(0, stm_init_std) noise, reproducible with `generator`;
+        - "zeros":   all zeros."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        dtype, device = self.embedding.weight.dtype, self.device
+        shape = (batch_size, *self.stm_shape)
+        match self.config.stm_init:
+            case "learned":
+                return self.stm_init.detach().unsqueeze(0).expand(shape).clone()
+            case "normal":
+                noise = torch.randn(shape, generator=generator, dtype=dtype)
+                return (noise * self.config.stm_init_std).to(device)
+            case _:
+                return torch.zeros(shape, dtype=dtype, device=device)
+
+    def check_memory(self, stm: torch.Tensor, batch_size: int | None = None) -> None:
+        """Raise a ValueError naming the problem if `stm` cannot be this model's memory."""
+        if not isinstance(stm, torch.Tensor):
+            raise ValueError(f"stm must be a torch.Tensor, got {type(stm).__name__}")
+        expected = self.stm_shape
+        if stm.dim() != 4 or tuple(stm.shape[1:]) != expected:
+            raise ValueError(
+                f"stm must have shape [batch, {', '.join(map(str, expected))}], got {tuple(stm.shape)}"
+            )
+        if batch_size is not None and stm.shape[0] != batch_size:
+            raise ValueError(f"stm has batch size {stm.shape[0]} but {batch_size} queries were given")
+        if stm.dtype != self.embedding.weight.dtype:
+            raise ValueError(
+                f"stm dtype {stm.dtype} does not match the model's {self.embedding.weight.dtype}"
+            )
+        if stm.device != self.device:
+            raise ValueError(f"stm is on {stm.device} but the model is on {self.device}")
+
+    def encode(self, input_ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """Encoder hidden states of every layer for right-padded interactions [B, T]."""
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
+        return self.encoder(self.embedding(input_ids), positions, mask)
+
+    def write_memory(self, stm: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Differentiable memory update from padded interaction ids (what training calls)."""
+        encoded = self.encode(input_ids, mask)
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
+        return self.memory_attention(stm, encoded, positions, mask)
+
+    def update_memory(
+        self,
+        stm: torch.Tensor,
+        query_ids: TokenIds | Sequence[TokenIds],
+        answer_ids: TokenIds | Sequence[TokenIds],
+    ) -> torch.Tensor:
+        """STM_t from STM_{t-1} and the finished interaction(s). Batched: pass lists of queries and
+        answers, one per STM row. Returns a new tensor; `stm` is not modified."""
+        queries, answers = self._batch_args(query_ids, stm), self._batch_args(answer_ids, stm, answers=True)
+        if len(queries) != len(answers):
+            raise ValueError(f"{len(queries)} queries but {len(answers)} answers")
+        self.check_memory(stm, len(queries))
+        rows = [interaction_ids(q, a, self.config) for q, a in zip(queries, answers)]
+        ids, mask = pad_batch(rows, self.config.pad_id, self.device)
+        with torch.inference_mode(), generation.autocast_for(self.device):
+            return self.write_memory(stm, ids, mask).to(stm.dtype)
+
+    # ---------------------------------------------------------------- decoding
+    def forward(
+        self, input_ids: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training forward: logits [B, T, V] of the causal decoder reading `memory`
+        [B, layers, M, D] (the STM, or in stage 1 the encoder's states), and the MoE aux loss."""
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
+        memory_kv = self.decoder.project_memory(memory)
+        hidden, aux = self.decoder(self.embedding(input_ids), positions, memory_kv, memory_mask)
+        return self.lm_head(hidden), aux
+
+    def memory_kv(self, stm: torch.Tensor):
+        """Memory cross-attention K/V of every layer: projected once per turn, before the prompt."""
+        return self.decoder.project_memory(stm)
+
+    def prompts(self, query_ids: TokenIds | Sequence[TokenIds], stm: torch.Tensor) -> list[list[int]]:
+        queries = self._batch_args(query_ids, stm)
+        self.check_memory(stm, len(queries))
+        return [prompt_ids(q, self.config) for q in queries]
+
+    def generate(
+        self,
+        query_ids: Sequence[TokenIds],
+        stm: torch.Tensor,
+        sampling: SamplingParams | Sequence[SamplingParams] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> list[list[int]]:
+        """Answer a batch of queries, each with its own STM row; returns the answer ids per row."""
+        answers: list[list[int]] = [[] for _ in range(stm.shape[0] if stm.dim() else 0)]
+        for step in self.stream(query_ids, stm, sampling, generator):
+            for row, token in enumerate(step):
+                if token is not None:
+                    answers[row].append(token)
+        return answers
+
+    def stream(self, query_ids, stm, sampling=None, generator=None) -> Iterator[list[int | None]]:
+        """Batched streaming: yields per step one token (or None once finished) per row."""
+        prompts = self.prompts(query_ids, stm)
+        params = _params_per_row(sampling, len(prompts))
+        with torch.inference_mode(), generation.autocast_for(self.device):
+            memory_kv = self.memory_kv(stm)
+        yield from generation.stream(self, prompts, params, memory_kv, generator)
+
+    def interact(
+        self,
+        query_ids: TokenIds,
+        stm: torch.Tensor,
+        sampling: SamplingParams | None = None,
+        generator: torch.Generator | None = None,
+        **sampling_fields,
+    ) -> Iterator[int]:
+        """Stream the answer to one query, token id by token id, reading `stm` [1, L, S, D].
+        Sampling options may be given as a SamplingParams or as keywords
+        (max_new_tokens, temperature, top_k, top_p). Memory is not updated here: call
+        `update_memory` with the answer once it has streamed."""
+        if sampling_fields:
+            sampling = (sampling or SamplingParams()).model_copy(update=sampling_fields)
+            sampling = SamplingParams(**sampling.model_dump())
+        query = as_id_list(query_ids, "query_ids", self.config)
+        for step in self.stream([query], stm, sampling, generator):
+            if step[0] is not None:
+                yield step[0]
+
+    def _batch_args(self, ids, stm, answers: bool = False) -> list[list[int]]:
+        what = "answer_ids" if answers else "query_ids"
+        single = isinstance(ids, torch.Tensor) and ids.dim() == 1
+        single |= isinstance(ids, Sequence) and bool(ids) and all(isinstance(i, int) for i in ids)
+        single |= isinstance(ids, Sequence) and not ids and answers
+        if single:
+            return [as_id_list(ids, what, self.config, allow_empty=answers)]
+        return as_batch(ids, what, self.config, allow_empty=answers)
+
+
+def _params_per_row(sampling, batch: int) -> list[SamplingParams]:
+    if sampling is None:
+        return [SamplingParams()] * batch
+    if isinstance(sampling, SamplingParams):
+        return [sampling] * batch
+    if len(sampling) != batch:
+        raise ValueError(f"{len(sampling)} sampling settings for a batch of {batch}")
+    return list(sampling)
