@@ -115,7 +115,8 @@ def stream(
     EOS token itself is not yielded."""
     config = model.config
     limits = [
-        min(p.max_new_tokens, config.max_seq_len - 1 - len(prompt)) for p, prompt in zip(params, prompts)
+        min(p.max_new_tokens, config.max_seq_len - 1 - len(prompt))
+        for p, prompt in zip(params, prompts, strict=True)
     ]
     done = [limit <= 0 for limit in limits]
     produced = [0] * len(prompts)

@@ -115,7 +115,7 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         if len(queries) != len(answers):
             raise ValueError(f"{len(queries)} queries but {len(answers)} answers")
         self.check_memory(stm, len(queries))
-        rows = [interaction_ids(q, a, self.config) for q, a in zip(queries, answers)]
+        rows = [interaction_ids(q, a, self.config) for q, a in zip(queries, answers, strict=True)]
         ids, mask = pad_batch(rows, self.config.pad_id, self.device)
         with torch.inference_mode(), generation.autocast_for(self.device):
             return self.write_memory(stm, ids, mask).to(stm.dtype)
