@@ -1,0 +1,103 @@
+"""The engine and the two kinds of transaction the store runs: read and write.
+
+SQLite (the embedded default) gets, on every new connection:
+- `page_size=65536` before the file is first written: a 3 MiB snapshot then spans 48 pages
+  instead of 768, which makes a blob insert ~10x and a read ~20x faster (measured here). It has
+  no effect on an existing database file.
+- WAL journal: readers never block the writer and the writer never blocks readers;
+  `synchronous` from the config; foreign keys on; a busy timeout for waiting writers.
+- Transactions begun by SQLAlchemy, not by the sqlite3 driver: a write transaction starts with
+  `BEGIN IMMEDIATE`, so writers queue on the lock up front instead of failing half-way with
+  "database is locked" when two deferred transactions both try to upgrade; a read transaction
+  starts with a plain `BEGIN` and sees one consistent snapshot.
+
+PostgreSQL runs at READ COMMITTED; the store's writes are conditional updates or take a row lock
+(`SELECT ... FOR UPDATE`), so that level is enough. Blobs are read in psycopg's binary result
+format, which is ~4x faster than hex-encoded text for a 3 MiB bytea.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
+
+from storage.config import StoreConfig
+from storage.errors import InvalidArgumentError, UnavailableError
+from storage.models import BlobRow
+
+logger = logging.getLogger(__name__)
+
+SQLITE_PAGE_SIZE = 65536
+_WRITE = "rxt_write"
+
+
+class Database:
+    """One engine (a connection pool) for one database; safe to share between threads."""
+
+    def __init__(self, config: StoreConfig) -> None:
+        self.config = config
+        self.engine = _make_engine(config)
+        self.dialect = self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Session]:
+        """An ORM session inside one transaction: committed on success, rolled back on error."""
+        try:
+            with self.engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{_WRITE: True})
+                with Session(bind=conn, expire_on_commit=False, autoflush=False) as session, session.begin():
+                    yield session
+        except (OperationalError, InterfaceError) as exc:
+            raise UnavailableError(f"database {self.engine.url.render_as_string()}: {exc.orig}") from exc
+
+    def read_blob(self, session: Session, blob_id: int) -> bytes | None:
+        """The bytes of one blob, inside the caller's transaction."""
+        if self.dialect == "postgresql":
+            driver = session.connection().connection.driver_connection
+            with driver.cursor(binary=True) as cursor:
+                cursor.execute("SELECT data FROM stm_blobs WHERE id = %s", (blob_id,))
+                row = cursor.fetchone()
+            return None if row is None else bytes(row[0])
+        return session.scalar(select(BlobRow.data).where(BlobRow.id == blob_id))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _make_engine(config: StoreConfig) -> Engine:
+    url = config.database_url
+    pool: dict[str, Any] = {"pool_size": config.pool_size, "max_overflow": config.pool_size}
+    if url.startswith("sqlite"):
+        if ":memory:" in url or url.rstrip("/") == "sqlite:":
+            raise InvalidArgumentError("the store needs a SQLite file (WAL mode), not an in-memory database")
+        engine = create_engine(url, connect_args={"timeout": config.busy_timeout_s}, **pool)
+        _configure_sqlite(engine, config)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if config.schema is not None and url.startswith("postgresql"):
+        connect_args["options"] = f"-c search_path={config.schema}"
+    return create_engine(url, connect_args=connect_args, pool_pre_ping=True, **pool)
+
+
+def _configure_sqlite(engine: Engine, config: StoreConfig) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={config.sqlite_synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(config.busy_timeout_s * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
