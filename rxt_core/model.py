@@ -148,20 +148,24 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         generator: torch.Generator | None = None,
     ) -> list[list[int]]:
         """Answer a batch of queries, each with its own STM row; returns the answer ids per row."""
-        answers: list[list[int]] = [[] for _ in range(stm.shape[0] if stm.dim() else 0)]
-        for step in self.stream(query_ids, stm, sampling, generator):
+        prompts = self.prompts(query_ids, stm)
+        answers: list[list[int]] = [[] for _ in prompts]
+        for step in self._stream(prompts, stm, sampling, generator):
             for row, token in enumerate(step):
                 if token is not None:
                     answers[row].append(token)
         return answers
 
     def stream(self, query_ids, stm, sampling=None, generator=None) -> Iterator[list[int | None]]:
-        """Batched streaming: yields per step one token (or None once finished) per row."""
-        prompts = self.prompts(query_ids, stm)
+        """Batched streaming: yields per step one token (or None once finished) per row. Input is
+        validated before the first step, so bad input raises here, not mid-stream."""
+        return self._stream(self.prompts(query_ids, stm), stm, sampling, generator)
+
+    def _stream(self, prompts, stm, sampling, generator) -> Iterator[list[int | None]]:
         params = _params_per_row(sampling, len(prompts))
         with torch.inference_mode(), generation.autocast_for(self.device):
             memory_kv = self.memory_kv(stm)
-        yield from generation.stream(self, prompts, params, memory_kv, generator)
+        return generation.stream(self, prompts, params, memory_kv, generator)
 
     def interact(
         self,
@@ -176,12 +180,10 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         (max_new_tokens, temperature, top_k, top_p). Memory is not updated here: call
         `update_memory` with the answer once it has streamed."""
         if sampling_fields:
-            sampling = (sampling or SamplingParams()).model_copy(update=sampling_fields)
-            sampling = SamplingParams(**sampling.model_dump())
+            sampling = SamplingParams(**{**(sampling or SamplingParams()).model_dump(), **sampling_fields})
         query = as_id_list(query_ids, "query_ids", self.config)
-        for step in self.stream([query], stm, sampling, generator):
-            if step[0] is not None:
-                yield step[0]
+        steps = self.stream([query], stm, sampling, generator)
+        return (step[0] for step in steps if step[0] is not None)
 
     def _batch_args(self, ids, stm, answers: bool = False) -> list[list[int]]:
         what = "answer_ids" if answers else "query_ids"
