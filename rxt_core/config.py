@@ -104,7 +104,6 @@ class RxTConfig(BaseModel):
     rope_theta: float = 10000.0
     norm_eps: float = 1e-6
     tie_embeddings: bool = True
-    dropout: float = 0.0
     # Special token ids (the tokenizer reserves 0..5 in this order).
     pad_id: int = 0
     bos_id: int = 1
