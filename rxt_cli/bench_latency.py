@@ -1,0 +1,141 @@
+"""`rxt bench latency`: per-turn latency of RxT vs a stateless LM of the same blocks, RxT tokens/s
+by batch size, the matmul floor of a decode step and fp32 vs bf16 weights.
+
+Writes the results as JSON (`--out`) and a plot of latency per turn (`--plot`, default: the JSON
+path with a .png suffix), and prints a short summary. The measuring lives in
+`rxt_core.benchmark`; this module parses flags, prints and plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from rxt_core.benchmark import LatencyBenchConfig, run_benchmark
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from e
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError("batch sizes must be >= 1")
+    return sizes
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    d = LatencyBenchConfig()
+    p = argparse.ArgumentParser(prog="rxt bench latency", description=__doc__.split("\n\n")[0])
+    p.add_argument("--preset", default=d.preset, help="model preset (random weights)")
+    p.add_argument("--turns", type=_positive, default=d.turns)
+    p.add_argument("--query-len", type=_positive, default=d.query_len)
+    p.add_argument("--answer-len", type=_positive, default=d.answer_len, help="tokens generated per turn")
+    p.add_argument("--repeats", type=_positive, default=d.repeats, help="median of this many runs")
+    p.add_argument("--warmup", type=int, default=d.warmup, help="untimed warm-up runs")
+    p.add_argument("--threads", type=_positive, default=d.threads, help="torch.set_num_threads")
+    p.add_argument("--batch-sizes", type=_sizes, default=d.batch_sizes, help="e.g. 1,2,4,8")
+    p.add_argument("--no-bf16", action="store_true", help="skip the bf16-weights comparison")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--out", type=Path, default=Path("bench_latency.json"))
+    p.add_argument("--plot", type=Path, default=None, help="PNG path (default: --out with .png)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress log")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    bench = LatencyBenchConfig(
+        preset=args.preset,
+        turns=args.turns,
+        query_len=args.query_len,
+        answer_len=args.answer_len,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        threads=args.threads,
+        batch_sizes=args.batch_sizes,
+        compare_bf16=not args.no_bf16,
+        seed=args.seed,
+    )
+    result = run_benchmark(bench)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    plot_path = args.plot or args.out.with_suffix(".png")
+    plot(result, plot_path)
+    print(summary_text(result))
+    print(f"wrote {args.out} and {plot_path}")
+    return 0
+
+
+def summary_text(result: dict) -> str:
+    s, turns = result["summary"], result["turns"]
+    first, last = turns[0], turns[-1]
+    lines = [
+        f"{result['model']['preset']}: {len(turns)} turns, threads={result['machine']['threads']}, "
+        f"loadavg start={result['loadavg']['start'][0]:.2f} end={result['loadavg']['end'][0]:.2f}",
+        f"RxT       turn 1 {first['rxt_total_ms']:.1f} ms, turn {last['turn']} {last['rxt_total_ms']:.1f} ms "
+        f"(ratio {s['rxt_turn_ratio']:.3f}); TTFT {s['rxt_ttft_ms']:.1f} ms, "
+        f"{s['rxt_per_token_ms']:.2f} ms/token, memory update {s['rxt_update_ms']:.1f} ms",
+        f"stateless turn 1 {first['stateless_total_ms']:.1f} ms, turn {last['turn']} "
+        f"{last['stateless_total_ms']:.1f} ms (ratio {s['stateless_turn_ratio']:.2f}, "
+        f"{last['stateless_prompt_tokens']} prompt tokens)",
+        f"matmul floor {s['matmul_floor_ms']:.2f} ms/token; decode is {s['per_token_over_floor']:.2f}x the floor",
+    ]
+    lines += [
+        f"{d['dtype']:>9}: {d['per_token_ms']:.2f} ms/token, update {d['update_ms']:.1f} ms, "
+        f"floor {d['floor_ms']:.2f} ms"
+        for d in result["dtypes"]
+    ]
+    lines += [
+        f"batch {b['batch']:>3}: {b['tokens_per_s']:8.0f} tokens/s ({b['step_ms']:.1f} ms/step), "
+        f"{b['updates_per_s']:6.1f} updates/s"
+        for b in result["batches"]
+    ]
+    lines.append(
+        "targets: " + ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in s["targets_met"].items())
+    )
+    return "\n".join(lines)
+
+
+def plot(result: dict, path: Path) -> None:
+    """Latency per turn (user-facing answer, and its prompt phase) of both models, like the
+    paper's Fig. 13; RxT's memory update (off the user's path) dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    turns = result["turns"]
+    x = [t["turn"] for t in turns]
+    fig, (ax_total, ax_prompt) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    ax_total.plot(x, [t["stateless_total_ms"] for t in turns], label="stateless LM", color="tab:red")
+    ax_total.plot(x, [t["rxt_total_ms"] for t in turns], label="RxT", color="tab:blue")
+    ax_total.plot(
+        x, [t["rxt_update_ms"] for t in turns], "--", label="RxT memory update (async)", color="tab:cyan"
+    )
+    ax_total.set(title="answer latency per turn", xlabel="turn", ylabel="ms")
+    ax_prompt.plot(x, [t["stateless_ttft_ms"] for t in turns], label="stateless LM", color="tab:red")
+    ax_prompt.plot(x, [t["rxt_ttft_ms"] for t in turns], label="RxT", color="tab:blue")
+    ax_prompt.set(title="time to first token (prompt phase)", xlabel="turn", ylabel="ms")
+    for ax in (ax_total, ax_prompt):
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    cfg = result["config"]
+    fig.suptitle(
+        f"{result['model']['preset']}: {cfg['query_len']}-token queries, {cfg['answer_len']}-token answers, "
+        f"{result['machine']['threads']} threads"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,465 @@
+"""Latency benchmark: what a user waits for, RxT vs the stateless baseline, turn after turn.
+
+Every turn both models answer the same fixed-length query with exactly `answer_len` tokens:
+RxT reads its fixed-size STM (and updates it afterwards, off the user's path), the stateless
+model re-reads the whole `[Q]..[A]..[EOS]` history. Measurements are interleaved (RxT,
+stateless, stateless, RxT, ...) so noise from other jobs on a shared machine hits both, and each
+figure is the median of `repeats`. Also measured: RxT tokens/s by batch size, a bare
+matrix-product pass over the active decode weights (the floor decoding cannot beat), and
+bf16 weights against fp32.
+
+Answers are forced to their full length by zeroing the EOS row of the (tied) embedding: with
+random weights EOS then always scores 0 while the best of the other logits is positive, so
+greedy decoding never stops early; every answer's length is checked anyway.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from .config import RxTConfig, preset
+from .model import ReactiveTransformer
+from .sampling import SamplingParams
+from .stateless import StatelessLM
+
+log = logging.getLogger(__name__)
+
+INTERACTION_MARKERS = 3  # [Q], [A], [EOS]
+
+
+@dataclass(frozen=True)
+class LatencyBenchConfig:
+    preset: str = "bench-22m"
+    turns: int = 64
+    query_len: int = 32
+    answer_len: int = 32
+    repeats: int = 3
+    warmup: int = 2
+    threads: int = 2
+    batch_sizes: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+    dtype_repeats: int = 5
+    compare_bf16: bool = True
+    seed: int = 0
+
+
+# ----------------------------------------------------------------------------- timing helpers
+@dataclass
+class StreamTiming:
+    """One streamed answer: time to first token, whole answer, and the mean gap between tokens."""
+
+    ttft_ms: float
+    total_ms: float
+    tokens: list[int] = field(repr=False)
+
+    @property
+    def per_token_ms(self) -> float:
+        return (self.total_ms - self.ttft_ms) / max(len(self.tokens) - 1, 1)
+
+
+def time_stream(tokens: Iterable) -> StreamTiming:
+    """Consume a token stream, timing it from the call that created it (pass the generator
+    unstarted: its first `next` does the prompt phase)."""
+    start = time.perf_counter()
+    first, out = None, []
+    for token in tokens:
+        if first is None:
+            first = time.perf_counter()
+        out.append(token)
+    end = time.perf_counter()
+    first = end if first is None else first
+    return StreamTiming((first - start) * 1e3, (end - start) * 1e3, out)
+
+
+def time_call(fn: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = fn()
+    return (time.perf_counter() - start) * 1e3, result
+
+
+def median(values: Iterable[float]) -> float:
+    return statistics.median(list(values))
+
+
+def interleaved(repeat: int, first: Callable[[], None], second: Callable[[], None]) -> None:
+    """Alternate which side runs first so slow drifts of machine load cancel out."""
+    for fn in (first, second) if repeat % 2 == 0 else (second, first):
+        fn()
+
+
+# ----------------------------------------------------------------------------- models
+def force_full_answers(model: ReactiveTransformer | StatelessLM) -> None:
+    """Zero the EOS row of the tied embedding / LM head so greedy decoding never emits EOS."""
+    if not model.config.tie_embeddings:
+        raise ValueError("force_full_answers needs tied embeddings")
+    with torch.no_grad():
+        model.embedding.weight[model.config.eos_id].zero_()
+
+
+def stateless_config(config: RxTConfig, turns: int, query_len: int, answer_len: int) -> RxTConfig:
+    """The same blocks with a RoPE table long enough for `turns` turns of history (the preset's
+    positions hold only a few turns): history + prompt + answer + 1 must fit."""
+    per_turn = query_len + answer_len + INTERACTION_MARKERS
+    needed = (turns - 1) * per_turn + query_len + 2 + answer_len + 1
+    return config.model_copy(update={"max_seq_len": max(config.max_seq_len, needed)})
+
+
+def build_models(bench: LatencyBenchConfig) -> tuple[ReactiveTransformer, StatelessLM]:
+    """RxT from the preset, and a StatelessLM sharing its embedding, self-attention, FFN and norm
+    weights (everything but memory cross-attention)."""
+    torch.manual_seed(bench.seed)
+    config = preset(bench.preset)
+    if bench.query_len + 2 + bench.answer_len + 1 > config.max_seq_len:
+        raise ValueError(
+            f"a {bench.query_len}-token query and {bench.answer_len}-token answer do not fit the "
+            f"{config.max_seq_len} positions of preset {bench.preset!r}"
+        )
+    rxt = ReactiveTransformer(config).eval()
+    force_full_answers(rxt)
+    stateless = StatelessLM(stateless_config(config, bench.turns, bench.query_len, bench.answer_len)).eval()
+    shared = stateless.state_dict()
+    stateless.load_state_dict({k: v for k, v in rxt.state_dict().items() if k in shared})
+    return rxt, stateless
+
+
+def random_queries(config: RxTConfig, count: int, length: int, generator: torch.Generator) -> list[list[int]]:
+    """Ordinary (non-special) token ids."""
+    first = max(
+        config.pad_id, config.bos_id, config.eos_id, config.query_id, config.answer_id, config.mask_id
+    )
+    ids = torch.randint(first + 1, config.vocab_size, (count, length), generator=generator)
+    return ids.tolist()
+
+
+# ----------------------------------------------------------------------------- per-turn latency
+@dataclass
+class TurnResult:
+    turn: int
+    rxt_ttft_ms: float
+    rxt_total_ms: float
+    rxt_per_token_ms: float
+    rxt_update_ms: float
+    rxt_tokens: int
+    stateless_prompt_tokens: int
+    stateless_ttft_ms: float
+    stateless_total_ms: float
+    stateless_per_token_ms: float
+    stateless_tokens: int
+
+
+def measure_turns(
+    rxt: ReactiveTransformer, stateless: StatelessLM, bench: LatencyBenchConfig
+) -> list[TurnResult]:
+    """N turns of one dialogue on both models, interleaved; medians over `repeats` per turn.
+    RxT's memory follows its own answers, the stateless history holds the stateless answers."""
+    generator = torch.Generator().manual_seed(bench.seed)
+    queries = random_queries(rxt.config, bench.turns, bench.query_len, generator)
+    stm = rxt.init_memory(1)
+    history: list[tuple[list[int], list[int]]] = []
+    for _ in range(bench.warmup):
+        _measure_turn(rxt, stateless, stm, [], queries[0], bench, turn=0)
+
+    results = []
+    for turn, query in enumerate(queries, start=1):
+        result, stm, stateless_answer = _measure_turn(rxt, stateless, stm, history, query, bench, turn)
+        _check_length(result, bench.answer_len)
+        results.append(result)
+        history.append((query, stateless_answer))
+        log.info(
+            "turn %d: RxT %.1f ms (update %.1f ms), stateless %.1f ms over %d prompt tokens",
+            turn, result.rxt_total_ms, result.rxt_update_ms, result.stateless_total_ms,
+            result.stateless_prompt_tokens,
+        )  # fmt: skip
+    return results
+
+
+def _measure_turn(
+    rxt: ReactiveTransformer,
+    stateless: StatelessLM,
+    stm: torch.Tensor,
+    history: list[tuple[list[int], list[int]]],
+    query: list[int],
+    bench: LatencyBenchConfig,
+    turn: int,
+) -> tuple[TurnResult, torch.Tensor, list[int]]:
+    """One turn, `repeats` times on each model; returns the result, RxT's next STM and the
+    stateless model's answer."""
+    sampling = SamplingParams(max_new_tokens=bench.answer_len)
+    rxt_runs: list[StreamTiming] = []
+    stateless_runs: list[StreamTiming] = []
+
+    def run_rxt() -> None:
+        rxt_runs.append(time_stream(rxt.interact(query, stm, sampling)))
+
+    def run_stateless() -> None:
+        stateless_runs.append(time_stream(stateless.interact(query, history, sampling)))
+
+    for repeat in range(bench.repeats):
+        interleaved(repeat, run_rxt, run_stateless)
+    answer = rxt_runs[-1].tokens
+    updates = [time_call(lambda: rxt.update_memory(stm, query, answer)) for _ in range(bench.repeats)]
+    result = TurnResult(
+        turn=turn,
+        rxt_ttft_ms=median(r.ttft_ms for r in rxt_runs),
+        rxt_total_ms=median(r.total_ms for r in rxt_runs),
+        rxt_per_token_ms=median(r.per_token_ms for r in rxt_runs),
+        rxt_update_ms=median(ms for ms, _ in updates),
+        rxt_tokens=len(answer),
+        stateless_prompt_tokens=len(stateless.history_prompt(history, query)),
+        stateless_ttft_ms=median(r.ttft_ms for r in stateless_runs),
+        stateless_total_ms=median(r.total_ms for r in stateless_runs),
+        stateless_per_token_ms=median(r.per_token_ms for r in stateless_runs),
+        stateless_tokens=len(stateless_runs[-1].tokens),
+    )
+    return result, updates[-1][1], stateless_runs[-1].tokens
+
+
+def _check_length(result: TurnResult, answer_len: int) -> None:
+    if result.rxt_tokens != answer_len or result.stateless_tokens != answer_len:
+        raise RuntimeError(
+            f"turn {result.turn}: answers of {result.rxt_tokens} (RxT) and {result.stateless_tokens} "
+            f"(stateless) tokens, expected {answer_len}: latencies would not be comparable"
+        )
+
+
+# ----------------------------------------------------------------------------- batch throughput
+@dataclass
+class BatchResult:
+    batch: int
+    prefill_ms: float  # prompt phase of the whole batch (memory K/V + prefill + first token)
+    total_ms: float  # whole batched generation of answer_len tokens per row
+    step_ms: float  # one decode step of the whole batch
+    tokens_per_s: float  # generated tokens of all rows / total time
+    decode_tokens_per_s: float  # rows / step time
+    update_ms: float  # batched memory update of all rows
+    updates_per_s: float
+
+
+def measure_batches(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> list[BatchResult]:
+    """Batched `stream` (each row its own STM and query) and batched `update_memory`; batch sizes
+    are interleaved inside every repeat."""
+    generator = torch.Generator().manual_seed(bench.seed + 1)
+    sampling = SamplingParams(max_new_tokens=bench.answer_len)
+    inputs = {}
+    for batch in bench.batch_sizes:
+        queries = random_queries(rxt.config, batch, bench.query_len, generator)
+        noise = torch.randn((batch, *rxt.stm_shape), generator=generator) * rxt.config.stm_init_std
+        inputs[batch] = (queries, rxt.init_memory(batch) + noise.to(rxt.device))
+
+    def run(batch: int) -> tuple[StreamTiming, float]:
+        queries, stm = inputs[batch]
+        timing = time_stream(rxt.stream(queries, stm, sampling))
+        answers = [[5] * bench.answer_len] * batch
+        update_ms, _ = time_call(lambda: rxt.update_memory(stm, queries, answers))
+        return timing, update_ms
+
+    runs: dict[int, list[tuple[StreamTiming, float]]] = {b: [] for b in bench.batch_sizes}
+    for _ in range(bench.warmup):
+        run(bench.batch_sizes[0])
+    for repeat in range(bench.repeats):
+        order = bench.batch_sizes if repeat % 2 == 0 else bench.batch_sizes[::-1]
+        for batch in order:
+            runs[batch].append(run(batch))
+    results = []
+    for batch, timings in runs.items():
+        for timing, _ in timings:
+            if len(timing.tokens) != bench.answer_len:
+                raise RuntimeError(f"batch {batch}: {len(timing.tokens)} steps, expected {bench.answer_len}")
+        total = median(t.total_ms for t, _ in timings)
+        step = median(t.per_token_ms for t, _ in timings)
+        update = median(u for _, u in timings)
+        results.append(
+            BatchResult(
+                batch=batch,
+                prefill_ms=median(t.ttft_ms for t, _ in timings),
+                total_ms=total,
+                step_ms=step,
+                tokens_per_s=batch * bench.answer_len / total * 1e3,
+                decode_tokens_per_s=batch / step * 1e3,
+                update_ms=update,
+                updates_per_s=batch / update * 1e3,
+            )
+        )
+        log.info("batch %d: %.0f tokens/s, %.1f ms per step", batch, results[-1].tokens_per_s, step)
+    return results
+
+
+# ----------------------------------------------------------------------------- floor and dtypes
+def active_decode_shapes(config: RxTConfig) -> list[tuple[int, int]]:
+    """(in, out) of every weight matrix one decode token touches at batch 1: self-attention QKV
+    and output, memory cross-attention query and output (its K/V are per turn), the router, the
+    top-k routed experts plus shared experts (fused gate|up, down), the LM head."""
+    d, hd, heads = config.dim, config.head_dim, config.attention
+    q, kv = heads.query_heads * hd, heads.kv_heads * hd
+    layer = [(d, q + 2 * kv), (q, d), (d, q), (q, d)]
+    if config.decoder_moe:
+        moe = config.moe
+        layer.append((d, moe.experts))
+        layer += [(d, 2 * moe.expert_hidden), (moe.expert_hidden, d)] * (moe.top_k + moe.shared_experts)
+    else:
+        layer += [(d, 2 * config.decoder_ffn_hidden), (config.decoder_ffn_hidden, d)]
+    return layer * config.layers + [(d, config.vocab_size)]
+
+
+def matmul_floor_ms(config: RxTConfig, dtype: torch.dtype, repeats: int) -> float:
+    """One token's matrix-vector products over distinct weights of the active shapes, nothing
+    else: the time a decode step cannot go below without fewer or narrower weights."""
+    generator = torch.Generator().manual_seed(0)
+    shapes = active_decode_shapes(config)
+    weights = [(torch.randn(i, o, generator=generator) * 0.02).to(dtype) for i, o in shapes]
+    inputs = {i: torch.randn(1, i, generator=generator).to(dtype) for i, _ in shapes}
+
+    def one_pass() -> None:
+        for w in weights:
+            torch.mm(inputs[w.shape[0]], w)
+
+    with torch.inference_mode():
+        for _ in range(3):
+            one_pass()
+        return median(time_call(one_pass)[0] for _ in range(max(repeats, 5) * 4))
+
+
+@dataclass
+class DtypeResult:
+    dtype: str
+    ttft_ms: float
+    per_token_ms: float
+    update_ms: float
+    floor_ms: float
+
+
+def compare_dtypes(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> list[DtypeResult]:
+    """Batch-1 turn and memory update with fp32 weights and with bf16 weights, interleaved."""
+    generator = torch.Generator().manual_seed(bench.seed + 2)
+    query = random_queries(rxt.config, 1, bench.query_len, generator)[0]
+    sampling = SamplingParams(max_new_tokens=bench.answer_len)
+    models = {"float32": rxt}
+    if bench.compare_bf16:
+        models["bfloat16"] = copy.deepcopy(rxt).to(torch.bfloat16)
+    stms = {name: m.init_memory(1) for name, m in models.items()}
+    runs: dict[str, list[tuple[StreamTiming, float]]] = {name: [] for name in models}
+
+    def run(name: str) -> tuple[StreamTiming, float]:
+        model, stm = models[name], stms[name]
+        timing = time_stream(model.interact(query, stm, sampling))
+        update_ms, _ = time_call(lambda: model.update_memory(stm, query, timing.tokens))
+        return timing, update_ms
+
+    names = list(models)
+    for _ in range(bench.warmup):
+        for name in names:
+            run(name)
+    for repeat in range(bench.dtype_repeats):
+        for name in names if repeat % 2 == 0 else names[::-1]:
+            runs[name].append(run(name))
+    return [
+        DtypeResult(
+            dtype=name,
+            ttft_ms=median(t.ttft_ms for t, _ in runs[name]),
+            per_token_ms=median(t.per_token_ms for t, _ in runs[name]),
+            update_ms=median(u for _, u in runs[name]),
+            floor_ms=matmul_floor_ms(rxt.config, getattr(torch, name), bench.dtype_repeats),
+        )
+        for name in names
+    ]
+
+
+# ----------------------------------------------------------------------------- the whole run
+def machine_info() -> dict:
+    flags: set[str] = set()
+    model_name = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model_name = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return {
+        "cpu": model_name,
+        "cpu_count": os.cpu_count(),
+        "avx2": "avx2" in flags,
+        "avx512f": "avx512f" in flags,
+        "avx512_bf16": "avx512_bf16" in flags,
+        "amx_bf16": "amx_bf16" in flags,
+        "torch": torch.__version__,
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+    }
+
+
+def summarize(turns: list[TurnResult], batches: list[BatchResult], dtypes: list[DtypeResult]) -> dict:
+    first, last = turns[0], turns[-1]
+    fp32 = dtypes[0]
+    per_token = median(t.rxt_per_token_ms for t in turns)
+    update = median(t.rxt_update_ms for t in turns)
+    by_batch = {b.batch: b for b in batches}
+    summary = {
+        "rxt_turn_ratio": last.rxt_total_ms / first.rxt_total_ms,
+        "stateless_turn_ratio": last.stateless_total_ms / first.stateless_total_ms,
+        "rxt_ttft_ms": median(t.rxt_ttft_ms for t in turns),
+        "rxt_per_token_ms": per_token,
+        "rxt_update_ms": update,
+        "rxt_turn_ms": median(t.rxt_total_ms for t in turns),
+        "stateless_first_turn_ms": first.stateless_total_ms,
+        "stateless_last_turn_ms": last.stateless_total_ms,
+        "matmul_floor_ms": fp32.floor_ms,
+        "per_token_over_floor": per_token / fp32.floor_ms,
+    }
+    if 1 in by_batch:
+        summary["tokens_per_s_vs_batch1"] = {
+            b.batch: b.tokens_per_s / by_batch[1].tokens_per_s for b in batches
+        }
+    targets = {
+        "rxt_turn_ratio<=1.05": summary["rxt_turn_ratio"] <= 1.05,
+        "per_token_ms<=5": per_token <= 5.0,
+        "update_ms<=15": update <= 15.0,
+    }
+    if 1 in by_batch and 32 in by_batch:
+        targets["tokens_per_s_batch32>=8x_batch1"] = by_batch[32].tokens_per_s >= 8 * by_batch[1].tokens_per_s
+    summary["targets_met"] = targets
+    return summary
+
+
+def run_benchmark(bench: LatencyBenchConfig) -> dict:
+    """The whole benchmark as a JSON-ready dict."""
+    torch.set_num_threads(bench.threads)
+    load_start = os.getloadavg()
+    rxt, stateless = build_models(bench)
+    log.info(
+        "per-turn latency over %d turns (stateless positions: %d)", bench.turns, stateless.config.max_seq_len
+    )
+    turns = measure_turns(rxt, stateless, bench)
+    load_turns = os.getloadavg()
+    log.info("tokens/s by batch size %s", bench.batch_sizes)
+    batches = measure_batches(rxt, bench) if bench.batch_sizes else []
+    log.info("fp32 vs bf16 weights and the matmul floor")
+    dtypes = compare_dtypes(rxt, bench)
+    return {
+        "config": asdict(bench),
+        "model": {
+            "preset": bench.preset,
+            "parameters": sum(p.numel() for p in rxt.parameters()),
+            "rxt_max_seq_len": rxt.config.max_seq_len,
+            "stateless_max_seq_len": stateless.config.max_seq_len,
+            "memory_attention": rxt.config.memory_attention,
+            "gate": rxt.config.gate.kind,
+        },
+        "machine": machine_info(),
+        "loadavg": {"start": load_start, "after_turns": load_turns, "end": os.getloadavg()},
+        "summary": summarize(turns, batches, dtypes),
+        "turns": [asdict(t) for t in turns],
+        "batches": [asdict(b) for b in batches],
+        "dtypes": [asdict(d) for d in dtypes],
+    }

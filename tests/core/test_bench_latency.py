@@ -1,0 +1,48 @@
+"""Smoke test of `rxt bench latency`: it runs end to end on the tiny preset and writes the JSON and
+PNG a reader of docs/benchmarks.md relies on. No timing assertions: timings are the benchmark's
+output, not its correctness."""
+
+import json
+
+import pytest
+
+from rxt_cli import bench_latency
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_latency_writes_json_and_plot(tmp_path):
+    out = tmp_path / "latency.json"
+    argv = ["--preset", "tiny", "--turns", "3", "--query-len", "8", "--answer-len", "6"]
+    argv += ["--repeats", "1", "--warmup", "0", "--batch-sizes", "1,2", "--threads", "1", "-q"]
+    assert bench_latency.main([*argv, "--out", str(out)]) == 0
+
+    result = json.loads(out.read_text())
+    assert (tmp_path / "latency.png").read_bytes().startswith(PNG_MAGIC)
+    assert set(result) >= {"config", "model", "machine", "loadavg", "summary", "turns", "batches", "dtypes"}
+    assert len(result["loadavg"]["start"]) == 3
+
+    turns = result["turns"]
+    assert [t["turn"] for t in turns] == [1, 2, 3]
+    for t in turns:
+        # Every answer is forced to the full length, so the two models do the same work per turn.
+        assert t["rxt_tokens"] == t["stateless_tokens"] == 6
+        assert t["rxt_ttft_ms"] <= t["rxt_total_ms"]
+        assert t["rxt_update_ms"] > 0
+    # The stateless prompt is the whole history: 8 + 6 + 3 tokens more each turn.
+    assert [t["stateless_prompt_tokens"] for t in turns] == [10, 27, 44]
+
+    assert [b["batch"] for b in result["batches"]] == [1, 2]
+    assert all(b["tokens_per_s"] > 0 and b["updates_per_s"] > 0 for b in result["batches"])
+    assert [d["dtype"] for d in result["dtypes"]] == ["float32", "bfloat16"]
+    summary = result["summary"]
+    assert {"rxt_turn_ratio", "stateless_turn_ratio", "rxt_per_token_ms", "rxt_update_ms"} <= set(summary)
+    assert summary["matmul_floor_ms"] > 0
+    assert set(summary["targets_met"]) >= {"rxt_turn_ratio<=1.05", "per_token_ms<=5", "update_ms<=15"}
+
+
+def test_bench_latency_rejects_answers_beyond_the_positions(tmp_path):
+    """tiny has 64 positions: a 40 + 30 token interaction cannot be measured honestly."""
+    argv = ["--preset", "tiny", "--turns", "1", "--query-len", "40", "--answer-len", "30", "-q"]
+    with pytest.raises(ValueError, match="do not fit"):
+        bench_latency.main([*argv, "--out", str(tmp_path / "x.json")])
