@@ -1,0 +1,82 @@
+"""Typed configuration of the service: one object that `rxt serve`, `serve deploy` (the `args` of
+`deploy/serve_config.yaml`) and the tests all build the application from.
+
+Every field has a default that runs on one CPU machine (local Ray, SQLite, the bundled model);
+a cluster changes `database_url`, the replica counts and `num_gpus` only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agents.spec import DEFAULT_AGENT, AgentSpec
+
+BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "models" / "rxt-nano"
+DEFAULT_PORT = 50051
+
+
+class ReplicaConfig(BaseModel):
+    """How many replicas of one deployment, and what each reserves from Ray.
+
+    `num_cpus` defaults to 0 so the service fits beside other Ray work on a small machine
+    (replicas still use CPU; Ray just does not reserve it); `torch_threads` bounds what a replica
+    actually uses."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    replicas: int = Field(1, ge=1)
+    num_cpus: float = Field(0.0, ge=0)
+    num_gpus: float = Field(0.0, ge=0)
+    max_ongoing_requests: int = Field(256, ge=1)
+
+
+class ServiceConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model_dir: Path = BUNDLED_MODEL
+    """A folder saved by `ReactiveTransformer.save_pretrained`, with `tokenizer.json`."""
+    database_url: str = "sqlite:///.rxt/rxt.db"
+    """SQLAlchemy URL of the session store (the truth; replica STMs are caches)."""
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535)
+    app_name: str = "rxt"
+    route_prefix: str = "/rxt"
+    device: str = "auto"
+    """'auto' = CUDA when the replica got a GPU, else CPU."""
+    torch_threads: int = Field(1, ge=1)
+    """Intra-op threads per model replica (decoder and updater)."""
+
+    ingress: ReplicaConfig = ReplicaConfig(max_ongoing_requests=1024)
+    decoder: ReplicaConfig = ReplicaConfig()
+    updater: ReplicaConfig = ReplicaConfig()
+
+    max_batch_size: int = Field(64, ge=1)
+    """Rows (concurrent turns) one decoder replica decodes in one step."""
+    stm_cache_size: int = Field(4096, ge=1)
+    """Session STMs kept per decoder replica (LRU)."""
+    update_batch_size: int = Field(32, ge=1)
+    """Memory updates the updater applies in one batched forward pass."""
+    update_batch_wait_s: float = Field(0.002, ge=0)
+
+    max_query_chars: int = Field(16_384, ge=1)
+    max_new_tokens_limit: int = Field(1024, ge=1)
+    """The largest max_new_tokens a request may ask for (the model's position limit also applies)."""
+    memory_wait_timeout_s: float = Field(60.0, gt=0)
+    """How long a turn waits for the previous turn's memory update before failing UNAVAILABLE."""
+
+    agents: tuple[AgentSpec, ...] = (DEFAULT_AGENT,)
+    default_agent: str | None = None
+    session_idle_ttl_s: float | None = Field(None, gt=0)
+    """Close sessions idle this long (an agent's own `idle_ttl_s` wins). None: never."""
+    reap_interval_s: float = Field(60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> ServiceConfig:
+        if not self.route_prefix.startswith("/"):
+            raise ValueError(f"route_prefix must start with '/', got {self.route_prefix!r}")
+        return self
+
+    @property
+    def address(self) -> str:
+        return f"localhost:{self.port}"

@@ -1,0 +1,242 @@
+"""The decoder and memory updater as plain classes, on a real SQLite store (no Ray): turn
+ordering, caching, cancellation, fork/rollback/recovery semantics and typed errors."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from orchestration.config import ServiceConfig
+from orchestration.decoder import Decoder, TurnRequest
+from orchestration.errors import FailedPrecondition, InvalidArgument
+from orchestration.memory_updater import MemoryUpdater
+from orchestration.metrics import Metrics
+from orchestration.sessions import SessionBusyError
+from orchestration.text import load_tokenizer
+from rxt_core import ReactiveTransformer
+from storage import AsyncSessionStore
+from storage.errors import NotFoundError
+
+
+class Recorder(Metrics):
+    def __init__(self):
+        self.batches: list[int] = []
+        self.waits: list[float] = []
+
+    def decode_step(self, stats):
+        self.batches.append(stats.batch_size)
+
+    def memory_wait(self, seconds):
+        self.waits.append(seconds)
+
+
+class Service:
+    """One decoder replica + one updater on one store, built inside the running event loop."""
+
+    def __init__(self, model_dir: Path, db: Path, **config):
+        self.config = ServiceConfig(model_dir=model_dir, database_url=f"sqlite:///{db}", **config)
+        self.model = ReactiveTransformer.from_pretrained(model_dir)
+        self.tokenizer = load_tokenizer(model_dir)
+        self.metrics = Recorder()
+
+    async def __aenter__(self) -> Service:
+        self.store = await AsyncSessionStore.open(self.config.database_url)
+        self.updater = MemoryUpdater(self.model, self.tokenizer, self.store, self.decoder_agents())
+
+        async def apply(job):
+            return (await self.updater.apply([job]))[0]
+
+        self.decoder = Decoder(
+            self.model, self.tokenizer, self.store, self.config, apply, self.updater.recover, self.metrics
+        )
+        return self
+
+    def decoder_agents(self):
+        from agents.registry import AgentRegistry
+
+        return AgentRegistry(self.config.agents)
+
+    async def __aexit__(self, *exc) -> None:
+        self.decoder.close()
+        await self.store.aclose()
+
+    async def create(self) -> str:
+        stm, fingerprint = await self.updater.initial_memory()
+        return (await self.store.create_session(stm, fingerprint=fingerprint, agent="default")).session_id
+
+    async def turn(self, sid: str, query: str = "what is my name?", **fields):
+        text, last = [], None
+        fields = {"max_new_tokens": 12, **fields}
+        async for event in self.decoder.interact(TurnRequest(sid, query, **fields)):
+            text.append(event.text)
+            last = event
+        return "".join(text), last
+
+    async def settled(self, sid: str):
+        await self.decoder.turns.wait_for_update(sid, 30)
+        return await self.store.get_session(sid)
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    return tmp_path / "rxt.db"
+
+
+def run(model_dir, db, body, **config):
+    async def main():
+        async with Service(model_dir, db, **config) as service:
+            return await body(service)
+
+    return asyncio.run(main())
+
+
+def test_turns_stream_then_update_memory_in_order(model_dir, db):
+    async def body(s: Service):
+        sid = await s.create()
+        text1, last1 = await s.turn(sid, "my name is Ada")
+        assert last1.done and (last1.from_version, last1.next_version) == (0, 1)
+        assert last1.answer_tokens > 0 and last1.query_tokens == len(s.tokenizer.encode("my name is Ada"))
+        text2, last2 = await s.turn(sid)  # must wait for turn 1's update: generated from version 1
+        assert (last2.from_version, last2.next_version) == (1, 2)
+        info = await s.settled(sid)
+        log = await s.store.list_interactions(sid)
+        assert info.head_version == 2
+        assert [(r.turn, r.query, r.answer, r.from_version, r.applied_version) for r in log] == [
+            (0, "my name is Ada", text1, 0, 1),
+            (1, "what is my name?", text2, 1, 2),
+        ]
+        assert s.decoder.cache.stats.hits >= 1  # turn 2 read the STM the updater handed back
+
+    run(model_dir, db, body)
+
+
+def test_memory_from_the_store_equals_the_cached_memory(model_dir, db):
+    """A replica with a cold cache (a restart, or another replica) continues a session exactly
+    like the replica that served it: the store, not the cache, is the truth."""
+
+    async def body(s: Service):
+        sid = await s.create()
+        await s.turn(sid, "my name is Ada")
+        await s.settled(sid)
+        fork = await s.decoder.fork(sid, None)
+        assert (fork.forked_from_session_id, fork.forked_from_version, fork.head_version) == (sid, 1, 0)
+        warm, _ = await s.turn(sid)
+        misses = s.decoder.cache.stats.misses
+        cold, last = await s.turn(fork.session_id)  # never cached: loaded from the store
+        assert s.decoder.cache.stats.misses == misses + 1
+        assert cold == warm and last.from_version == 0
+
+    run(model_dir, db, body)
+
+
+def test_rollback_restores_an_earlier_memory(model_dir, db):
+    async def body(s: Service):
+        sid = await s.create()
+        await s.turn(sid, "my name is Ada")
+        from_v1, _ = await s.turn(sid)  # generated from version 1
+        await s.turn(sid, "the quick brown fox")
+        await s.settled(sid)
+        info = await s.decoder.rollback(sid, 1)
+        assert info.head_version == 4  # a new version holding version 1's memory
+        again, last = await s.turn(sid)
+        assert last.from_version == 4 and again == from_v1
+        with pytest.raises(NotFoundError):
+            await s.decoder.rollback(sid, 99)
+
+    run(model_dir, db, body)
+
+
+def test_second_concurrent_turn_on_a_session_is_refused(model_dir, db):
+    async def body(s: Service):
+        sid = await s.create()
+        first = s.decoder.interact(TurnRequest(sid, "hello there", max_new_tokens=30))
+        await first.__anext__()  # turn 1 is streaming
+        with pytest.raises(SessionBusyError, match="in progress"):
+            await s.turn(sid)
+        with pytest.raises(SessionBusyError):
+            await s.decoder.rollback(sid, 0)
+        async for _ in first:
+            pass
+        _, last = await s.turn(sid)  # after it finished, the session serves again
+        assert last.from_version == 1
+
+    run(model_dir, db, body)
+
+
+def test_cancelled_turn_is_not_written_to_memory(model_dir, db):
+    async def body(s: Service):
+        sid = await s.create()
+        stream = s.decoder.interact(TurnRequest(sid, "hello there", max_new_tokens=60))
+        await stream.__anext__()
+        await stream.aclose()  # what a client disconnect does to the generator
+        await asyncio.sleep(0.1)
+        assert not s.decoder.loop.scheduler.has_work()  # generation stopped
+        assert (await s.store.get_session(sid)).head_version == 0
+        assert await s.store.list_interactions(sid) == []
+        _, last = await s.turn(sid)
+        assert last.from_version == 0  # the next turn reads the memory the cancelled one did
+
+    run(model_dir, db, body)
+
+
+def test_logged_but_unapplied_turn_is_replayed_before_the_next(model_dir, db):
+    """A turn logged by a replica that died before its memory update: the next turn applies it
+    first (turn t+1 is generated from STM_t) and measures the wait."""
+
+    async def body(s: Service):
+        sid = await s.create()
+        await s.store.append_interaction(sid, 0, "my name is Ada", "nice to meet you", 0)
+        _, last = await s.turn(sid)
+        assert last.from_version == 1 and last.memory_wait_s > 0
+        log = await s.store.list_interactions(sid)
+        assert log[0].applied_version == 1
+
+    run(model_dir, db, body)
+
+
+def test_sessions_share_decode_steps(model_dir, db):
+    async def body(s: Service):
+        sids = [await s.create() for _ in range(6)]
+        results = await asyncio.gather(*(s.turn(sid, max_new_tokens=20) for sid in sids))
+        assert all(last.done for _, last in results)
+        assert max(s.metrics.batches) > 1
+
+    run(model_dir, db, body)
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "match"),
+    [
+        ({"query": "x " * 500}, InvalidArgument, "too long"),
+        ({"temperature": -1.0}, InvalidArgument, "temperature"),
+        ({"top_p": 1.5}, InvalidArgument, "top_p"),
+        ({"max_new_tokens": 0}, InvalidArgument, "max_new_tokens"),
+        ({"max_new_tokens": 10**6}, InvalidArgument, "at most"),
+        ({"expected_version": 3}, FailedPrecondition, "expected"),
+    ],
+)
+def test_bad_turns_get_typed_errors_and_the_session_keeps_working(model_dir, db, fields, error, match):
+    async def body(s: Service):
+        sid = await s.create()
+        request = {"session_id": sid, "query": "hello", **fields}
+        with pytest.raises(error, match=match):
+            async for _ in s.decoder.interact(TurnRequest(**request)):
+                pass
+        _, last = await s.turn(sid)
+        assert last.done
+
+    run(model_dir, db, body)
+
+
+def test_unknown_and_closed_sessions(model_dir, db):
+    async def body(s: Service):
+        with pytest.raises(NotFoundError):
+            await s.turn("no-such-session")
+        sid = await s.create()
+        await s.store.close_session(sid)
+        with pytest.raises(FailedPrecondition, match="closed"):
+            await s.turn(sid)
+
+    run(model_dir, db, body)
