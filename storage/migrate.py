@@ -12,11 +12,14 @@ To add a revision after changing `storage/models.py` (autogenerate against a cur
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
 from storage.config import StoreConfig
@@ -36,8 +39,11 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
-    """Bring the database to `revision` in one transaction (creating the schema if needed)."""
+def upgrade(db: Database) -> None:
+    """Bring the database to the newest revision in one transaction (creating the schema if
+    needed). A database already there costs one read and takes no write lock."""
+    if current_revision(db) == head_revision():
+        return
     with db.engine.connect() as conn:
         conn.execution_options(rxt_write=True)
         with conn.begin():
@@ -45,8 +51,22 @@ def upgrade(db: Database, revision: str = "head") -> None:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
                 if db.config.schema is not None:
                     conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{db.config.schema}"'))
-            command.upgrade(alembic_config(conn), revision)
-    logger.debug("schema of %s is at %s", db.engine.url.render_as_string(), revision)
+            command.upgrade(alembic_config(conn), "head")
+    logger.info("schema of %s upgraded to %s", db.engine.url.render_as_string(), head_revision())
+
+
+def current_revision(db: Database) -> str | None:
+    """The revision the database is at (None for an empty database)."""
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest revision shipped with this code."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, f"no migration scripts in {MIGRATIONS_DIR}"
+    return head
 
 
 def revision(url: str, message: str) -> None:
