@@ -69,19 +69,15 @@ class RxTTokenizer:
 
     @classmethod
     def load(cls, path: str | Path) -> RxTTokenizer:
-        """Load a `tokenizer.json`, or the one inside a model folder."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / FILE_NAME
+        """Load a `*.json` file, or the `tokenizer.json` inside a model folder."""
+        path = _file_path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no tokenizer file")
         return cls(Tokenizer.from_file(str(path)), source=str(path))
 
     def save(self, path: str | Path) -> Path:
-        """Write `tokenizer.json` (to `path`, or into `path` when it is a folder)."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / FILE_NAME
+        """Write to `path` if it ends in `.json`, else to `path/tokenizer.json`; returns the file."""
+        path = _file_path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._tok.save(str(path))
         return path
@@ -190,6 +186,12 @@ class IncrementalDecoder:
     def finish(self) -> str:
         """Flush at the end of the stream: an incomplete character becomes U+FFFD."""
         return self._utf8.decode(b"", final=True)
+
+
+def _file_path(path: str | Path) -> Path:
+    """A path ending in .json is the file; anything else is a (model) folder holding it."""
+    path = Path(path)
+    return path if path.suffix == ".json" else path / FILE_NAME
 
 
 def _byte_pieces(tokenizer: Tokenizer) -> list[bytes | str]:

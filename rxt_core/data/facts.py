@@ -2,8 +2,9 @@
 
 Templates use `{v}` for the value, `{a}` for its article ("a"/"an"), `{k}` for the fact's key
 (the pet kind, the relation) and `{ak}` for the key's article. A value always appears verbatim
-in the statement, in the acknowledgement of a correction and in the answer to a recall
-question, so "the answer contains the value" is a fair test of recall.
+(never re-cased) in the statement, in the acknowledgement of a correction and in the answer to
+a recall question, so "the answer contains the value" is a fair test of recall. Templates may
+start with `{v}` only for values that are capitalised anyway (names, cities, numbers, dates).
 """
 
 from __future__ import annotations
@@ -219,7 +220,7 @@ FOOD = FactType(
         "I'm a huge fan of {v}.",
     ),
     clauses=("my favourite food is {v}", "I love {v}", "I could eat {v} every day"),
-    acks=("Mmm, {v} is delicious.", "{v} is a great choice!", "I can see why you like {v}."),
+    acks=("Mmm, {v} is delicious.", "Great choice, {v}!", "I can see why you like {v}."),
     questions=(
         "What's my favourite food?",
         "What is my favorite food?",
@@ -243,10 +244,10 @@ COLOUR = FactType(
         "My favourite colour is {v}.",
         "My favorite color is {v}.",
         "I really like the colour {v}.",
-        "{v} is my favourite colour.",
+        "The colour I like most is {v}.",
     ),
     clauses=("my favourite colour is {v}", "I really like the colour {v}"),
-    acks=("{v} is a beautiful colour.", "Nice, {v} is a great colour.", "Good choice, {v}."),
+    acks=("What a beautiful colour, {v}.", "Nice, {v} is a great colour.", "Good choice, {v}."),
     questions=(
         "What's my favourite colour?",
         "What is my favorite color?",
@@ -268,7 +269,7 @@ DRINK = FactType(
         "I can't live without {v}.",
     ),
     clauses=("my favourite drink is {v}", "I always drink {v}"),
-    acks=("{v} is a good pick.", "Ah, {v}, nice.", "I see, {v} it is."),
+    acks=("Good pick, {v}.", "Ah, {v}, nice.", "I see, {v} it is."),
     questions=("What's my favourite drink?", "What do I always drink?", "Which drink do I like?"),
     answers=("Your favourite drink is {v}.", "You like {v}.", "It's {v}."),
     corrections=("These days I drink {v} instead.", "Actually, my favourite drink is {v}."),
@@ -278,9 +279,9 @@ DRINK = FactType(
 SPORT = FactType(
     name="sport",
     pool="sport",
-    sentences=("My favourite sport is {v}.", "I'm really into {v}.", "{v} is my favourite sport."),
+    sentences=("My favourite sport is {v}.", "I'm really into {v}.", "The sport I love most is {v}."),
     clauses=("my favourite sport is {v}", "I'm really into {v}"),
-    acks=("{v} is great exercise.", "Fun, {v}!", "I hear {v} is a lot of fun."),
+    acks=("Great exercise, {v}.", "Fun, {v}!", "I hear {v} is a lot of fun."),
     questions=("What's my favourite sport?", "Which sport am I into?", "What sport do I love?"),
     answers=("Your favourite sport is {v}.", "You're into {v}.", "You love {v}."),
     corrections=("Actually, my favourite sport is {v}.", "I'm more into {v} than {old} now."),

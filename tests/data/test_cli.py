@@ -1,0 +1,46 @@
+"""`rxt data` end to end: synth, tokenizer, check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rxt_cli.data import main
+from rxt_core.data.dialogue import read_jsonl
+from rxt_core.tokenizer import RxTTokenizer
+
+
+def test_synth_writes_three_reproducible_splits(tmp_path: Path) -> None:
+    argv = ["synth", "--train", "60", "--heldout", "20", "--seed", "9", "--max-turns", "8"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "b"), "--valid", "5"]) == 0
+    for split, n in (("train", 60), ("valid", 20), ("heldout", 20)):
+        dialogues = list(read_jsonl(tmp_path / "a" / f"{split}.jsonl"))
+        assert len(dialogues) == n
+        assert max(len(d.turns) for d in dialogues) <= 8
+    assert (tmp_path / "a" / "train.jsonl").read_bytes() == (tmp_path / "b" / "train.jsonl").read_bytes()
+    assert len(list(read_jsonl(tmp_path / "b" / "valid.jsonl"))) == 5
+    meta = json.loads((tmp_path / "a" / "synth.json").read_text())
+    assert meta["seed"] == 9 and meta["config"]["max_turns"] == 8
+
+
+def test_tokenizer_and_check_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", "--out", str(tmp_path), "--train", "200", "--heldout", "10", "--seed", "1"]) == 0
+    (tmp_path / "extra.txt").write_text("plain text for stage one\n", encoding="utf-8")
+    out = tmp_path / "model"
+    data = [str(tmp_path / "train.jsonl"), str(tmp_path / "extra.txt")]
+    assert main(["tokenizer", "--data", *data, "--vocab-size", "600", "--out", str(out)]) == 0
+    tokenizer = RxTTokenizer.load(out)
+    assert tokenizer.vocab_size <= 600 and tokenizer.query_id == 3
+
+    capsys.readouterr()
+    tok_args = ["--tokenizer", str(out), "--max-tokens", "256"]
+    assert main(["check", str(tmp_path / "heldout.jsonl"), *tok_args]) == 0
+    assert "dialogues: 10" in capsys.readouterr().out
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"turns": [{"query": "q", "answer": "a"}]}\n{"turns": []}\n', encoding="utf-8")
+    assert main(["check", str(bad)]) == 1
+    assert f"{bad}:2: empty dialogue" in capsys.readouterr().err
