@@ -26,6 +26,7 @@ with a turn.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 import uuid
@@ -224,7 +225,10 @@ class Decoder:
             elif result.stm is not None:
                 self.cache.put(job.session_id, result.version, result.stm)
 
-        self.turns.set_update(job.session_id, asyncio.ensure_future(run()))
+        # A fresh context: the update outlives the request that caused it, so it must not be
+        # treated as part of it (Ray Serve cancels a cancelled request's child calls).
+        task = asyncio.get_running_loop().create_task(run(), context=contextvars.Context())
+        self.turns.set_update(job.session_id, task)
 
     async def _stm(self, sid: str, version: int) -> torch.Tensor:
         stm = self.cache.get(sid, version)

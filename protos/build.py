@@ -71,7 +71,9 @@ def generate(proto: Path) -> None:
 
 def _relativise_imports(path: Path) -> None:
     """`from rxt.v1 import reactive_pb2` -> `from . import reactive_pb2` (same folder) or the
-    `protos.`-qualified form for other folders of this tree."""
+    `protos.`-qualified form for other folders of this tree. Messages are registered under the
+    module's real `__name__` (protoc writes 'rxt.v1.reactive_pb2'), so pickle — how Ray ships a
+    request to a replica — finds their classes."""
     here = ".".join(path.parent.relative_to(ROOT).parts)
 
     def fix(match: re.Match) -> str:
@@ -83,6 +85,7 @@ def _relativise_imports(path: Path) -> None:
         return match.group(0)  # google.protobuf and other installed packages
 
     text = re.sub(r"^from ([\w.]+) import (\w+_pb2\b.*)$", fix, path.read_text(), flags=re.M)
+    text = re.sub(r"(BuildTopDescriptorsAndMessages\(DESCRIPTOR, )'[\w.]+'", r"\1__name__", text)
     path.write_text(text)
 
 

@@ -15,23 +15,12 @@ class FinishReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FINISH_REASON_UNSPECIFIED: _ClassVar[FinishReason]
     FINISH_REASON_STOP: _ClassVar[FinishReason]
     FINISH_REASON_LENGTH: _ClassVar[FinishReason]
-
 FINISH_REASON_UNSPECIFIED: FinishReason
 FINISH_REASON_STOP: FinishReason
 FINISH_REASON_LENGTH: FinishReason
 
 class Session(_message.Message):
-    __slots__ = (
-        "session_id",
-        "agent",
-        "version",
-        "update_pending",
-        "created_at",
-        "updated_at",
-        "forked_from_session_id",
-        "forked_from_version",
-        "model_fingerprint",
-    )
+    __slots__ = ("session_id", "agent", "version", "update_pending", "created_at", "updated_at", "forked_from_session_id", "forked_from_version", "model_fingerprint")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -50,18 +39,7 @@ class Session(_message.Message):
     forked_from_session_id: str
     forked_from_version: int
     model_fingerprint: str
-    def __init__(
-        self,
-        session_id: _Optional[str] = ...,
-        agent: _Optional[str] = ...,
-        version: _Optional[int] = ...,
-        update_pending: _Optional[bool] = ...,
-        created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-        updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-        forked_from_session_id: _Optional[str] = ...,
-        forked_from_version: _Optional[int] = ...,
-        model_fingerprint: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., agent: _Optional[str] = ..., version: _Optional[int] = ..., update_pending: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., forked_from_session_id: _Optional[str] = ..., forked_from_version: _Optional[int] = ..., model_fingerprint: _Optional[str] = ...) -> None: ...
 
 class CreateSessionRequest(_message.Message):
     __slots__ = ("agent", "session_id")
@@ -87,16 +65,7 @@ class InteractRequest(_message.Message):
     top_k: int
     top_p: float
     expected_version: int
-    def __init__(
-        self,
-        session_id: _Optional[str] = ...,
-        query: _Optional[str] = ...,
-        max_new_tokens: _Optional[int] = ...,
-        temperature: _Optional[float] = ...,
-        top_k: _Optional[int] = ...,
-        top_p: _Optional[float] = ...,
-        expected_version: _Optional[int] = ...,
-    ) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., query: _Optional[str] = ..., max_new_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., expected_version: _Optional[int] = ...) -> None: ...
 
 class Usage(_message.Message):
     __slots__ = ("query_tokens", "answer_tokens")
@@ -107,16 +76,7 @@ class Usage(_message.Message):
     def __init__(self, query_tokens: _Optional[int] = ..., answer_tokens: _Optional[int] = ...) -> None: ...
 
 class InteractResponse(_message.Message):
-    __slots__ = (
-        "text",
-        "done",
-        "usage",
-        "from_version",
-        "next_version",
-        "finish_reason",
-        "memory_wait_ms",
-        "time_to_first_token_ms",
-    )
+    __slots__ = ("text", "done", "usage", "from_version", "next_version", "finish_reason", "memory_wait_ms", "time_to_first_token_ms")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
@@ -133,17 +93,7 @@ class InteractResponse(_message.Message):
     finish_reason: FinishReason
     memory_wait_ms: float
     time_to_first_token_ms: float
-    def __init__(
-        self,
-        text: _Optional[str] = ...,
-        done: _Optional[bool] = ...,
-        usage: _Optional[_Union[Usage, _Mapping]] = ...,
-        from_version: _Optional[int] = ...,
-        next_version: _Optional[int] = ...,
-        finish_reason: _Optional[_Union[FinishReason, str]] = ...,
-        memory_wait_ms: _Optional[float] = ...,
-        time_to_first_token_ms: _Optional[float] = ...,
-    ) -> None: ...
+    def __init__(self, text: _Optional[str] = ..., done: _Optional[bool] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., from_version: _Optional[int] = ..., next_version: _Optional[int] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., memory_wait_ms: _Optional[float] = ..., time_to_first_token_ms: _Optional[float] = ...) -> None: ...
 
 class GetSessionRequest(_message.Message):
     __slots__ = ("session_id",)
@@ -152,28 +102,24 @@ class GetSessionRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ...) -> None: ...
 
 class Snapshot(_message.Message):
-    __slots__ = ("version", "parent_version", "created_at", "query", "answer", "is_head")
+    __slots__ = ("version", "parent_version", "created_at", "kind", "turn", "query", "answer", "is_head")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     PARENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TURN_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     IS_HEAD_FIELD_NUMBER: _ClassVar[int]
     version: int
     parent_version: int
     created_at: _timestamp_pb2.Timestamp
+    kind: str
+    turn: int
     query: str
     answer: str
     is_head: bool
-    def __init__(
-        self,
-        version: _Optional[int] = ...,
-        parent_version: _Optional[int] = ...,
-        created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-        query: _Optional[str] = ...,
-        answer: _Optional[str] = ...,
-        is_head: _Optional[bool] = ...,
-    ) -> None: ...
+    def __init__(self, version: _Optional[int] = ..., parent_version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[str] = ..., turn: _Optional[int] = ..., query: _Optional[str] = ..., answer: _Optional[str] = ..., is_head: _Optional[bool] = ...) -> None: ...
 
 class ListSnapshotsRequest(_message.Message):
     __slots__ = ("session_id",)
@@ -229,16 +175,7 @@ class Agent(_message.Message):
     top_k: int
     top_p: float
     is_default: bool
-    def __init__(
-        self,
-        name: _Optional[str] = ...,
-        description: _Optional[str] = ...,
-        max_new_tokens: _Optional[int] = ...,
-        temperature: _Optional[float] = ...,
-        top_k: _Optional[int] = ...,
-        top_p: _Optional[float] = ...,
-        is_default: _Optional[bool] = ...,
-    ) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., max_new_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., is_default: _Optional[bool] = ...) -> None: ...
 
 class ListAgentsRequest(_message.Message):
     __slots__ = ()

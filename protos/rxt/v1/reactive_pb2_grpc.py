@@ -89,7 +89,8 @@ class ReactiveServiceServicer:
     def Interact(self, request, context):
         """Answer one query. Streams text deltas as tokens are generated; the last message has
         done=true and carries usage and versions. At most one Interact per session at a time:
-        a second concurrent call is refused with ABORTED.
+        a second concurrent call is refused with ABORTED. A turn whose client disconnects stops
+        generating and is not written to memory.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -116,7 +117,7 @@ class ReactiveServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RollbackSession(self, request, context):
-        """Make `version` the session's current memory again (later versions stay listed).
+        """Make `version`'s memory the session's head again, as a new version (history is kept).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,302 @@
+"""The Ray Serve application: a gRPC ingress, N decoder replicas and a memory-updater pool.
+
+    client --gRPC--> Serve proxy --> ReactiveIngress --(session_id hash)--> DecoderDeployment
+                                          |                                     |  answer streams
+                                          v                                     v  back first
+                                     SQL store  <---------- commit ---- MemoryUpdaterDeployment
+
+- `ReactiveIngress` implements `rxt.v1.ReactiveService` (its method names are the RPC names)
+  and `grpc.health.v1.Health`; it validates requests, maps errors to status codes, and routes
+  each session's work to a decoder by consistent hashing of the session id.
+- `DecoderDeployment` wraps `Decoder`: continuous batching across sessions, an STM cache,
+  per-session ordering. Routing by session is a cache hint only: any replica can serve any
+  session correctly, because the store decides which memory version a turn reads.
+- `MemoryUpdaterDeployment` wraps `MemoryUpdater`, batching updates of different sessions
+  (`@serve.batch`) and committing each new version with optimistic concurrency.
+
+Build it with `build_app(ServiceConfig(...))`; `serve deploy` uses `app_builder` with the config
+as `args` (see deploy/serve_config.yaml); `start(config)` also starts Serve's gRPC proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2
+from ray import serve
+from ray.serve.config import RequestRouterConfig, gRPCOptions
+from ray.serve.handle import DeploymentHandle
+
+from agents.lifecycle import close_idle_sessions
+from agents.registry import AgentRegistry
+from protos.rxt.v1 import reactive_pb2 as pb
+
+from . import grpc_codec as codec
+from .config import ReplicaConfig, ServiceConfig
+from .decoder import Decoder, TurnEvent, TurnRequest
+from .errors import status_of
+from .memory_updater import MemoryUpdater, UpdateJob, UpdateResult
+from .metrics import RayMetrics
+from .runtime import load_model, open_store
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ReactiveService"].full_name
+GRPC_SERVICERS = [
+    "protos.rxt.v1.reactive_pb2_grpc.add_ReactiveServiceServicer_to_server",
+    "grpc_health.v1.health_pb2_grpc.add_HealthServicer_to_server",
+]
+CONSISTENT_HASH = "ray.serve.experimental.consistent_hash_router.ConsistentHashRouter"
+QUICK_SHUTDOWN = {"graceful_shutdown_wait_loop_s": 0.1, "graceful_shutdown_timeout_s": 1.0}
+SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+@serve.deployment(**QUICK_SHUTDOWN)
+class MemoryUpdaterDeployment:
+    def __init__(self, config: ServiceConfig):
+        model, tokenizer = load_model(config)
+        self.store = open_store(config)
+        self.updater = MemoryUpdater(
+            model, tokenizer, self.store, AgentRegistry(config.agents, config.default_agent)
+        )
+        self.metrics = RayMetrics()
+        self._apply_batch.set_max_batch_size(config.update_batch_size)
+        self._apply_batch.set_batch_wait_timeout_s(config.update_batch_wait_s)
+
+    async def apply(self, job: UpdateJob) -> UpdateResult:
+        return await self._apply_batch(job)
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
+    async def _apply_batch(self, jobs: list[UpdateJob]) -> list[UpdateResult]:
+        self.metrics.update_batch(len(jobs))
+        return await self.updater.apply(jobs)
+
+    async def recover(self, session_id: str) -> list[UpdateResult]:
+        return await self.updater.recover(session_id)
+
+    async def initial_memory(self, agent: str) -> tuple[Any, str]:
+        return await self.updater.initial_memory(agent)
+
+    def ready(self) -> bool:
+        return True
+
+
+@serve.deployment(
+    request_router_config=RequestRouterConfig(request_router_class=CONSISTENT_HASH),
+    **QUICK_SHUTDOWN,
+)
+class DecoderDeployment:
+    def __init__(self, config: ServiceConfig, updater: DeploymentHandle):
+        model, tokenizer = load_model(config)
+
+        async def apply(job: UpdateJob) -> UpdateResult:
+            return await updater.apply.remote(job)
+
+        async def recover(session_id: str) -> list[UpdateResult]:
+            return await updater.recover.remote(session_id)
+
+        self.decoder = Decoder(model, tokenizer, open_store(config), config, apply, recover, RayMetrics())
+
+    async def interact(self, request: TurnRequest) -> AsyncIterator[TurnEvent]:
+        async for event in self.decoder.interact(request):
+            yield event
+
+    async def rollback(self, session_id: str, version: int):
+        return await self.decoder.rollback(session_id, version)
+
+    async def fork(self, session_id: str, version: int | None, new_session_id: str | None):
+        return await self.decoder.fork(session_id, version, new_session_id)
+
+    async def delete(self, session_id: str) -> None:
+        await self.decoder.delete(session_id)
+
+    def ready(self) -> bool:
+        return True
+
+    def __del__(self) -> None:
+        self.decoder.close()
+
+
+@serve.deployment(**QUICK_SHUTDOWN)
+class ReactiveIngress:
+    """rxt.v1.ReactiveService and grpc.health.v1.Health. Every method catches expected errors
+    and answers with their status code; the replica keeps serving."""
+
+    async def __init__(self, config: ServiceConfig, decoder: DeploymentHandle, updater: DeploymentHandle):
+        self.config = config
+        self.decoder, self.updater = decoder, updater
+        self.store = open_store(config)
+        self.agents = AgentRegistry(config.agents, config.default_agent)
+        self._reaper = asyncio.create_task(self._reap_idle_sessions())
+
+    # ------------------------------------------------------------------ rxt.v1.ReactiveService
+    async def CreateSession(self, request: pb.CreateSessionRequest, grpc_context) -> pb.Session:
+        try:
+            agent = self.agents.get(request.agent)
+            stm, fingerprint = await self.updater.initial_memory.remote(agent.name)
+            info = await self.store.create_session(
+                stm, fingerprint=fingerprint, session_id=request.session_id or None, agent=agent.name
+            )
+            return codec.session(info)
+        except Exception as exc:
+            return _fail(grpc_context, exc, pb.Session())
+
+    async def Interact(self, request: pb.InteractRequest, grpc_context) -> AsyncIterator[pb.InteractResponse]:
+        try:
+            turn = codec.turn_request(request, self.config.max_query_chars)
+            stream = self._decoder(turn.session_id, stream=True).interact.remote(turn)
+            async for event in stream:
+                yield codec.interact_response(event)
+        except Exception as exc:
+            _fail(grpc_context, exc, None)
+            # A streaming RPC's status reaches Serve's proxy only with a message or an
+            # exception; raising (with the code already set) keeps the stream empty.
+            raise StreamFailed(grpc_context.details()) from None
+
+    async def GetSession(self, request: pb.GetSessionRequest, grpc_context) -> pb.Session:
+        try:
+            sid = codec.require_session_id(request.session_id)
+            # Pending first: if it was empty, the head read after it includes every update.
+            pending = bool(await self.store.list_pending(sid, limit=1))
+            info = await self.store.get_session(sid)
+            return codec.session(info, update_pending=pending)
+        except Exception as exc:
+            return _fail(grpc_context, exc, pb.Session())
+
+    async def ListSnapshots(self, request: pb.ListSnapshotsRequest, grpc_context) -> pb.ListSnapshotsResponse:
+        try:
+            sid = codec.require_session_id(request.session_id)
+            info = await self.store.get_session(sid)
+            versions = await self.store.list_versions(sid)
+            log_ = await self.store.list_interactions(sid)
+            return codec.snapshots(versions, log_, info.head_version)
+        except Exception as exc:
+            return _fail(grpc_context, exc, pb.ListSnapshotsResponse())
+
+    async def ForkSession(self, request: pb.ForkSessionRequest, grpc_context) -> pb.Session:
+        try:
+            sid = codec.require_session_id(request.session_id)
+            version = codec.require_version(request.version) if request.HasField("version") else None
+            info = await self._decoder(sid).fork.remote(sid, version, None)
+            return codec.session(info)
+        except Exception as exc:
+            return _fail(grpc_context, exc, pb.Session())
+
+    async def RollbackSession(self, request: pb.RollbackSessionRequest, grpc_context) -> pb.Session:
+        try:
+            sid = codec.require_session_id(request.session_id)
+            info = await self._decoder(sid).rollback.remote(sid, codec.require_version(request.version))
+            return codec.session(info)
+        except Exception as exc:
+            return _fail(grpc_context, exc, pb.Session())
+
+    async def DeleteSession(self, request: pb.DeleteSessionRequest, grpc_context) -> pb.DeleteSessionResponse:
+        try:
+            sid = codec.require_session_id(request.session_id)
+            await self._decoder(sid).delete.remote(sid)
+        except Exception as exc:
+            _fail(grpc_context, exc, None)
+        return pb.DeleteSessionResponse()
+
+    async def ListAgents(self, request: pb.ListAgentsRequest, grpc_context) -> pb.ListAgentsResponse:
+        return pb.ListAgentsResponse(agents=[codec.agent(a, self.agents.default) for a in self.agents])
+
+    # ------------------------------------------------------------------ grpc.health.v1.Health
+    async def Check(
+        self, request: health_pb2.HealthCheckRequest, grpc_context
+    ) -> health_pb2.HealthCheckResponse:
+        if request.service not in ("", SERVICE_NAME):
+            grpc_context.set_code(grpc.StatusCode.NOT_FOUND)
+            grpc_context.set_details(
+                f"unknown service {request.service!r}; this server offers {SERVICE_NAME!r}"
+            )
+            return health_pb2.HealthCheckResponse()
+        return health_pb2.HealthCheckResponse(status=await self._status())
+
+    async def Watch(
+        self, request: health_pb2.HealthCheckRequest, grpc_context
+    ) -> AsyncIterator[health_pb2.HealthCheckResponse]:
+        """Streams the status now and then whenever it changes (checked every second)."""
+        if request.service not in ("", SERVICE_NAME):
+            yield health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVICE_UNKNOWN)
+            return
+        last = None
+        while True:
+            status = await self._status()
+            if status != last:
+                yield health_pb2.HealthCheckResponse(status=status)
+                last = status
+            await asyncio.sleep(1.0)
+
+    async def _status(self) -> int:
+        """SERVING when a decoder and an updater replica answer within 2 s."""
+        try:
+            async with asyncio.timeout(2.0):
+                await asyncio.gather(self.decoder.ready.remote(), self.updater.ready.remote())
+            return SERVING
+        except Exception:
+            return NOT_SERVING
+
+    # ------------------------------------------------------------------ helpers
+    def _decoder(self, session_id: str, stream: bool = False) -> DeploymentHandle:
+        """The decoder replica that owns this session on the hash ring (a cache hint)."""
+        return self.decoder.options(session_id=session_id, stream=stream)
+
+    async def _reap_idle_sessions(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.reap_interval_s)
+            if self.config.session_idle_ttl_s is None and not any(a.idle_ttl_s for a in self.agents):
+                continue
+            try:
+                await close_idle_sessions(self.store, self.agents, self.config.session_idle_ttl_s)
+            except Exception:
+                log.exception("closing idle sessions failed")
+
+
+class StreamFailed(Exception):
+    """Ends a streaming RPC whose status code is already set on its context."""
+
+
+def _fail(grpc_context, exc: BaseException, empty):
+    """Answer an expected failure with its status code; log and answer INTERNAL for a bug."""
+    status = status_of(exc)
+    if status is None:
+        log.exception("internal error", exc_info=exc)
+        status = (grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+    grpc_context.set_code(status[0])
+    grpc_context.set_details(status[1])
+    return empty
+
+
+# ---------------------------------------------------------------------- building and starting
+def _options(replicas: ReplicaConfig) -> dict[str, Any]:
+    return {
+        "num_replicas": replicas.replicas,
+        "max_ongoing_requests": replicas.max_ongoing_requests,
+        "ray_actor_options": {"num_cpus": replicas.num_cpus, "num_gpus": replicas.num_gpus},
+    }
+
+
+def build_app(config: ServiceConfig) -> serve.Application:
+    updater = MemoryUpdaterDeployment.options(**_options(config.updater)).bind(config)
+    decoder = DecoderDeployment.options(**_options(config.decoder)).bind(config, updater)
+    return ReactiveIngress.options(**_options(config.ingress)).bind(config, decoder, updater)
+
+
+def app_builder(args: dict[str, Any]) -> serve.Application:
+    """Entry point of `serve deploy` / `serve run orchestration.app:app_builder key=value`."""
+    return build_app(ServiceConfig(**args))
+
+
+def grpc_options(config: ServiceConfig) -> gRPCOptions:
+    return gRPCOptions(port=config.port, grpc_servicer_functions=GRPC_SERVICERS)
+
+
+def start(config: ServiceConfig) -> None:
+    """Start Serve's gRPC proxy on `config.port` and run the application (Ray must be up)."""
+    serve.start(grpc_options=grpc_options(config), http_options={"host": "127.0.0.1", "port": 0})
+    serve.run(build_app(config), name=config.app_name, route_prefix=config.route_prefix)
