@@ -2,8 +2,8 @@
 
 The service needs three things of a tokenizer: `encode` a query, `decode` a whole answer (for
 the interaction log) and `stream()` — a decoder that turns tokens into text deltas as they are
-generated without ever emitting half a UTF-8 character or a wrong space (a token's text can
-depend on the next one). This module is the only place that knows the tokenizer library.
+generated without ever emitting half a UTF-8 character. `rxt_core.tokenizer` provides them; this
+module adapts its incremental decoder to one-token-at-a-time pushes.
 """
 
 from __future__ import annotations
@@ -11,15 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from tokenizers import Tokenizer as HFTokenizer
-from tokenizers.decoders import DecodeStream
-
-TOKENIZER_FILE = "tokenizer.json"
+from rxt_core.tokenizer import IncrementalDecoder, RxTTokenizer
 
 
 class TextStream(Protocol):
     def push(self, token: int) -> str:
-        """The text that `token` completes ('' while it is still ambiguous)."""
+        """The text that `token` completes ('' while a character is still incomplete)."""
 
     def flush(self) -> str:
         """Whatever is still held back at the end of the answer."""
@@ -31,40 +28,31 @@ class Tokenizer(Protocol):
     def stream(self) -> TextStream: ...
 
 
-class FileTokenizer:
-    """A `tokenizer.json` (Hugging Face tokenizers format) saved with the model."""
-
-    def __init__(self, tokenizer: HFTokenizer):
+class ServiceTokenizer:
+    def __init__(self, tokenizer: RxTTokenizer):
         self._tok = tokenizer
 
-    @classmethod
-    def load(cls, model_dir: str | Path) -> FileTokenizer:
-        path = Path(model_dir) / TOKENIZER_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: the model folder has no tokenizer")
-        return cls(HFTokenizer.from_file(str(path)))
-
     def encode(self, text: str) -> list[int]:
-        return self._tok.encode(text, add_special_tokens=False).ids
+        return self._tok.encode(text)
 
     def decode(self, ids: list[int]) -> str:
-        return self._tok.decode(ids, skip_special_tokens=True)
+        return self._tok.decode(ids)
 
     def stream(self) -> TextStream:
-        return _Stream(self._tok)
+        return _Stream(self._tok.stream_decoder())
 
 
 class _Stream:
-    def __init__(self, tokenizer: HFTokenizer):
-        self._tok = tokenizer
-        self._stream = DecodeStream(skip_special_tokens=True)
+    def __init__(self, decoder: IncrementalDecoder):
+        self._decoder = decoder
 
     def push(self, token: int) -> str:
-        return self._stream.step(self._tok, token) or ""
+        return self._decoder.push([token])
 
     def flush(self) -> str:
-        return ""  # DecodeStream emits a chunk as soon as it is valid text: nothing is held at the end
+        return self._decoder.finish()
 
 
 def load_tokenizer(model_dir: str | Path) -> Tokenizer:
-    return FileTokenizer.load(model_dir)
+    """The `tokenizer.json` saved in a model folder."""
+    return ServiceTokenizer(RxTTokenizer.load(model_dir))

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from rxt_core import ReactiveTransformer, preset
+from rxt_core.tokenizer import RxTTokenizer
 
-SPECIALS = ["[PAD]", "[BOS]", "[EOS]", "[Q]", "[A]", "[MASK]"]  # ids 0..5, as RxTConfig expects
 CORPUS = [
     "hello there, how are you today?",
     "my name is Ada and I like chess.",
@@ -21,27 +20,13 @@ CORPUS = [
 ] * 20
 
 
-def train_tokenizer(path: Path, vocab_size: int) -> Path:
-    tok = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIALS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(CORPUS, trainer)
-    tok.save(str(path))
-    return path
-
-
 def make_model_dir(directory: Path, seed: int = 0, **overrides) -> Path:
+    tokenizer = RxTTokenizer.train(CORPUS, vocab_size=512, min_frequency=1)
     torch.manual_seed(seed)
-    config = preset("tiny", **{"max_seq_len": 512, **overrides})
+    config = preset("tiny", **{"max_seq_len": 512, "vocab_size": tokenizer.vocab_size, **overrides})
     model = ReactiveTransformer(config).eval()
-    tokenizer = train_tokenizer(directory.parent / f"{directory.name}-tokenizer.json", config.vocab_size)
-    model.save_pretrained(directory, tokenizer_file=tokenizer)
+    tokenizer_file = tokenizer.save(directory.parent / f"{directory.name}-tokenizer.json")
+    model.save_pretrained(directory, tokenizer_file=tokenizer_file)
     return directory
 
 
