@@ -13,6 +13,8 @@ mode shares each K/V head among `query_heads / kv_heads` query heads. With SQA
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -32,6 +34,27 @@ def _merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(b, t, h * d)
 
 
+class Rotation(NamedTuple):
+    """RoPE factors of one set of positions, broadcastable to [B, heads, T, head_dim].
+
+    Every layer (and both attentions of a decoder layer) rotates by the same positions, so a
+    forward pass looks the tables up once and shares them: rotating is then 4 element-wise ops.
+    `x * cos + roll(x) * sin` with cos = [cos, cos] and sin = [-sin, sin] is exactly
+    `RotaryEmbedding.forward`'s [x1*cos - x2*sin, x2*cos + x1*sin]."""
+
+    cos: torch.Tensor
+    sin: torch.Tensor
+
+    @classmethod
+    def of(cls, rope: RotaryEmbedding, positions: torch.Tensor, dtype: torch.dtype) -> Rotation:
+        cos, sin = rope.cos[positions], rope.sin[positions]  # [B, T, head_dim / 2]
+        both = torch.cat((cos, cos, -sin, sin), dim=-1).unsqueeze(1).to(dtype)
+        return cls(*both.chunk(2, dim=-1))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.cos + x.roll(x.shape[-1] // 2, dims=-1) * self.sin
+
+
 def attend(q, k, v, mask: torch.Tensor | None = None, causal: bool = False) -> torch.Tensor:
     """SDPA with grouped K/V heads. `mask` is boolean, True = may attend, broadcastable to
     [B, heads, Tq, Tk]."""
@@ -48,38 +71,63 @@ class SelfAttention(nn.Module):
         self.out = nn.Linear(self.q_size, dim, bias=False)
         self.rope = rope
 
-    def _project(self, x: torch.Tensor, positions: torch.Tensor):
-        q, k, v = self.qkv(x).split((self.q_size, self.kv_size, self.kv_size), dim=-1)
-        q = self.rope(_split_heads(q, self.q_heads), positions)
-        k = self.rope(_split_heads(k, self.kv_heads), positions)
-        return q, k, _split_heads(v, self.kv_heads)
+    def _project(self, x: torch.Tensor, positions: torch.Tensor, rotation: Rotation | None = None):
+        """Q, K, V heads [B, heads, T, head_dim]. The fused projection's columns are the query,
+        key and value heads in order, so one view splits them all and one rotation covers the
+        query and key heads together."""
+        b, t, _ = x.shape
+        heads = self.qkv(x).view(b, t, -1, self.head_dim).transpose(1, 2)
+        rotation = Rotation.of(self.rope, positions, x.dtype) if rotation is None else rotation
+        qk = rotation(heads[:, : self.q_heads + self.kv_heads])
+        q, k = qk.split((self.q_heads, self.kv_heads), dim=1)
+        return q, k, heads[:, self.q_heads + self.kv_heads :]
 
     def forward(
-        self, x: torch.Tensor, positions: torch.Tensor, causal: bool, key_mask: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        positions: torch.Tensor,
+        causal: bool,
+        key_mask: torch.Tensor | None = None,
+        rotation: Rotation | None = None,
     ) -> torch.Tensor:
         """Whole-sequence attention (training, encoder, stateless prefill without cache).
-        `key_mask` [B, T] marks real (non-padding) tokens for bidirectional attention."""
-        q, k, v = self._project(x, positions)
+        `key_mask` [B, T] marks real (non-padding) tokens for bidirectional attention.
+        `rotation`: the RoPE factors of `positions` when the caller already has them."""
+        q, k, v = self._project(x, positions, rotation)
         mask = key_mask[:, None, None, :] if key_mask is not None else None
         return self.out(_merge_heads(attend(q, k, v, mask=mask, causal=causal)))
 
-    def prefill(self, x: torch.Tensor, positions: torch.Tensor, cache: KVCache) -> torch.Tensor:
+    def prefill(
+        self, x: torch.Tensor, positions: torch.Tensor, cache: KVCache, rotation: Rotation | None = None
+    ) -> torch.Tensor:
         """Causal attention over a right-padded prompt; writes its K/V at cache columns 0..T-1."""
-        q, k, v = self._project(x, positions)
+        q, k, v = self._project(x, positions, rotation)
         cache.k[:, :, : x.shape[1]] = k
         cache.v[:, :, : x.shape[1]] = v
         return self.out(_merge_heads(attend(q, k, v, causal=True)))
 
-    def decode(self, x: torch.Tensor, lengths: torch.Tensor, span: int, cache: KVCache) -> torch.Tensor:
+    def decode(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor,
+        span: int,
+        cache: KVCache,
+        rotation: Rotation | None = None,
+    ) -> torch.Tensor:
         """One new token per row. Row b's cache holds lengths[b] tokens; the new token is written
-        at column lengths[b] (its position) and attends to columns 0..lengths[b]. `span` is a
-        host-side upper bound of lengths + 1 so only the used part of the cache is read."""
-        q, k, v = self._project(x, lengths.unsqueeze(1))
-        rows = torch.arange(x.shape[0], device=x.device)
-        cache.k[rows, :, lengths] = k[:, :, 0]
-        cache.v[rows, :, lengths] = v[:, :, 0]
-        visible = torch.arange(span, device=x.device) <= lengths.unsqueeze(1)  # [B, span]
-        out = attend(q, cache.k[:, :, :span], cache.v[:, :, :span], mask=visible[:, None, None, :])
+        at column lengths[b] (its position) and attends to columns 0..lengths[b]. `span` is the
+        host-side max(lengths) + 1, so only the used part of the cache is read."""
+        q, k, v = self._project(x, lengths.unsqueeze(1), rotation)
+        if x.shape[0] == 1:  # one row: it writes column span - 1 and may read all `span` columns
+            cache.k.narrow(2, span - 1, 1).copy_(k)
+            cache.v.narrow(2, span - 1, 1).copy_(v)
+            visible = None
+        else:
+            rows = torch.arange(x.shape[0], device=x.device)
+            cache.k[rows, :, lengths] = k[:, :, 0]
+            cache.v[rows, :, lengths] = v[:, :, 0]
+            visible = (torch.arange(span, device=x.device) <= lengths.unsqueeze(1))[:, None, None, :]
+        out = attend(q, cache.k.narrow(2, 0, span), cache.v.narrow(2, 0, span), mask=visible)
         return self.out(_merge_heads(out))
 
 
@@ -119,10 +167,12 @@ class Attention(nn.Module):
         kv: tuple[torch.Tensor, torch.Tensor],
         positions: torch.Tensor | None = None,
         key_mask: torch.Tensor | None = None,
+        rotation: Rotation | None = None,
     ) -> torch.Tensor:
+        """`rotation`: the RoPE factors of `positions` when the caller already has them."""
         q = _split_heads(self.q(x), self.q_heads)
         if self.rope_queries:
-            q = self.rope(q, positions)
+            q = self.rope(q, positions) if rotation is None else rotation(q)
         mask = key_mask[:, None, None, :] if key_mask is not None else None
         return self.out(_merge_heads(attend(q, kv[0], kv[1], mask=mask)))
 

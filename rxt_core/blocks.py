@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .attention import Attention, KVCache, SelfAttention
+from .attention import Attention, KVCache, Rotation, SelfAttention
 from .config import RxTConfig
 from .ffn import SwiGLU
 from .moe import MoEFeedForward
@@ -48,18 +48,24 @@ class DecoderBlock(nn.Module):
         memory_mask: torch.Tensor | None = None,
         cache: KVCache | None = None,
         decode_span: int | None = None,
+        rotation: Rotation | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Without a cache: causal attention over the whole sequence (training). With a cache and
-        no `decode_span`: prompt prefill. With both: one decode step per row."""
+        no `decode_span`: prompt prefill. With both: one decode step per row. `rotation`: the
+        RoPE factors of `positions`, shared by all layers (computed here when not given)."""
+        if rotation is None:
+            rotation = Rotation.of(self.self_attention.rope, positions, x.dtype)
         h = self.self_norm(x)
         if cache is None:
-            x = x + self.self_attention(h, positions, causal=True)
+            x = x + self.self_attention(h, positions, causal=True, rotation=rotation)
         elif decode_span is None:
-            x = x + self.self_attention.prefill(h, positions, cache)
+            x = x + self.self_attention.prefill(h, positions, cache, rotation)
         else:
-            x = x + self.self_attention.decode(h, positions[:, 0], decode_span, cache)
+            x = x + self.self_attention.decode(h, positions[:, 0], decode_span, cache, rotation)
         if self.reads_memory:
-            x = x + self.memory_attention(self.memory_norm(x), memory_kv, positions, key_mask=memory_mask)
+            x = x + self.memory_attention(
+                self.memory_norm(x), memory_kv, positions, key_mask=memory_mask, rotation=rotation
+            )
         out = self.ffn(self.ffn_norm(x))
         if isinstance(out, tuple):
             return x + out[0], out[1]

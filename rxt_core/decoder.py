@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .attention import KVCache
+from .attention import KVCache, Rotation
 from .blocks import DecoderBlock
 from .config import RxTConfig
 from .norm import RMSNorm
@@ -18,6 +18,7 @@ class Decoder(nn.Module):
         self.blocks = nn.ModuleList(DecoderBlock(config, rope, reads_memory) for _ in range(config.layers))
         self.norm = RMSNorm(config.dim, config.norm_eps)
         self.reads_memory = reads_memory
+        self.rope = rope
 
     def project_memory(self, memory: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """memory [B, layers, M, D] -> one (K, V) pair per block."""
@@ -33,7 +34,8 @@ class Decoder(nn.Module):
         decode_span: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (normed hidden states, summed MoE auxiliary loss)."""
-        aux = x.new_zeros(())
+        rotation = Rotation.of(self.rope, positions, x.dtype)  # the same for every layer
+        aux = []
         for i, block in enumerate(self.blocks):
             x, block_aux = block(
                 x,
@@ -42,6 +44,7 @@ class Decoder(nn.Module):
                 memory_mask,
                 caches[i] if caches is not None else None,
                 decode_span,
+                rotation,
             )
-            aux = aux + block_aux
-        return self.norm(x), aux
+            aux.append(block_aux)
+        return self.norm(x), torch.stack(aux).sum()

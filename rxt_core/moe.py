@@ -1,7 +1,9 @@
 """Mixture-of-Experts SwiGLU FFN with top-k routing, shared experts and a load-balancing loss.
 
 Expert weights are stacked into single tensors so the whole layer is a handful of kernels:
-- few tokens (decoding): every expert runs on every token in one batched matmul and the
+- one token (batch-1 decoding): only its top-k experts run, each read straight from the stack
+  — at batch 1 a decode step is bound by reading weights, so unrouted experts cost time;
+- few tokens (batched decoding): every expert runs on every token in one batched matmul and the
   top-k weights mask the result — cheaper than gathering weights or looping in Python;
 - many tokens (prefill, training): tokens are grouped by expert and each expert runs once on
   its group, so compute is top_k/experts of the dense cost.
@@ -38,21 +40,36 @@ class MoEFeedForward(nn.Module):
         """Returns (output, load-balancing auxiliary loss)."""
         shape = x.shape
         tokens = x.reshape(-1, shape[-1])
-        probs = F.softmax(self.router(tokens), dim=-1, dtype=torch.float32)
-        top_w, top_i = probs.topk(self.config.top_k, dim=-1)
-        top_w = (top_w / top_w.sum(-1, keepdim=True)).to(tokens.dtype)
+        logits = self.router(tokens)
+        top_logits, top_i = logits.topk(self.config.top_k, dim=-1)
+        # softmax over the chosen logits == the chosen router probabilities renormalised
+        top_w = F.softmax(top_logits, dim=-1, dtype=torch.float32).to(tokens.dtype)
 
-        if tokens.shape[0] <= DENSE_TOKEN_LIMIT:
-            out = self._all_experts(tokens, top_w, top_i)
+        shared = self.shared(tokens) if self.shared is not None else None
+        if tokens.shape[0] == 1:
+            out = self._one_token(tokens, top_w, top_i, shared)
         else:
-            out = self._grouped_experts(tokens, top_w, top_i)
-        if self.shared is not None:
-            out = out + self.shared(tokens)
-        return out.reshape(shape), self._balance_loss(probs, top_i)
+            if tokens.shape[0] <= DENSE_TOKEN_LIMIT:
+                out = self._all_experts(tokens, top_w, top_i)
+            else:
+                out = self._grouped_experts(tokens, top_w, top_i)
+            out = out if shared is None else out + shared
+        return out.reshape(shape), self._balance_loss(logits, top_i)
 
     def _expert_mlp(self, x: torch.Tensor, gate_up: torch.Tensor, down: torch.Tensor) -> torch.Tensor:
         gate, up = (x @ gate_up).chunk(2, dim=-1)
         return (F.silu(gate) * up) @ down
+
+    def _one_token(
+        self, token: torch.Tensor, top_w: torch.Tensor, top_i: torch.Tensor, shared: torch.Tensor | None
+    ) -> torch.Tensor:
+        """[1, D]: its top-k experts one after another, each accumulated with one addmm."""
+        out = torch.zeros_like(token) if shared is None else shared
+        for slot, expert in enumerate(top_i[0].tolist()):
+            gate, up = (token @ self.gate_up[expert]).chunk(2, dim=-1)
+            hidden = F.silu(gate) * up * top_w[:, slot : slot + 1]
+            out = torch.addmm(out, hidden, self.down[expert])
+        return out
 
     def _all_experts(self, tokens: torch.Tensor, top_w: torch.Tensor, top_i: torch.Tensor) -> torch.Tensor:
         per_expert = self._expert_mlp(tokens.unsqueeze(0), self.gate_up, self.down)  # [E, N, D]
@@ -79,11 +96,12 @@ class MoEFeedForward(nn.Module):
         outputs = outputs * top_w.reshape(-1)[order].unsqueeze(-1)
         return torch.zeros_like(tokens).index_add_(0, token_of, outputs)
 
-    def _balance_loss(self, probs: torch.Tensor, top_i: torch.Tensor) -> torch.Tensor:
+    def _balance_loss(self, logits: torch.Tensor, top_i: torch.Tensor) -> torch.Tensor:
         """Switch-style loss E * sum_e(fraction routed to e * mean router prob of e); 1.0 when
         perfectly balanced. Zero at inference (no graph) to keep decoding free of extra work."""
         if not torch.is_grad_enabled():
-            return probs.new_zeros(())
+            return logits.new_zeros((), dtype=torch.float32)
+        probs = F.softmax(logits, dim=-1, dtype=torch.float32)
         e = self.config.experts
         routed_fraction = F.one_hot(top_i, e).float().sum(dim=(0, 1)) / top_i.numel()
         return e * (routed_fraction * probs.mean(0)).sum()
