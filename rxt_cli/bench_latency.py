@@ -90,6 +90,8 @@ def summary_text(result: dict) -> str:
         f"{last['stateless_total_ms']:.1f} ms (ratio {s['stateless_turn_ratio']:.2f}, "
         f"{last['stateless_prompt_tokens']} prompt tokens)",
         f"matmul floor {s['matmul_floor_ms']:.2f} ms/token; decode is {s['per_token_over_floor']:.2f}x the floor",
+        f"memory update {s['update_gflop']:.2f} GFLOP; matmuls run at {s['gemm_gflops']:.0f} GFLOP/s here, "
+        f"so it cannot take less than {s['update_floor_ms']:.1f} ms",
     ]
     lines += [
         f"{d['dtype']:>9}: {d['per_token_ms']:.2f} ms/token, update {d['update_ms']:.1f} ms, "
@@ -100,6 +102,10 @@ def summary_text(result: dict) -> str:
         f"batch {b['batch']:>3}: {b['tokens_per_s']:8.0f} tokens/s ({b['step_ms']:.1f} ms/step), "
         f"{b['updates_per_s']:6.1f} updates/s"
         for b in result["batches"]
+    ]
+    lines += [
+        f"update {u['memory_attention']:>21} / {u['gate']:<8}: {u['update_ms']:6.1f} ms, {u['gflop']:.3f} GFLOP"
+        for u in result["update_variants"]
     ]
     lines.append(
         "targets: " + ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in s["targets_met"].items())

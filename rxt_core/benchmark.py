@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from .config import RxTConfig, preset
 from .model import ReactiveTransformer
@@ -372,6 +373,72 @@ def compare_dtypes(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> list[
     ]
 
 
+# ----------------------------------------------------------------------------- memory update cost
+MEMORY_VARIANTS = ("simple", "self", "interlayer", "gated-self-interlayer")
+GATE_KINDS = ("linear", "per-slot")
+
+
+@dataclass
+class UpdateResult:
+    memory_attention: str
+    gate: str
+    update_ms: float
+    gflop: float  # matmul + attention FLOPs of one update
+    gflops: float  # achieved rate
+
+
+def _cpu_flash_attention_flops(query, key, value, *args, out_val=None, **kwargs) -> int:
+    """Q K^T and P V of the CPU SDPA kernel, which FlopCounterMode does not know (shapes in)."""
+    batch, heads, q_len, head_dim = query
+    return 2 * batch * heads * q_len * key[-2] * (head_dim + value[-1])
+
+
+def count_flops(fn: Callable[[], object]) -> int:
+    mapping = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_attention_flops}
+    with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def gemm_gflops(repeats: int) -> float:
+    """fp32 matrix-product rate at the current thread count, on the memory update's largest
+    shape (512 slots x [old; update] -> dim): the ceiling any update time is judged against."""
+    a, b = torch.randn(512, 512), torch.randn(512, 256)
+    for _ in range(3):
+        a @ b
+    ms = median(time_call(lambda: a @ b)[0] for _ in range(max(repeats, 5) * 4))
+    return 2 * 512 * 512 * 256 / ms / 1e6
+
+
+def measure_update_variants(bench: LatencyBenchConfig) -> list[UpdateResult]:
+    """Batch-1 `update_memory` of every memory-attention variant with a dynamic (linear) and a
+    per-slot gate, interleaved: what each choice costs on this machine."""
+    base = preset(bench.preset)
+    generator = torch.Generator().manual_seed(bench.seed + 3)
+    query = random_queries(base, 1, bench.query_len, generator)[0]
+    answer = random_queries(base, 1, bench.answer_len, generator)[0]
+    models = {}
+    for variant in MEMORY_VARIANTS:
+        for gate in GATE_KINDS:
+            gate_config = base.gate.model_copy(update={"kind": gate})
+            config = base.model_copy(update={"memory_attention": variant, "gate": gate_config})
+            models[variant, gate] = ReactiveTransformer(config).eval()
+    stms = {key: model.init_memory(1) for key, model in models.items()}
+    times: dict[tuple[str, str], list[float]] = {key: [] for key in models}
+    keys = list(models)
+    for repeat in range(bench.warmup + bench.dtype_repeats):
+        for key in keys if repeat % 2 == 0 else keys[::-1]:
+            ms, _ = time_call(lambda k=key: models[k].update_memory(stms[k], query, answer))
+            if repeat >= bench.warmup:
+                times[key].append(ms)
+    results = []
+    for (variant, gate), model in models.items():
+        flops = count_flops(lambda m=model, s=stms[variant, gate]: m.update_memory(s, query, answer))
+        ms = median(times[variant, gate])
+        results.append(UpdateResult(variant, gate, ms, flops / 1e9, flops / ms / 1e6))
+    return results
+
+
 # ----------------------------------------------------------------------------- the whole run
 def machine_info() -> dict:
     flags: set[str] = set()
@@ -399,15 +466,27 @@ def machine_info() -> dict:
     }
 
 
-def summarize(turns: list[TurnResult], batches: list[BatchResult], dtypes: list[DtypeResult]) -> dict:
+def summarize(
+    turns: list[TurnResult],
+    batches: list[BatchResult],
+    dtypes: list[DtypeResult],
+    update_gflop: float,
+    gemm_rate: float,
+) -> dict:
     first, last = turns[0], turns[-1]
     fp32 = dtypes[0]
+    tail = max(1, len(turns) // 8)
     per_token = median(t.rxt_per_token_ms for t in turns)
     update = median(t.rxt_update_ms for t in turns)
     by_batch = {b.batch: b for b in batches}
     summary = {
         "rxt_turn_ratio": last.rxt_total_ms / first.rxt_total_ms,
         "stateless_turn_ratio": last.stateless_total_ms / first.stateless_total_ms,
+        # the same ratio from the medians of the first and last eighth of the turns: less noise
+        "rxt_turn_ratio_smoothed": median(t.rxt_total_ms for t in turns[-tail:])
+        / median(t.rxt_total_ms for t in turns[:tail]),
+        "stateless_turn_ratio_smoothed": median(t.stateless_total_ms for t in turns[-tail:])
+        / median(t.stateless_total_ms for t in turns[:tail]),
         "rxt_ttft_ms": median(t.rxt_ttft_ms for t in turns),
         "rxt_per_token_ms": per_token,
         "rxt_update_ms": update,
@@ -416,6 +495,9 @@ def summarize(turns: list[TurnResult], batches: list[BatchResult], dtypes: list[
         "stateless_last_turn_ms": last.stateless_total_ms,
         "matmul_floor_ms": fp32.floor_ms,
         "per_token_over_floor": per_token / fp32.floor_ms,
+        "update_gflop": update_gflop,
+        "gemm_gflops": gemm_rate,
+        "update_floor_ms": update_gflop / gemm_rate * 1e3,  # its FLOPs at the matmul rate
     }
     if 1 in by_batch:
         summary["tokens_per_s_vs_batch1"] = {
@@ -446,6 +528,13 @@ def run_benchmark(bench: LatencyBenchConfig) -> dict:
     batches = measure_batches(rxt, bench) if bench.batch_sizes else []
     log.info("fp32 vs bf16 weights and the matmul floor")
     dtypes = compare_dtypes(rxt, bench)
+    log.info("memory update of every variant and gate")
+    updates = measure_update_variants(bench)
+    generator = torch.Generator().manual_seed(bench.seed)
+    query = random_queries(rxt.config, 1, bench.query_len, generator)[0]
+    answer = random_queries(rxt.config, 1, bench.answer_len, generator)[0]
+    update_gflop = count_flops(lambda: rxt.update_memory(rxt.init_memory(1), query, answer)) / 1e9
+    gemm_rate = gemm_gflops(bench.dtype_repeats)
     return {
         "config": asdict(bench),
         "model": {
@@ -458,8 +547,9 @@ def run_benchmark(bench: LatencyBenchConfig) -> dict:
         },
         "machine": machine_info(),
         "loadavg": {"start": load_start, "after_turns": load_turns, "end": os.getloadavg()},
-        "summary": summarize(turns, batches, dtypes),
+        "summary": summarize(turns, batches, dtypes, update_gflop, gemm_rate),
         "turns": [asdict(t) for t in turns],
         "batches": [asdict(b) for b in batches],
         "dtypes": [asdict(d) for d in dtypes],
+        "update_variants": [asdict(u) for u in updates],
     }

@@ -19,7 +19,17 @@ def test_bench_latency_writes_json_and_plot(tmp_path):
 
     result = json.loads(out.read_text())
     assert (tmp_path / "latency.png").read_bytes().startswith(PNG_MAGIC)
-    assert set(result) >= {"config", "model", "machine", "loadavg", "summary", "turns", "batches", "dtypes"}
+    assert set(result) >= {
+        "config",
+        "model",
+        "machine",
+        "loadavg",
+        "summary",
+        "turns",
+        "batches",
+        "dtypes",
+        "update_variants",
+    }
     assert len(result["loadavg"]["start"]) == 3
 
     turns = result["turns"]
@@ -35,6 +45,9 @@ def test_bench_latency_writes_json_and_plot(tmp_path):
     assert [b["batch"] for b in result["batches"]] == [1, 2]
     assert all(b["tokens_per_s"] > 0 and b["updates_per_s"] > 0 for b in result["batches"])
     assert [d["dtype"] for d in result["dtypes"]] == ["float32", "bfloat16"]
+    variants = {(u["memory_attention"], u["gate"]) for u in result["update_variants"]}
+    assert ("interlayer", "linear") in variants and ("simple", "per-slot") in variants
+    assert all(u["update_ms"] > 0 and u["gflop"] > 0 for u in result["update_variants"])
     summary = result["summary"]
     assert {"rxt_turn_ratio", "stateless_turn_ratio", "rxt_per_token_ms", "rxt_update_ms"} <= set(summary)
     assert summary["matmul_floor_ms"] > 0
