@@ -1,11 +1,12 @@
 """`rxt bench storage`: commit and load latency of STM snapshots on SQLite and PostgreSQL.
 
-What one round measures, per session and backend, exactly as the service drives the store:
-append the turn to the log (`append`), load the head (`load`: read + checksum + decode), commit
-the memory update naming the head it replaces (`commit`: encode + checksum + insert + head move).
-Old versions are pruned between rounds (keep the last `--keep-last`), as a deployment would, so
-1,000 sessions x 20 versions of a 3 MiB STM do not need 60 GiB of disk. Half precision is
-measured twice: its rounding error against fp32, and its latency on SQLite.
+One round is one turn of every session, driven exactly as the service drives the store: load
+the head (`load`: read + checksum + decode), log the turn (`append`), commit the memory update
+naming the head it replaces (`commit`: encode + checksum + insert + conditional head move).
+`--workers` threads serve disjoint sessions at once, as a service does. Old versions are pruned
+every few rounds (keep the last `--keep-last`), as a deployment would, so the database stays at
+a few versions per session. Half precision is measured twice: its rounding error against fp32,
+and its latency on SQLite.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ from pathlib import Path
 import torch
 from sqlalchemy import create_engine, text
 
+from rxt_core.config import PRESETS
 from storage import RetentionPolicy, SessionStore, StoreConfig
 
 PG_ENV_VARS = ("RXT_DATABASE_URL", "RXT_TEST_DATABASE_URL")
@@ -41,6 +44,8 @@ class BenchConfig:
     backends: tuple[str, ...]
     pg_url: str | None
     keep_last: int
+    prune_every: int
+    workers: int
     half_sessions: int
     half_versions: int
     seed: int
@@ -69,6 +74,7 @@ class RunResult:
     storage_dtype: str
     sessions: int
     versions: int
+    workers: int
     bytes_per_version: int
     wall_s: float
     create: Stats
@@ -103,10 +109,12 @@ def main(argv: list[str]) -> int:
     config = BenchConfig(
         sessions=args.sessions,
         versions=args.versions,
-        shape=tuple(int(x) for x in args.shape.split(",")),
+        shape=_shape(args.preset, args.shape),
         backends=tuple(args.backends.split(",")),
         pg_url=pg_url,
         keep_last=args.keep_last,
+        prune_every=args.prune_every,
+        workers=args.workers,
         half_sessions=args.half_sessions,
         half_versions=args.half_versions,
         seed=args.seed,
@@ -138,17 +146,31 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def _shape(preset: str, shape: str | None) -> tuple[int, ...]:
+    if shape is not None:
+        return tuple(int(x) for x in shape.split(","))
+    model = PRESETS[preset]
+    return (model.layers, model.stm_slots, model.dim)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rxt bench storage", description=__doc__.split("\n\n")[0])
     p.add_argument("--sessions", type=int, default=1000, help="sessions per backend (default 1000)")
     p.add_argument("--versions", type=int, default=20, help="committed versions per session (default 20)")
-    p.add_argument("--shape", default="6,512,256", help="STM shape layers,slots,dim (default 6,512,256)")
+    p.add_argument("--preset", default="nano", choices=sorted(PRESETS), help="model whose STM shape to use")
+    p.add_argument("--shape", default=None, help="STM shape layers,slots,dim (overrides --preset)")
     p.add_argument("--backends", default="sqlite,postgres", help="comma-separated: sqlite,postgres")
     p.add_argument("--pg-url", default=None, help=f"PostgreSQL URL (default: ${' or $'.join(PG_ENV_VARS)})")
     p.add_argument(
         "--sqlite-dir", type=Path, default=None, help="where the SQLite file goes (default: a temp dir)"
     )
-    p.add_argument("--keep-last", type=int, default=2, help="retention between rounds (default 2)")
+    p.add_argument(
+        "--workers", type=int, default=1, help="threads serving the sessions concurrently (default 1)"
+    )
+    p.add_argument(
+        "--keep-last", type=int, default=2, help="versions kept per session by pruning (default 2)"
+    )
+    p.add_argument("--prune-every", type=int, default=5, help="prune every N rounds (default 5)")
     p.add_argument(
         "--half-sessions", type=int, default=100, help="sessions of the fp16/bf16 SQLite runs (0: skip)"
     )
@@ -170,50 +192,64 @@ def _run(
     versions: int,
     config: BenchConfig,
 ) -> RunResult:
-    create, append, load, commit = [], [], [], []
     policy = RetentionPolicy(keep_last=config.keep_last)
     prune_s = 0.0
     start = time.perf_counter()
-    with SessionStore(store_config) as store:
+    with SessionStore(store_config) as store, ThreadPoolExecutor(config.workers) as executor:
+        create: list[float] = []
         ids = []
         for i in range(sessions):
             t0 = time.perf_counter()
             ids.append(store.create_session(pool[i % len(pool)], fingerprint=FINGERPRINT).session_id)
             create.append(time.perf_counter() - t0)
-        heads = dict.fromkeys(ids, 0)
+        shards = [_Shard(ids[w :: config.workers]) for w in range(config.workers)]
         for turn in range(versions):
-            for i, sid in enumerate(ids):
+            for future in [executor.submit(shard.turn, store, pool, turn) for shard in shards]:
+                future.result()
+            if (turn + 1) % config.prune_every == 0 or turn + 1 == versions:
                 t0 = time.perf_counter()
-                store.append_interaction(sid, turn, f"query {turn}", f"answer {turn}", heads[sid])
-                t1 = time.perf_counter()
-                snapshot = store.load_stm(sid, fingerprint=FINGERPRINT)
-                t2 = time.perf_counter()
-                new_stm = pool[(i + turn + 1) % len(pool)]
-                result = store.commit_update(
-                    sid, turn, snapshot.info.version, new_stm, fingerprint=FINGERPRINT
-                )
-                t3 = time.perf_counter()
-                append.append(t1 - t0)
-                load.append(t2 - t1)
-                commit.append(t3 - t2)
-                heads[sid] = result.version
-            t0 = time.perf_counter()
-            store.prune(policy)
-            prune_s += time.perf_counter() - t0
+                store.prune(policy)
+                prune_s += time.perf_counter() - t0
         bytes_per_version = store.list_versions(ids[0])[-1].nbytes
     return RunResult(
         backend=backend,
         storage_dtype=store_config.storage_dtype or "float32",
         sessions=sessions,
         versions=versions,
+        workers=config.workers,
         bytes_per_version=bytes_per_version,
         wall_s=time.perf_counter() - start,
         create=Stats.of(create),
-        append=Stats.of(append),
-        load=Stats.of(load),
-        commit=Stats.of(commit),
+        append=Stats.of([t for s in shards for t in s.append]),
+        load=Stats.of([t for s in shards for t in s.load]),
+        commit=Stats.of([t for s in shards for t in s.commit]),
         prune_s=prune_s,
     )
+
+
+@dataclass
+class _Shard:
+    """The sessions one worker thread serves, and the latencies it measured (seconds)."""
+
+    ids: list[str]
+    append: list[float] = field(default_factory=list)
+    load: list[float] = field(default_factory=list)
+    commit: list[float] = field(default_factory=list)
+
+    def turn(self, store: SessionStore, pool: list[torch.Tensor], turn: int) -> None:
+        """One turn of each session, exactly as the service drives the store."""
+        for i, sid in enumerate(self.ids):
+            t0 = time.perf_counter()
+            snapshot = store.load_stm(sid, fingerprint=FINGERPRINT)
+            t1 = time.perf_counter()
+            store.append_interaction(sid, turn, f"query {turn}", f"answer {turn}", snapshot.info.version)
+            t2 = time.perf_counter()
+            new_stm = pool[(i + turn + 1) % len(pool)]
+            store.commit_update(sid, turn, snapshot.info.version, new_stm, fingerprint=FINGERPRINT)
+            t3 = time.perf_counter()
+            self.load.append(t1 - t0)
+            self.append.append(t2 - t1)
+            self.commit.append(t3 - t2)
 
 
 @contextmanager
@@ -282,13 +318,13 @@ def _table(report: Report) -> str:
         f"(shape {list(report.config['shape'])}, keep-last {report.config['keep_last']}, "
         f"{report.machine['cpus']} CPUs, {report.machine['python']})",
         "",
-        "| backend | stored as | sessions x versions | bytes/version | commit p50 / p99 ms "
+        "| backend | stored as | sessions x versions | workers | bytes/version | commit p50 / p99 ms "
         "| load p50 / p99 ms | append p50 ms | create p50 ms | wall s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report.runs:
         lines.append(
-            f"| {r.backend} | {r.storage_dtype} | {r.sessions} x {r.versions} | {r.bytes_per_version:,} "
+            f"| {r.backend} | {r.storage_dtype} | {r.sessions} x {r.versions} | {r.workers} | {r.bytes_per_version:,} "
             f"| {r.commit.p50_ms:.2f} / {r.commit.p99_ms:.2f} | {r.load.p50_ms:.2f} / {r.load.p99_ms:.2f} "
             f"| {r.append.p50_ms:.2f} | {r.create.p50_ms:.2f} | {r.wall_s:.1f} |"
         )

@@ -29,6 +29,10 @@ class StoreConfig:
     """Cast snapshots to this dtype before storing; None keeps the tensor's own dtype."""
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     """NORMAL survives process crashes; FULL also the last commits before a power loss."""
+    sqlite_page_size: int = 16384
+    """SQLite page size, used only when the file is created. Larger pages make multi-MiB blobs
+    much cheaper (a 3 MiB insert: 4 KiB pages 64 ms, 16 KiB 18 ms); smaller ones make small
+    rows cheaper. 16 KiB is within 10% of the best for both a nano and a bench-22m STM."""
     busy_timeout_s: float = 30.0
     """How long a SQLite writer waits for another writer's lock before failing."""
     pool_size: int = 8
@@ -37,6 +41,10 @@ class StoreConfig:
     def __post_init__(self) -> None:
         if self.schema is not None and not _SCHEMA_NAME.match(self.schema):
             raise InvalidArgumentError(f"schema name {self.schema!r} must match {_SCHEMA_NAME.pattern}")
+        if self.sqlite_page_size not in {2**k for k in range(9, 17)}:
+            raise InvalidArgumentError(
+                f"sqlite_page_size must be a power of two in [512, 65536], got {self.sqlite_page_size}"
+            )
         if self.pool_size < 1:
             raise InvalidArgumentError(f"pool_size must be >= 1, got {self.pool_size}")
 

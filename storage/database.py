@@ -1,11 +1,13 @@
 """The engine and the two kinds of transaction the store runs: read and write.
 
 SQLite (the embedded default) gets, on every new connection:
-- `page_size=65536` before the file is first written: a 3 MiB snapshot then spans 48 pages
-  instead of 768, which makes a blob insert ~10x and a read ~20x faster (measured here). It has
-  no effect on an existing database file.
+- `page_size` (16 KiB by default) before the file is first written: a 3 MiB snapshot then
+  spans 192 pages instead of 768, which makes its insert ~3x cheaper than with 4 KiB pages
+  (measured here). It has no effect on an existing database file.
 - WAL journal: readers never block the writer and the writer never blocks readers;
   `synchronous` from the config; foreign keys on; a busy timeout for waiting writers.
+- Memory-mapped reads (`mmap_size`): a blob is copied once, straight from the OS page cache,
+  instead of through SQLite's own page cache (3x less CPU for a 3 MiB load, measured here).
 - Transactions begun by SQLAlchemy, not by the sqlite3 driver: a write transaction starts with
   `BEGIN IMMEDIATE`, so writers queue on the lock up front instead of failing half-way with
   "database is locked" when two deferred transactions both try to upgrade; a read transaction
@@ -23,17 +25,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from storage.config import StoreConfig
 from storage.errors import InvalidArgumentError, UnavailableError
-from storage.models import BlobRow
+from storage.queries import BLOB_DATA
 
 logger = logging.getLogger(__name__)
 
-SQLITE_PAGE_SIZE = 65536
+SQLITE_MMAP_SIZE = 1 << 31  # SQLite's default compile-time ceiling; reads of the first 2 GiB skip a copy
 _WRITE = "rxt_write"
 
 
@@ -46,26 +48,32 @@ class Database:
         self.dialect = self.engine.dialect.name
 
     @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Session]:
-        """An ORM session inside one transaction: committed on success, rolled back on error."""
+    def transaction(self, *, write: bool) -> Iterator[Connection]:
+        """A connection inside one transaction: committed on success, rolled back on error."""
         try:
             with self.engine.connect() as conn:
                 if write:
                     conn.execution_options(**{_WRITE: True})
-                with Session(bind=conn, expire_on_commit=False, autoflush=False) as session, session.begin():
-                    yield session
+                with conn.begin():
+                    yield conn
         except (OperationalError, InterfaceError) as exc:
             raise UnavailableError(f"database {self.engine.url.render_as_string()}: {exc.orig}") from exc
 
-    def read_blob(self, session: Session, blob_id: int) -> bytes | None:
+    @contextmanager
+    def orm(self, *, write: bool) -> Iterator[Session]:
+        """An ORM session inside one transaction; its changes are flushed before the commit."""
+        with self.transaction(write=write) as conn, Session(bind=conn, expire_on_commit=False) as session:
+            yield session
+            session.flush()
+
+    def read_blob(self, conn: Connection, blob_id: int) -> bytes | None:
         """The bytes of one blob, inside the caller's transaction."""
         if self.dialect == "postgresql":
-            driver = session.connection().connection.driver_connection
-            with driver.cursor(binary=True) as cursor:
+            with conn.connection.driver_connection.cursor(binary=True) as cursor:
                 cursor.execute("SELECT data FROM stm_blobs WHERE id = %s", (blob_id,))
                 row = cursor.fetchone()
             return None if row is None else bytes(row[0])
-        return session.scalar(select(BlobRow.data).where(BlobRow.id == blob_id))
+        return conn.execute(BLOB_DATA, {"blob_id": blob_id}).scalar_one_or_none()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -91,11 +99,12 @@ def _configure_sqlite(engine: Engine, config: StoreConfig) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
+        cursor.execute(f"PRAGMA page_size={config.sqlite_page_size}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={config.sqlite_synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(config.busy_timeout_s * 1000)}")
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_SIZE}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

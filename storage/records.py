@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import torch
+from sqlalchemy import Row
 
-from storage.models import BlobRow, InteractionRow, InteractionStatus, SessionRow, VersionKind, VersionRow
+from storage.models import InteractionRow, InteractionStatus, SessionRow, VersionKind
 
 
 def _utc(value: datetime) -> datetime:
@@ -80,19 +81,20 @@ class SnapshotInfo:
     fingerprint: str
 
     @classmethod
-    def of(cls, version: VersionRow, blob: BlobRow) -> SnapshotInfo:
+    def of(cls, row: Row[Any]) -> SnapshotInfo:
+        """From a row of `storage.queries.SNAPSHOT_COLUMNS`."""
         return cls(
-            session_id=version.session_id,
-            version=version.version,
-            parent_version=version.parent_version,
-            kind=VersionKind(version.kind),
-            turn=version.turn,
-            created_at=_utc(version.created_at),
-            shape=tuple(blob.shape),
-            dtype=blob.dtype,
-            nbytes=blob.nbytes,
-            checksum=blob.checksum,
-            fingerprint=blob.fingerprint,
+            session_id=row.session_id,
+            version=row.version,
+            parent_version=row.parent_version,
+            kind=VersionKind(row.kind),
+            turn=row.turn,
+            created_at=_utc(row.created_at),
+            shape=tuple(row.shape),
+            dtype=row.dtype,
+            nbytes=row.nbytes,
+            checksum=row.checksum,
+            fingerprint=row.fingerprint,
         )
 
 
@@ -119,7 +121,8 @@ class InteractionRecord:
     applied_at: datetime | None
 
     @classmethod
-    def of(cls, row: InteractionRow) -> InteractionRecord:
+    def of(cls, row: InteractionRow | Row[Any]) -> InteractionRecord:
+        """From an ORM row or a row of `storage.queries.INTERACTION_COLUMNS`."""
         return cls(
             session_id=row.session_id,
             turn=row.turn,

@@ -10,7 +10,10 @@ The rules it enforces (see `storage/__init__.py` for the whole API and docs/stor
 - Fork and rollback add a version row pointing at an existing blob: no tensor is copied.
 
 Encoding and checksumming a tensor happen before the write transaction starts, so the database
-lock is held only for the inserts. All methods are thread-safe; open one store per process.
+lock is held only for the inserts. The per-turn calls (`load_stm`, `append_interaction`,
+`commit_update`) run the precompiled statements of `storage.queries`, one round trip to decide
+and the writes; the rarer calls use the ORM. All methods are thread-safe; open one store per
+process.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
-from sqlalchemy import case, delete, exists, select, update
+from sqlalchemy import Connection, delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage import queries as q
 from storage.blobs import EncodedStm, decode, encode
 from storage.config import RetentionPolicy, StoreConfig
 from storage.database import Database
@@ -98,7 +102,7 @@ class SessionStore:
         _check_name("agent", agent)
         encoded = encode(stm, self.config.storage_dtype)
         try:
-            with self._db.transaction(write=True) as s:
+            with self._db.orm(write=True) as s:
                 if s.get(SessionRow, session_id) is not None:
                     raise AlreadyExistsError(f"session {session_id!r} already exists")
                 now = _now()
@@ -115,13 +119,13 @@ class SessionStore:
                     meta=dict(metadata or {}),
                 )
                 s.add(row)
-                blob = self._add_blob(s, encoded, fingerprint, now)
+                blob_id = _insert_blob(s.connection(), encoded, fingerprint, now)
                 s.add(
                     VersionRow(
                         session_id=session_id,
                         version=0,
                         kind=VersionKind.CREATE,
-                        blob_id=blob.id,
+                        blob_id=blob_id,
                         created_at=now,
                     )
                 )
@@ -133,7 +137,7 @@ class SessionStore:
         return info
 
     def get_session(self, session_id: str) -> SessionInfo:
-        with self._db.transaction(write=False) as s:
+        with self._db.orm(write=False) as s:
             return SessionInfo.of(_session(s, session_id))
 
     def list_sessions(
@@ -152,21 +156,20 @@ class SessionStore:
             query = query.where(SessionRow.closed_at.is_(None))
         if updated_before is not None:
             query = query.where(SessionRow.updated_at < updated_before)
-        with self._db.transaction(write=False) as s:
+        with self._db.orm(write=False) as s:
             return [SessionInfo.of(row) for row in s.scalars(query)]
 
     def close_session(self, session_id: str) -> SessionInfo:
         """Refuse further writes; reads and forks still work. Closing twice is harmless."""
-        with self._db.transaction(write=True) as s:
+        with self._db.orm(write=True) as s:
             row = _session(s, session_id, for_update=True)
             if row.closed_at is None:
                 row.closed_at = row.updated_at = _now()
-            s.flush()
             return SessionInfo.of(row)
 
     def delete_session(self, session_id: str) -> None:
         """Delete a session, its versions and its log. Forks of it keep their own snapshots."""
-        with self._db.transaction(write=True) as s:
+        with self._db.orm(write=True) as s:
             _session(s, session_id, for_update=True)
             blob_ids = set(s.scalars(select(VersionRow.blob_id).where(VersionRow.session_id == session_id)))
             s.execute(delete(InteractionRow).where(InteractionRow.session_id == session_id))
@@ -191,15 +194,20 @@ class SessionStore:
         `fingerprint`: the caller's model; a snapshot made by another model is refused.
         `dtype`: cast the stored tensor (e.g. fp16 storage back to the model's fp32).
         """
-        with self._db.transaction(write=False) as s:
-            version_row, blob_row = _snapshot_rows(s, session_id, version)
-            info = SnapshotInfo.of(version_row, blob_row)
+        with self._db.transaction(write=False) as conn:
+            if version is None:
+                row = conn.execute(q.HEAD_SNAPSHOT, {"sid": session_id}).one_or_none()
+            else:
+                row = conn.execute(q.VERSION_SNAPSHOT, {"sid": session_id, "version": version}).one_or_none()
+            if row is None:
+                _raise_missing_version(conn, session_id, version)
+            info = SnapshotInfo.of(row)
             if fingerprint is not None and fingerprint != info.fingerprint:
                 raise FingerprintMismatchError(
                     f"session {session_id!r} version {info.version} was written by model "
                     f"{info.fingerprint!r}, refusing to load it into model {fingerprint!r}"
                 )
-            data = self._db.read_blob(s, blob_row.id)
+            data = self._db.read_blob(conn, row.blob_id)
         stm = decode(
             data,
             shape=info.shape,
@@ -212,15 +220,15 @@ class SessionStore:
 
     def list_versions(self, session_id: str) -> list[SnapshotInfo]:
         """Every version still stored, oldest first."""
-        with self._db.transaction(write=False) as s:
+        query = (
+            select(*q.SNAPSHOT_COLUMNS)
+            .join(BlobRow, VersionRow.blob_id == BlobRow.id)
+            .where(VersionRow.session_id == session_id)
+            .order_by(VersionRow.version)
+        )
+        with self._db.orm(write=False) as s:
             _session(s, session_id)
-            rows = s.execute(
-                select(VersionRow, BlobRow)
-                .join(BlobRow, VersionRow.blob_id == BlobRow.id)
-                .where(VersionRow.session_id == session_id)
-                .order_by(VersionRow.version)
-            )
-            return [SnapshotInfo.of(v, b) for v, b in rows]
+            return [SnapshotInfo.of(row) for row in s.execute(query)]
 
     def fork_session(
         self,
@@ -239,7 +247,7 @@ class SessionStore:
         """
         new_id = _check_session_id(new_session_id or uuid.uuid4().hex)
         try:
-            with self._db.transaction(write=True) as s:
+            with self._db.orm(write=True) as s:
                 parent = _session(s, session_id)
                 source = _version(s, session_id, parent.head_version if version is None else version)
                 if s.get(SessionRow, new_id) is not None:
@@ -286,7 +294,7 @@ class SessionStore:
         `version`. Rolling back to the current head changes nothing. Interactions still pending
         were generated from memory that is no longer the head: they are marked failed.
         """
-        with self._db.transaction(write=True) as s:
+        with self._db.orm(write=True) as s:
             row = _session(s, session_id, for_update=True)
             _check_open(row)
             if expected_head_version is not None and row.head_version != expected_head_version:
@@ -341,47 +349,46 @@ class SessionStore:
         """
         _check_non_negative("turn", turn)
         _check_non_negative("from_version", from_version)
+        record = InteractionRecord(
+            session_id=session_id,
+            turn=turn,
+            query=query,
+            answer=answer,
+            from_version=from_version,
+            applied_version=None,
+            status=InteractionStatus.PENDING,
+            error=None,
+            timings=dict(timings or {}),
+            created_at=_now(),
+            applied_at=None,
+        )
         try:
-            return self._append_once(session_id, turn, query, answer, from_version, timings)
+            return self._append_once(record)
         except IntegrityError:  # a concurrent append of the same turn won; compare with it
-            return self._append_once(session_id, turn, query, answer, from_version, timings)
+            return self._append_once(record)
 
-    def _append_once(
-        self,
-        session_id: str,
-        turn: int,
-        query: str,
-        answer: str,
-        from_version: int,
-        timings: Mapping[str, float] | None,
-    ) -> InteractionRecord:
-        with self._db.transaction(write=True) as s:
-            existing = _find_interaction(s, session_id, turn)
-            if existing is not None:
-                if (existing.query, existing.answer, existing.from_version) != (query, answer, from_version):
+    def _append_once(self, record: InteractionRecord) -> InteractionRecord:
+        sid, turn = record.session_id, record.turn
+        with self._db.transaction(write=True) as conn:
+            context = conn.execute(q.APPEND_CONTEXT, {"sid": sid, "turn": turn}).one_or_none()
+            if context is None:
+                raise NotFoundError(f"session {sid!r} does not exist")
+            if context.interaction_id is not None:
+                existing = InteractionRecord.of(context)
+                if (existing.query, existing.answer, existing.from_version) != (
+                    record.query,
+                    record.answer,
+                    record.from_version,
+                ):
                     raise AlreadyExistsError(
-                        f"session {session_id!r} turn {turn} is already logged with different content"
+                        f"session {sid!r} turn {turn} is already logged with different content"
                     )
-                return InteractionRecord.of(existing)
-            _check_open(_session(s, session_id))
-            row = InteractionRow(
-                session_id=session_id,
-                turn=turn,
-                query=query,
-                answer=answer,
-                from_version=from_version,
-                status=InteractionStatus.PENDING,
-                timings=dict(timings or {}),
-                created_at=_now(),
-            )
-            s.add(row)
-            s.flush()
-            s.execute(
-                update(SessionRow)
-                .where(SessionRow.id == session_id)
-                .values(next_turn=case((SessionRow.next_turn > turn, SessionRow.next_turn), else_=turn + 1))
-            )
-            return InteractionRecord.of(row)
+                return existing
+            if context.session_closed_at is not None:
+                raise SessionClosedError(f"session {sid!r} is closed: it can be read or forked, not written")
+            conn.execute(q.INSERT_INTERACTION, [_interaction_values(record)])
+            conn.execute(q.ADVANCE_NEXT_TURN, {"sid": sid, "after": turn + 1})
+        return record
 
     def commit_update(
         self,
@@ -403,63 +410,64 @@ class SessionStore:
         _check_non_negative("turn", turn)
         _check_non_negative("expected_head_version", expected_head_version)
         encoded = encode(new_stm, self.config.storage_dtype)
-        with self._db.transaction(write=True) as s:
-            interaction = _interaction(s, session_id, turn)
-            if interaction.status == InteractionStatus.APPLIED:
-                return _already_applied(interaction)
-            session = _session(s, session_id)
-            _check_open(session)
-            if fingerprint is not None and fingerprint != session.fingerprint:
+        params = {"sid": session_id, "turn": turn, "expected": expected_head_version}
+        with self._db.transaction(write=True) as conn:
+            context = conn.execute(q.COMMIT_CONTEXT, params).one_or_none()
+            if context is None:
+                raise NotFoundError(f"session {session_id!r} does not exist")
+            if context.interaction_id is None:
+                raise NotFoundError(
+                    f"session {session_id!r} has no logged turn {turn}; append_interaction it first"
+                )
+            if context.status == InteractionStatus.APPLIED:
+                return CommitResult(session_id, turn, context.applied_version, created=False)
+            if context.closed_at is not None:
+                raise SessionClosedError(
+                    f"session {session_id!r} is closed: it can be read or forked, not written"
+                )
+            if fingerprint is not None and fingerprint != context.fingerprint:
                 raise FingerprintMismatchError(
-                    f"session {session_id!r} belongs to model {session.fingerprint!r}; "
+                    f"session {session_id!r} belongs to model {context.fingerprint!r}; "
                     f"refusing an STM computed by model {fingerprint!r}"
                 )
-            _check_same_shape(s, session_id, expected_head_version, encoded)
+            if context.head_shape is not None and tuple(context.head_shape) != encoded.shape:
+                raise InvalidArgumentError(
+                    f"session {session_id!r} holds STMs of shape {list(context.head_shape)}, "
+                    f"refusing one of shape {list(encoded.shape)}"
+                )
             now = _now()
-            bumped = s.execute(
-                update(SessionRow)
-                .where(
-                    SessionRow.id == session_id,
-                    SessionRow.head_version == expected_head_version,
-                    SessionRow.closed_at.is_(None),
-                )
-                .values(
-                    head_version=SessionRow.last_version + 1,
-                    last_version=SessionRow.last_version + 1,
-                    updated_at=now,
-                )
-                .returning(SessionRow.head_version)
-                .execution_options(synchronize_session=False)
-            ).scalar_one_or_none()
-            if bumped is None:
-                return _lost_race(s, session_id, turn, expected_head_version)
-            blob = self._add_blob(s, encoded, session.fingerprint, now)
-            s.add(
-                VersionRow(
-                    session_id=session_id,
-                    version=bumped,
-                    parent_version=expected_head_version,
-                    kind=VersionKind.UPDATE,
-                    turn=turn,
-                    blob_id=blob.id,
-                    created_at=now,
-                )
+            version = conn.execute(q.BUMP_HEAD, params | {"now": now}).scalar_one_or_none()
+            if version is None:
+                return _lost_race(conn, session_id, turn, expected_head_version)
+            blob_id = _insert_blob(conn, encoded, context.fingerprint, now)
+            conn.execute(
+                q.INSERT_VERSION,
+                [
+                    {
+                        "session_id": session_id,
+                        "version": version,
+                        "parent_version": expected_head_version,
+                        "kind": VersionKind.UPDATE,
+                        "turn": turn,
+                        "blob_id": blob_id,
+                        "created_at": now,
+                    }
+                ],
             )
-            interaction.status = InteractionStatus.APPLIED
-            interaction.applied_version = bumped
-            interaction.applied_at = now
-            interaction.error = None
-            interaction.timings = {**interaction.timings, **(timings or {})}
-        return CommitResult(session_id=session_id, turn=turn, version=bumped, created=True)
+            new_timings = {**(context.timings or {}), **(timings or {})}
+            conn.execute(
+                q.MARK_APPLIED,
+                {"iid": context.interaction_id, "version": version, "now": now, "new_timings": new_timings},
+            )
+        return CommitResult(session_id, turn, version, created=True)
 
     def mark_failed(self, session_id: str, turn: int, error: str) -> InteractionRecord:
         """Record that turn `turn`'s memory update failed for good. An applied turn stays applied."""
-        with self._db.transaction(write=True) as s:
+        with self._db.orm(write=True) as s:
             row = _interaction(s, session_id, turn)
             if row.status != InteractionStatus.APPLIED:
                 row.status = InteractionStatus.FAILED
                 row.error = error
-                s.flush()
             return InteractionRecord.of(row)
 
     def list_pending(self, session_id: str | None = None, *, limit: int = 10_000) -> list[InteractionRecord]:
@@ -472,12 +480,12 @@ class SessionStore:
         )
         if session_id is not None:
             query = query.where(InteractionRow.session_id == session_id)
-        with self._db.transaction(write=False) as s:
+        with self._db.orm(write=False) as s:
             return [InteractionRecord.of(row) for row in s.scalars(query)]
 
     def list_interactions(self, session_id: str) -> list[InteractionRecord]:
         """A session's whole log, by turn."""
-        with self._db.transaction(write=False) as s:
+        with self._db.orm(write=False) as s:
             _session(s, session_id)
             rows = s.scalars(
                 select(InteractionRow)
@@ -492,7 +500,7 @@ class SessionStore:
         """Apply `policy` to one session, or to every session (one short transaction each)."""
         if session_id is not None:
             return self._prune_one(policy, session_id, missing_ok=False)
-        with self._db.transaction(write=False) as s:
+        with self._db.orm(write=False) as s:
             ids = list(s.scalars(select(SessionRow.id).order_by(SessionRow.id)))
         versions = blobs = 0
         for sid in ids:
@@ -502,7 +510,7 @@ class SessionStore:
         return PruneResult(versions_deleted=versions, blobs_deleted=blobs)
 
     def _prune_one(self, policy: RetentionPolicy, session_id: str, *, missing_ok: bool) -> PruneResult:
-        with self._db.transaction(write=True) as s:
+        with self._db.orm(write=True) as s:
             row = s.get(SessionRow, session_id, with_for_update=True)
             if row is None:
                 if missing_ok:
@@ -539,22 +547,31 @@ class SessionStore:
             blobs = _delete_unreferenced_blobs(s, {b for _, b in doomed})
         return PruneResult(versions_deleted=len(doomed), blobs_deleted=blobs)
 
-    # ------------------------------------------------------------------ helpers
 
-    @staticmethod
-    def _add_blob(s: Session, encoded: EncodedStm, fingerprint: str, now: datetime) -> BlobRow:
-        blob = BlobRow(
-            shape=list(encoded.shape),
-            dtype=encoded.dtype,
-            nbytes=len(encoded.data),
-            checksum=encoded.checksum,
-            fingerprint=fingerprint,
-            created_at=now,
-            data=encoded.data,
-        )
-        s.add(blob)
-        s.flush()
-        return blob
+def _insert_blob(conn: Connection, encoded: EncodedStm, fingerprint: str, now: datetime) -> int:
+    values = {
+        "shape": list(encoded.shape),
+        "dtype": encoded.dtype,
+        "nbytes": len(encoded.data),
+        "checksum": encoded.checksum,
+        "fingerprint": fingerprint,
+        "created_at": now,
+        "data": encoded.data,
+    }
+    return conn.execute(q.INSERT_BLOB, [values]).scalar_one()
+
+
+def _interaction_values(record: InteractionRecord) -> dict[str, Any]:
+    return {
+        "session_id": record.session_id,
+        "turn": record.turn,
+        "query": record.query,
+        "answer": record.answer,
+        "from_version": record.from_version,
+        "status": record.status,
+        "timings": record.timings,
+        "created_at": record.created_at,
+    }
 
 
 def _session(s: Session, session_id: str, *, for_update: bool = False) -> SessionRow:
@@ -572,73 +589,33 @@ def _version(s: Session, session_id: str, version: int) -> VersionRow:
     return row
 
 
-def _snapshot_rows(s: Session, session_id: str, version: int | None) -> tuple[VersionRow, BlobRow]:
-    query = select(VersionRow, BlobRow).join(BlobRow, VersionRow.blob_id == BlobRow.id)
-    if version is None:
-        query = query.join(
-            SessionRow,
-            (SessionRow.id == VersionRow.session_id) & (SessionRow.head_version == VersionRow.version),
-        ).where(SessionRow.id == session_id)
-    else:
-        query = query.where(VersionRow.session_id == session_id, VersionRow.version == version)
-    found = s.execute(query).one_or_none()
-    if found is None:
-        _session(s, session_id)
-        raise NotFoundError(f"session {session_id!r} has no version {version} (never written, or pruned)")
-    return found[0], found[1]
-
-
-def _find_interaction(s: Session, session_id: str, turn: int) -> InteractionRow | None:
-    return s.scalars(
+def _interaction(s: Session, session_id: str, turn: int) -> InteractionRow:
+    row = s.scalars(
         select(InteractionRow).where(InteractionRow.session_id == session_id, InteractionRow.turn == turn)
     ).one_or_none()
-
-
-def _interaction(s: Session, session_id: str, turn: int) -> InteractionRow:
-    row = _find_interaction(s, session_id, turn)
     if row is None:
         _session(s, session_id)
         raise NotFoundError(f"session {session_id!r} has no logged turn {turn}; append_interaction it first")
     return row
 
 
-def _already_applied(row: InteractionRow) -> CommitResult:
-    assert row.applied_version is not None
-    return CommitResult(session_id=row.session_id, turn=row.turn, version=row.applied_version, created=False)
+def _raise_missing_version(conn: Connection, session_id: str, version: int | None) -> NoReturn:
+    if conn.execute(q.SESSION_EXISTS, {"sid": session_id}).first() is None:
+        raise NotFoundError(f"session {session_id!r} does not exist")
+    raise NotFoundError(f"session {session_id!r} has no version {version} (never written, or pruned)")
 
 
-def _lost_race(s: Session, session_id: str, turn: int, expected: int) -> CommitResult:
+def _lost_race(conn: Connection, session_id: str, turn: int, expected: int) -> CommitResult:
     """The conditional head update matched nothing: explain why, in a fresh statement."""
-    head, closed_at = s.execute(
-        select(SessionRow.head_version, SessionRow.closed_at).where(SessionRow.id == session_id)
-    ).one()
+    head, closed_at, applied = conn.execute(q.RACE_OUTCOME, {"sid": session_id, "turn": turn}).one()
     if closed_at is not None:
         raise SessionClosedError(f"session {session_id!r} is closed")
-    applied = s.scalar(
-        select(InteractionRow.applied_version).where(
-            InteractionRow.session_id == session_id,
-            InteractionRow.turn == turn,
-            InteractionRow.status == InteractionStatus.APPLIED,
-        )
-    )
     if applied is not None:  # a concurrent commit of this same turn won (PostgreSQL)
-        return CommitResult(session_id=session_id, turn=turn, version=applied, created=False)
+        return CommitResult(session_id, turn, applied, created=False)
     logger.debug(
         "commit of %s turn %d refused: expected head %d, head is %d", session_id, turn, expected, head
     )
     raise VersionConflictError(session_id, expected, head)
-
-
-def _check_same_shape(s: Session, session_id: str, head: int, encoded: EncodedStm) -> None:
-    shape = s.scalar(
-        select(BlobRow.shape)
-        .join(VersionRow, VersionRow.blob_id == BlobRow.id)
-        .where(VersionRow.session_id == session_id, VersionRow.version == head)
-    )
-    if shape is not None and tuple(shape) != encoded.shape:
-        raise InvalidArgumentError(
-            f"session {session_id!r} holds STMs of shape {list(shape)}, refusing one of shape {list(encoded.shape)}"
-        )
 
 
 def _delete_unreferenced_blobs(s: Session, blob_ids: Iterable[int]) -> int:

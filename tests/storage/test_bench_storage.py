@@ -32,5 +32,5 @@ def test_bench_writes_a_table_and_json_for_each_backend(tmp_path, capsys):
     assert 0 < precision["float16"]["relative_l2_error"] < precision["bfloat16"]["relative_l2_error"] < 0.01
 
     table = capsys.readouterr().out
-    assert "| sqlite | float32 | 3 x 2 |" in table
+    assert "| sqlite | float32 | 3 x 2 | 1 |" in table
     assert list(tmp_path.glob("rxt-bench-*")) == []  # the SQLite databases were removed
