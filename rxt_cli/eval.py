@@ -1,0 +1,114 @@
+"""`rxt eval`: score an RxT model (and optionally the stateless baseline) on dialogues.
+
+    rxt eval --model models/rxt-nano --data heldout.jsonl --baseline runs/nano/baseline/model \
+             --out results.json
+
+Prints one table, RxT and baseline side by side: answer perplexity and next-token accuracy
+(teacher-forced), MRL reward (0-10; mean/max/min over dialogues) and fact recall by distance
+(greedy generation, memory/history built from the model's own answers). Writes everything,
+with a few sample transcripts, as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rxt eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--model", required=True, help="RxT model folder (with tokenizer.json)")
+    p.add_argument("--data", required=True, help="dialogue JSONL")
+    p.add_argument("--baseline", help="stateless baseline model folder")
+    p.add_argument("--out", help="write results JSON here")
+    p.add_argument("--tokenizer", help="tokenizer.json (default: the model folder's)")
+    p.add_argument("--max-dialogues", type=int)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--threads", type=int, default=1)
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        results = run(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"rxt eval: error: {e}", file=sys.stderr)
+        return 2
+    print(format_table(results))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"\nresults written to {args.out}")
+    return 0
+
+
+def run(args) -> dict:
+    import torch
+
+    from rxt_core import ReactiveTransformer, StatelessLM
+    from rxt_core.training.evaluate import evaluate
+    from rxt_core.training.pipeline import load_token_dialogues, load_tokenizer
+
+    torch.set_num_threads(args.threads)
+    tokenizer = load_tokenizer(args.tokenizer or str(Path(args.model) / "tokenizer.json"))
+    rxt = ReactiveTransformer.from_pretrained(args.model)
+    dialogues = load_token_dialogues([args.data], tokenizer, rxt.config, args.max_dialogues)
+    common = {"batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens}
+    results = {"data": args.data, "models": [evaluate(rxt, tokenizer, dialogues, "RxT", **common).as_dict()]}
+    results["models"][0]["path"] = args.model
+    if args.baseline:
+        base = StatelessLM.from_pretrained(args.baseline)
+        scored = evaluate(base, tokenizer, dialogues, "Stateless baseline", **common).as_dict()
+        scored["path"] = args.baseline
+        results["models"].append(scored)
+    return results
+
+
+def format_table(results: dict) -> str:
+    models = results["models"]
+    distances = sorted({int(d) for m in models for d in m["recall_by_distance"]})
+    rows: list[tuple[str, list[str]]] = [
+        ("parameters", [f"{m['parameters'] / 1e6:.2f}M" for m in models]),
+        ("answer perplexity", [f"{m['perplexity']:.3f}" for m in models]),
+        ("answer next-token accuracy", [f"{100 * m['answer_accuracy']:.1f}%" for m in models]),
+        ("MRL reward mean / max / min", [_reward(m["mrl_reward"]) for m in models]),
+        ("fact recall, all distances", [_pct(m["recall_overall"]) for m in models]),
+        ("fact recall, 1-8 turns back", [_pct(m["recall_1_8"]) for m in models]),
+        ("fact recall, 9-16 turns back", [_pct(m["recall_9_16"]) for m in models]),
+    ]
+    for d in distances:
+        cells = []
+        for m in models:
+            r = m["recall_by_distance"].get(str(d))
+            cells.append(f"{_pct(r['accuracy'])} ({r['hits']}/{r['total']})" if r else "-")
+        rows.append((f"  recall at distance {d}", cells))
+    width = max(len(name) for name, _ in rows)
+    cols = [max(len(m["name"]), *(len(cells[i]) for _, cells in rows)) for i, m in enumerate(models)]
+    header = " " * width + " | " + " | ".join(m["name"].ljust(c) for m, c in zip(models, cols, strict=True))
+    lines = [
+        f"{len(models) and models[0]['dialogues']} dialogues from {results['data']}",
+        header,
+        "-" * len(header),
+    ]
+    for name, cells in rows:
+        lines.append(
+            name.ljust(width) + " | " + " | ".join(c.ljust(w) for c, w in zip(cells, cols, strict=True))
+        )
+    return "\n".join(lines)
+
+
+def _pct(x: float) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+
+
+def _reward(r: dict) -> str:
+    return f"{r['mean']:.2f} / {r['max']:.2f} / {r['min']:.2f}"

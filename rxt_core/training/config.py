@@ -1,0 +1,98 @@
+"""Typed settings of a training run: the shared loop, the per-stage knobs, and a whole job."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+StageName = Literal["1", "2", "3", "4", "baseline"]
+STAGE_DIRS: dict[str, str] = {
+    "1": "stage1-joint-lm",
+    "2": "stage2-interaction-sft",
+    "3": "stage3-memory-pretrain",
+    "4": "stage4-memory-aware",
+    "baseline": "baseline",
+}
+
+
+class LoopConfig(BaseModel):
+    """The optimisation loop every stage shares."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steps: int = Field(100, ge=1)
+    batch_size: int = Field(16, ge=1)  # global: split across data-parallel workers
+    lr: float = Field(1e-3, gt=0)
+    min_lr_ratio: float = Field(0.1, ge=0, le=1)  # cosine decays to lr * min_lr_ratio
+    warmup_steps: int = Field(20, ge=0)
+    weight_decay: float = Field(0.01, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+    seed: int = Field(0, ge=0)
+    log_every: int = Field(10, ge=1)
+    checkpoint_every: int = Field(50, ge=1)
+    # A time budget: stop (with a checkpoint) once the stage has trained this long, resumes
+    # included. The warm-up + cosine schedule then runs over whichever ends first, steps or
+    # time, so a budget-limited run still anneals. None: steps alone.
+    max_seconds: float | None = Field(None, gt=0)
+
+
+class JointConfig(BaseModel):
+    """Stages 1-2: L = alpha * L_AR + beta * L_MLM + moe_aux_weight * L_aux. The decoder reads
+    the encoder's detached layer states plus Gaussian noise of `noise_std` times their std."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alpha: float = 1.0
+    beta: float = 0.5
+    mask_prob: float = Field(0.15, gt=0, lt=1)
+    noise_std: float = Field(0.5, ge=0)
+
+
+class MemoryPretrainConfig(BaseModel):
+    """Stage 3: w_t = first_weight for the first interaction, then
+    max(min_weight, second_weight - decay * (t - 1)), each jittered by U(-jitter, +jitter)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    first_weight: float = 0.9
+    second_weight: float = 0.5
+    decay: float = 0.05
+    min_weight: float = 0.05
+    jitter: float = 0.1
+
+
+class MemoryAwareConfig(BaseModel):
+    """Stage 4. `bptt_turns` K: the STM is detached after every K memory updates (K = 0: never,
+    so the loss of every turn back-propagates through every earlier memory update of the
+    dialogue). The decoder trains from step 0; memory attention and encoder are frozen until
+    the given steps (the paper's gradual unfreezing)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bptt_turns: int = Field(0, ge=0)
+    unfreeze_memory_attention_step: int = Field(0, ge=0)
+    unfreeze_encoder_step: int = Field(0, ge=0)
+
+
+class TrainJob(BaseModel):
+    """Everything one `rxt train` invocation needs; plain data so Ray can ship it to workers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stage: StageName
+    data: list[str]  # dialogue files (stages 2-4, baseline); stage 1 also reads plain text
+    tokenizer: str
+    out: str
+    preset: str = "nano"
+    config_overrides: dict = Field(default_factory=dict)  # RxTConfig fields over the preset
+    init: str | None = None  # model folder to start from (default: the previous stage's output)
+    baseline_layers: int | None = None  # baseline decoder depth (default: RxT's layers * 2)
+    baseline_max_seq_len: int = 1024
+    loop: LoopConfig = LoopConfig()
+    joint: JointConfig = JointConfig()
+    memory_pretrain: MemoryPretrainConfig = MemoryPretrainConfig()
+    memory_aware: MemoryAwareConfig = MemoryAwareConfig()
+    resume: bool = False
+    threads: int = Field(1, ge=1)  # torch intra-op threads per process
+    max_dialogues: int | None = None

@@ -1,0 +1,176 @@
+"""Evaluate an RxT model or the stateless baseline on dialogues (what `rxt eval` prints).
+
+Two passes over the same dialogues:
+- teacher-forced: perplexity and next-token accuracy on the answer tokens (+ [EOS]) of every
+  turn. RxT reads STM_{t-1} written from the reference turns; the baseline reads the whole
+  reference history. The scored tokens are identical for both, so the numbers compare.
+- generation (greedy): each model answers every query as in a real chat. RxT's memory is
+  updated with its *own* answers (as in serving); the baseline's history holds its own
+  answers. Scored: fact recall by distance (the asked value appears in the answer) and the MRL
+  reward (rxt_core.metrics) per turn, averaged per dialogue.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from .. import generation
+from ..metrics import RecallByDistance, mrl_reward, perplexity, recalled
+from ..model import ReactiveTransformer
+from ..sampling import SamplingParams
+from ..stateless import StatelessLM
+from .batching import TokenDialogue, history_batch, interaction_batch
+from .losses import next_token_nll
+
+
+@dataclass
+class EvalResult:
+    name: str
+    parameters: int
+    dialogues: int
+    answer_tokens: int = 0
+    answer_nll: float = 0.0
+    answer_correct: int = 0
+    rewards: list[float] = field(default_factory=list)  # per-dialogue mean reward
+    recall: RecallByDistance = field(default_factory=RecallByDistance)
+    seconds: float = 0.0
+    samples: list[dict] = field(default_factory=list)
+
+    @property
+    def ppl(self) -> float:
+        return perplexity(self.answer_nll, self.answer_tokens)
+
+    @property
+    def accuracy(self) -> float:
+        return self.answer_correct / self.answer_tokens
+
+    def as_dict(self) -> dict:
+        rewards = self.rewards or [math.nan]
+        return {
+            "name": self.name,
+            "parameters": self.parameters,
+            "dialogues": self.dialogues,
+            "answer_tokens": self.answer_tokens,
+            "perplexity": self.ppl,
+            "answer_accuracy": self.accuracy,
+            "mrl_reward": {"mean": sum(rewards) / len(rewards), "max": max(rewards), "min": min(rewards)},
+            "recall_overall": self.recall.overall(),
+            "recall_1_8": self.recall.overall(1, 8),
+            "recall_9_16": self.recall.overall(9, 16),
+            "recall_by_distance": self.recall.as_dict(),
+            "seconds": self.seconds,
+            "samples": self.samples,
+        }
+
+
+def evaluate(
+    model: ReactiveTransformer | StatelessLM,
+    tokenizer,
+    dialogues: list[TokenDialogue],
+    name: str,
+    batch_size: int = 32,
+    max_new_tokens: int = 32,
+    samples: int = 3,
+) -> EvalResult:
+    model.eval()
+    result = EvalResult(name, sum(p.numel() for p in model.parameters()), len(dialogues))
+    started = time.perf_counter()
+    for start in range(0, len(dialogues), batch_size):
+        chunk = dialogues[start : start + batch_size]
+        with torch.inference_mode():
+            if isinstance(model, ReactiveTransformer):
+                _teacher_forced_rxt(model, chunk, result)
+                answers = _generate_rxt(model, chunk, max_new_tokens)
+            else:
+                _teacher_forced_stateless(model, chunk, result)
+                answers = _generate_stateless(model, chunk, max_new_tokens)
+        _score(chunk, answers, tokenizer, result, samples)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _teacher_forced_rxt(
+    model: ReactiveTransformer, dialogues: list[TokenDialogue], result: EvalResult
+) -> None:
+    config = model.config
+    stm = model.init_memory(len(dialogues))
+    for t in range(max(len(d) for d in dialogues)):
+        batch = interaction_batch([d[t] if t < len(d) else None for d in dialogues], config)
+        logits, _ = model(batch.ids, stm)
+        _add(result, logits, batch)
+        new = model.write_memory(stm, batch.ids, batch.mask)
+        stm = torch.where(batch.present[:, None, None, None], new, stm)
+
+
+def _teacher_forced_stateless(model: StatelessLM, dialogues: list[TokenDialogue], result: EvalResult) -> None:
+    batch = history_batch(dialogues, model.config)
+    logits, _ = model(batch.ids)
+    _add(result, logits, batch)
+
+
+def _add(result: EvalResult, logits, batch) -> None:
+    nll, correct = next_token_nll(logits, batch)
+    result.answer_nll += float(nll)
+    result.answer_correct += int(correct)
+    result.answer_tokens += batch.target_count
+
+
+def _generate_rxt(
+    model: ReactiveTransformer, dialogues: list[TokenDialogue], max_new: int
+) -> list[list[list[int]]]:
+    params = SamplingParams(max_new_tokens=max_new)
+    answers: list[list[list[int]]] = [[] for _ in dialogues]
+    stm = model.init_memory(len(dialogues))
+    for t in range(max(len(d) for d in dialogues)):
+        rows = [b for b, d in enumerate(dialogues) if t < len(d)]
+        queries = [dialogues[b][t].query for b in rows]
+        index = torch.tensor(rows)
+        produced = model.generate(queries, stm[index], params)
+        stm[index] = model.update_memory(stm[index], queries, produced)
+        for b, ids in zip(rows, produced, strict=True):
+            answers[b].append(ids)
+    return answers
+
+
+def _generate_stateless(
+    model: StatelessLM, dialogues: list[TokenDialogue], max_new: int
+) -> list[list[list[int]]]:
+    params = SamplingParams(max_new_tokens=max_new)
+    answers: list[list[list[int]]] = [[] for _ in dialogues]
+    for t in range(max(len(d) for d in dialogues)):
+        rows = [b for b, d in enumerate(dialogues) if t < len(d)]
+        prompts = [
+            model.history_prompt(
+                [(dialogues[b][i].query, answers[b][i]) for i in range(t)], dialogues[b][t].query
+            )
+            for b in rows
+        ]
+        produced: list[list[int]] = [[] for _ in rows]
+        for step in generation.stream(model, prompts, [params] * len(rows)):
+            for row, token in enumerate(step):
+                if token is not None:
+                    produced[row].append(token)
+        for b, ids in zip(rows, produced, strict=True):
+            answers[b].append(ids)
+    return answers
+
+
+def _score(dialogues, answers, tokenizer, result: EvalResult, samples: int) -> None:
+    for dialogue, produced in zip(dialogues, answers, strict=True):
+        history: list[str] = []
+        rewards = []
+        transcript = []
+        for turn, ids in zip(dialogue, produced, strict=True):
+            text = tokenizer.decode(ids)
+            rewards.append(mrl_reward(text, turn.answer_text, history))
+            if turn.recall is not None:
+                result.recall.add(turn.recall.distance, recalled(text, turn.recall.value))
+            history.append(f"{turn.query_text} {turn.answer_text}")
+            transcript.append({"query": turn.query_text, "reference": turn.answer_text, "generated": text})
+        result.rewards.append(sum(rewards) / len(rewards))
+        if len(result.samples) < samples:
+            result.samples.append({"turns": transcript})

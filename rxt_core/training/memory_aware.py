@@ -1,0 +1,101 @@
+"""Stage 4: supervised memory-aware training over whole dialogues (paper §3).
+
+For a batch of dialogues I_1..I_N:
+    STM_0 = the model's initial memory (`init_memory`'s value; the learned one gets gradients)
+    for t = 1..N:  decode I_t reading STM_{t-1}  ->  loss on the answer tokens (and [EOS])
+                   STM_t = MemAttn(STM_{t-1}, encoder(I_t))          (for t < N)
+The loss is the mean negative log-likelihood over every answer token of the batch (+ the MoE
+auxiliary loss).
+
+Gradient flow through memory updates (`MemoryAwareConfig.bptt_turns` = K):
+- K = 0 (default): nothing is detached; the loss of turn t back-propagates through all
+  t - 1 memory updates before it, into the encoder and memory attention of every earlier turn.
+- K > 0: the turns are cut into windows; after every K memory updates the accumulated loss is
+  back-propagated and the STM detached. So the loss of a turn reaches the memory updates made
+  since the last cut (at most K, at least 0 — the first turn of a window sees none), never
+  further back.
+Freezing: memory attention and the encoder get no gradient before
+`unfreeze_memory_attention_step` / `unfreeze_encoder_step`; the decoder (with the shared
+embedding) always trains.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..model import ReactiveTransformer
+from .batching import TokenDialogue, batch_indices, interaction_batch
+from .config import LoopConfig, MemoryAwareConfig
+from .loop import StepResult
+from .losses import next_token_nll
+
+
+class MemoryAwareStage:
+    name = "4"
+
+    def __init__(
+        self,
+        model: ReactiveTransformer,
+        dialogues: list[TokenDialogue],
+        loop: LoopConfig,
+        cfg: MemoryAwareConfig,
+    ):
+        self.model, self.dialogues, self.loop, self.cfg = model, dialogues, loop, cfg
+        self.lengths = [len(d) for d in dialogues]
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"model": self.model}
+
+    def prepare(self, step: int) -> None:
+        memory_on = step >= self.cfg.unfreeze_memory_attention_step
+        encoder_on = step >= self.cfg.unfreeze_encoder_step
+        for name, p in self.model.named_parameters():
+            if name.startswith("memory_attention."):
+                p.requires_grad_(memory_on)
+            elif name.startswith("encoder."):
+                p.requires_grad_(encoder_on)
+            else:
+                p.requires_grad_(True)
+
+    def step(self, step: int, rank: int, world: int, generator: torch.Generator) -> StepResult:
+        picked = batch_indices(
+            step, self.loop.batch_size, len(self.dialogues), self.loop.seed, rank, world, self.lengths
+        )
+        dialogues = [self.dialogues[i] for i in picked]
+        model, config = self.model, self.model.config
+        turns = max(len(d) for d in dialogues)
+        batches = [
+            interaction_batch([d[t] if t < len(d) else None for d in dialogues], config) for t in range(turns)
+        ]
+        targets = max(1, sum(b.target_count for b in batches))
+        stm = initial_memory(model, len(dialogues))
+        window = torch.zeros(())
+        total_nll, correct, tokens = 0.0, 0, 0
+        aux_weight = config.moe.aux_loss_weight / turns
+        for t, batch in enumerate(batches):
+            logits, aux = model(batch.ids, stm)
+            nll, right = next_token_nll(logits, batch)
+            window = window + nll / targets + aux_weight * aux
+            total_nll += float(nll.detach())
+            correct += int(right)
+            tokens += batch.token_count
+            if t == turns - 1:
+                break
+            new = model.write_memory(stm, batch.ids, batch.mask)
+            stm = torch.where(batch.present[:, None, None, None], new, stm)
+            tokens += batch.token_count
+            if self.cfg.bptt_turns and (t + 1) % self.cfg.bptt_turns == 0:  # t + 1 updates so far
+                window.backward()
+                window = torch.zeros(())
+                stm = stm.detach()
+        if window.requires_grad:
+            window.backward()
+        return StepResult(total_nll / targets, tokens, {"answer_accuracy": correct / targets})
+
+
+def initial_memory(model: ReactiveTransformer, batch_size: int) -> torch.Tensor:
+    """STM_0 as `init_memory` gives it, but differentiable when it is learned."""
+    if model.config.stm_init == "learned":
+        return model.stm_init.unsqueeze(0).expand(batch_size, *model.stm_shape)
+    return model.init_memory(batch_size)

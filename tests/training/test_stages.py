@@ -1,0 +1,173 @@
+"""Every stage learns a tiny task, resumes exactly, and cuts gradients where it says it does."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from rxt_core import ReactiveTransformer, StatelessLM
+from rxt_core.training.baseline import BaselineStage, baseline_config
+from rxt_core.training.config import JointConfig, LoopConfig, MemoryAwareConfig, MemoryPretrainConfig
+from rxt_core.training.joint import JointStage, interaction_rows, text_rows
+from rxt_core.training.loop import Runtime, train
+from rxt_core.training.memory_aware import MemoryAwareStage
+from rxt_core.training.memory_pretrain import MemoryPretrainStage
+from rxt_core.training.pipeline import load_token_dialogues
+
+
+def loop(steps: int, **kw) -> LoopConfig:
+    return LoopConfig(steps=steps, batch_size=4, lr=5e-3, warmup_steps=2, log_every=100, **kw)
+
+
+def run(stage, cfg: LoopConfig, tmp_path, resume: bool = False):
+    runtime = Runtime(tmp_path / "ckpt", resume_from=tmp_path / "ckpt" if resume else None, progress=False)
+    return train(stage, cfg, runtime)
+
+
+def falls(history, k: int = 3) -> bool:
+    losses = [h["loss"] for h in history]
+    return sum(losses[-k:]) / k < sum(losses[:k]) / k
+
+
+def test_stage1_joint_lm_loss_falls(config, tokenizer, dialogues, tmp_path):
+    texts = [t.query for d in dialogues for t in d.turns] + [t.answer for d in dialogues for t in d.turns]
+    rows = text_rows(texts, tokenizer, config)
+    assert all(r[0] == config.bos_id and r[-1] == config.eos_id for r in rows)
+    state = run(
+        JointStage("1", ReactiveTransformer(config), rows, loop(12), JointConfig()), loop(12), tmp_path
+    )
+    assert state.step == 12
+    assert falls(state.history)
+    assert {"ar_loss", "mlm_loss"} <= state.history[-1].keys()
+
+
+def test_stage2_interaction_sft_loss_falls(config, token_dialogues, tmp_path):
+    rows = interaction_rows(token_dialogues, config)
+    assert rows[0][0] == config.query_id and rows[0][-1] == config.eos_id
+    state = run(
+        JointStage("2", ReactiveTransformer(config), rows, loop(12), JointConfig()), loop(12), tmp_path
+    )
+    assert falls(state.history)
+
+
+def test_stage3_memory_pretrain_loss_falls_and_trains_only_memory_attention(
+    config, token_dialogues, tmp_path
+):
+    model = ReactiveTransformer(config)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    state = run(
+        MemoryPretrainStage(model, token_dialogues, loop(12), MemoryPretrainConfig()), loop(12), tmp_path
+    )
+    assert falls(state.history)
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert changed and all(n.startswith("memory_attention.") for n in changed)
+
+
+def test_stage4_memory_aware_loss_falls(config, token_dialogues, tmp_path):
+    cfg = loop(12)
+    state = run(
+        MemoryAwareStage(ReactiveTransformer(config), token_dialogues, cfg, MemoryAwareConfig()),
+        cfg,
+        tmp_path,
+    )
+    assert falls(state.history)
+    assert 0 <= state.history[-1]["answer_accuracy"] <= 1
+
+
+def test_baseline_loss_falls_on_whole_dialogues(config, token_dialogues, tmp_path):
+    base = StatelessLM(baseline_config(config, None, 128))
+    rxt_params = sum(p.numel() for p in ReactiveTransformer(config).parameters())
+    assert sum(p.numel() for p in base.parameters()) >= 1.5 * rxt_params
+    state = run(BaselineStage(base, token_dialogues, loop(12)), loop(12), tmp_path)
+    assert falls(state.history)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_resume_continues_exactly_where_it_stopped(config, token_dialogues, tmp_path):
+    def stage():
+        torch.manual_seed(1)
+        return MemoryAwareStage(ReactiveTransformer(config), token_dialogues, loop(4), MemoryAwareConfig())
+
+    cfg = loop(4, checkpoint_every=2)
+    straight = run(stage(), cfg, tmp_path / "a")
+
+    crashing = stage()
+    real_step = crashing.step
+
+    def step(index, *args):
+        if index == 3:  # killed during step 4, after the checkpoint at step 2
+            raise Interrupted
+        return real_step(index, *args)
+
+    crashing.step = step
+    with pytest.raises(Interrupted):
+        run(crashing, cfg, tmp_path / "b")
+    resumed = run(stage(), cfg, tmp_path / "b", resume=True)  # a fresh model, loaded from step 2
+    assert resumed.step == 4 and [h["step"] for h in resumed.history] == [1, 2, 3, 4]
+    assert [h["loss"] for h in resumed.history] == pytest.approx(
+        [h["loss"] for h in straight.history], rel=1e-5
+    )
+
+
+def test_time_budget_stops_with_a_checkpoint_and_resumes(config, token_dialogues, tmp_path):
+    stage = MemoryAwareStage(ReactiveTransformer(config), token_dialogues, loop(3), MemoryAwareConfig())
+    state = run(stage, loop(3, checkpoint_every=100, max_seconds=1e-9), tmp_path)
+    assert state.step == 1
+    assert (tmp_path / "ckpt" / "train_state.pt").is_file()
+    assert run(stage, loop(3), tmp_path, resume=True).step == 3
+
+
+@pytest.mark.parametrize(("bptt_turns", "encoder_gets_gradient"), [(0, True), (1, False)])
+def test_bptt_turns_cuts_gradients_as_documented(config, token_dialogues, bptt_turns, encoder_gets_gradient):
+    """Two-turn dialogues: the only loss that depends on the encoder is turn 2's, through the one
+    memory update. K = 0 keeps that path; K = 1 detaches the STM after the update."""
+    model = ReactiveTransformer(config)
+    two_turns = [d[:2] for d in token_dialogues]
+    stage = MemoryAwareStage(model, two_turns, loop(1), MemoryAwareConfig(bptt_turns=bptt_turns))
+    stage.prepare(0)
+    stage.step(0, 0, 1, torch.Generator().manual_seed(0))
+    grads = [p.grad for n, p in model.named_parameters() if n.startswith("encoder.")]
+    has = any(g is not None and g.abs().sum() > 0 for g in grads)
+    assert has == encoder_gets_gradient
+    decoder_grads = [p.grad for n, p in model.named_parameters() if n.startswith("decoder.")]
+    assert any(g is not None and g.abs().sum() > 0 for g in decoder_grads)
+
+
+def test_stage4_freezing_schedule(config, token_dialogues):
+    stage = MemoryAwareStage(
+        ReactiveTransformer(config),
+        token_dialogues,
+        loop(10),
+        MemoryAwareConfig(unfreeze_memory_attention_step=2, unfreeze_encoder_step=5),
+    )
+    trainable = lambda prefix: all(
+        p.requires_grad for n, p in stage.model.named_parameters() if n.startswith(prefix)
+    )
+    stage.prepare(0)
+    assert not trainable("memory_attention.") and not trainable("encoder.") and trainable("decoder.")
+    stage.prepare(2)
+    assert trainable("memory_attention.") and not trainable("encoder.")
+    stage.prepare(5)
+    assert trainable("encoder.")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ({"turns": []}, "empty dialogue"),
+        ({"turns": [{"query": "I am Ann ."}]}, "missing field 'answer'"),
+        ({"dialogue": []}, "missing field 'turns'"),
+        ({"turns": [{"query": "I am Ann . " * 10, "answer": "Hi Ann ."}]}, "longer than max_tokens=32"),
+    ],
+)
+def test_bad_data_names_file_and_line(config, tokenizer, tmp_path, line, message):
+    path = tmp_path / "bad.jsonl"
+    good = {"turns": [{"query": "I am Ann .", "answer": "Hi Ann ."}]}
+    path.write_text(json.dumps(good) + "\n" + json.dumps(line) + "\n")
+    with pytest.raises(ValueError, match=f"{path}:2:.*{message}"):
+        load_token_dialogues([str(path)], tokenizer, config)
