@@ -12,9 +12,10 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents.spec import DEFAULT_AGENT, AgentSpec
+from rxt_core.bundled import bundled_model_dir
 
-BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "models" / "rxt-nano"
 DEFAULT_PORT = 50051
+DEFAULT_DATA_DIR = Path.home() / ".rxt"
 
 
 class ReplicaConfig(BaseModel):
@@ -35,9 +36,9 @@ class ReplicaConfig(BaseModel):
 class ServiceConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    model_dir: Path = BUNDLED_MODEL
+    model_dir: Path = Field(default_factory=bundled_model_dir)
     """A folder saved by `ReactiveTransformer.save_pretrained`, with `tokenizer.json`."""
-    database_url: str = "sqlite:///.rxt/rxt.db"
+    database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'rxt.db'}"
     """SQLAlchemy URL of the session store (the truth; replica STMs are caches)."""
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
     app_name: str = "rxt"

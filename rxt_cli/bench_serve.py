@@ -1,0 +1,309 @@
+"""`rxt bench serve`: N concurrent sessions x M turns through the gRPC service.
+
+For each concurrency level in --sessions it opens that many sessions, runs M turns in each (a
+session's turns in order, sessions in parallel) and measures, on the client:
+
+- time to first token (request sent -> first streamed text) and per-turn latency (-> last
+  message), overall and by turn index: RxT's cost per turn should not grow with the turn;
+- aggregate answer tokens per second over the level's wall time;
+- memory-update lag: a turn's last message -> its memory version committed (the snapshot's
+  `created_at`; client and server must share a clock, i.e. run on one host), and the time the
+  server reports each turn waited for the previous turn's update.
+
+With --model (or --start) it also times the model called directly in this process — same
+query, same token limit, greedy, memory update after each answer — so the service's overhead
+per turn is `service p50 - direct p50` at one session.
+
+--start runs the service in this process (local Ray) with --model; otherwise --address must
+point at a running `rxt serve`. Writes JSON and a PNG plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import grpc
+
+from orchestration.config import DEFAULT_PORT
+from protos.rxt.v1 import reactive_pb2 as pb
+from protos.rxt.v1 import reactive_pb2_grpc
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="rxt bench serve", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    p.add_argument("--address", default=f"localhost:{DEFAULT_PORT}")
+    p.add_argument("--start", action="store_true", help="start the service in this process (needs --model)")
+    p.add_argument("--model", type=Path, default=None, help="model folder: direct baseline, and for --start")
+    p.add_argument("--sessions", type=int, nargs="+", default=[1, 8, 64], help="concurrency levels")
+    p.add_argument("--turns", type=int, default=8, help="turns per session")
+    p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--decoders", type=int, default=1, help="decoder replicas (with --start)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per replica and for the baseline")
+    p.add_argument("--out", type=Path, default=Path("bench-serve.json"), help="JSON report (PNG beside it)")
+    return p.parse_args(argv)
+
+
+def query(session: int, turn: int) -> str:
+    return f"session {session} turn {turn}: what did I tell you about my plans for today?"
+
+
+@dataclass
+class Turn:
+    session: int
+    turn: int
+    ttft_s: float
+    latency_s: float
+    tokens: int
+    memory_wait_ms: float
+    done_wall: float  # time.time() when the last message arrived
+    next_version: int
+    lag_s: float | None = None
+
+
+@dataclass
+class Level:
+    sessions: int
+    turns: int
+    wall_s: float
+    tokens_per_s: float
+    ttft_ms: dict[str, float]
+    latency_ms: dict[str, float]
+    latency_p50_ms_by_turn: list[float]
+    memory_wait_ms: dict[str, float]
+    update_lag_ms: dict[str, float]
+    errors: int
+    raw: list[Turn] = field(default_factory=list, repr=False)
+
+
+def percentiles(values: list[float], scale: float = 1e3) -> dict[str, float]:
+    if not values:
+        return {"p50": float("nan"), "p99": float("nan"), "mean": float("nan")}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * scale
+
+    return {"p50": at(0.5), "p99": at(0.99), "mean": statistics.fmean(ordered) * scale}
+
+
+async def run_level(address: str, sessions: int, turns: int, max_new_tokens: int) -> Level:
+    errors = 0
+    results: list[Turn] = []
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = reactive_pb2_grpc.ReactiveServiceStub(channel)
+        ids = [
+            s.session_id
+            for s in await asyncio.gather(
+                *(stub.CreateSession(pb.CreateSessionRequest()) for _ in range(sessions))
+            )
+        ]
+
+        async def conversation(index: int, session_id: str) -> None:
+            nonlocal errors
+            for t in range(turns):
+                request = pb.InteractRequest(
+                    session_id=session_id,
+                    query=query(index, t),
+                    max_new_tokens=max_new_tokens,
+                    temperature=0.0,
+                )
+                start, first, last = time.perf_counter(), None, None
+                try:
+                    async for message in stub.Interact(request):
+                        if first is None:
+                            first = time.perf_counter()
+                        last = message
+                except grpc.RpcError:
+                    errors += 1
+                    continue
+                end = time.perf_counter()
+                results.append(
+                    Turn(
+                        index,
+                        t,
+                        (first or end) - start,
+                        end - start,
+                        last.usage.answer_tokens,
+                        last.memory_wait_ms,
+                        time.time(),
+                        last.next_version,
+                    )
+                )
+
+        start = time.perf_counter()
+        await asyncio.gather(*(conversation(i, sid) for i, sid in enumerate(ids)))
+        wall = time.perf_counter() - start
+        await asyncio.sleep(0.5)  # let the last updates land
+        committed: dict[tuple[int, int], float] = {}
+        for i, sid in enumerate(ids):
+            listing = await stub.ListSnapshots(pb.ListSnapshotsRequest(session_id=sid))
+            for s in listing.snapshots:
+                committed[(i, s.version)] = s.created_at.seconds + s.created_at.nanos / 1e9
+        for r in results:
+            at = committed.get((r.session, r.next_version))
+            r.lag_s = None if at is None else max(0.0, at - r.done_wall)
+        for sid in ids:
+            await stub.DeleteSession(pb.DeleteSessionRequest(session_id=sid))
+    by_turn = [percentiles([r.latency_s for r in results if r.turn == t])["p50"] for t in range(turns)]
+    return Level(
+        sessions=sessions,
+        turns=turns,
+        wall_s=wall,
+        tokens_per_s=sum(r.tokens for r in results) / wall,
+        ttft_ms=percentiles([r.ttft_s for r in results]),
+        latency_ms=percentiles([r.latency_s for r in results]),
+        latency_p50_ms_by_turn=by_turn,
+        memory_wait_ms=percentiles([r.memory_wait_ms for r in results], scale=1.0),
+        update_lag_ms=percentiles([r.lag_s for r in results if r.lag_s is not None]),
+        errors=errors,
+        raw=results,
+    )
+
+
+def direct_baseline(model_dir: Path, turns: int, max_new_tokens: int, threads: int) -> dict[str, float]:
+    """The model alone, in this process: per-turn answer latency (tokenise, generate, detokenise)."""
+    import torch
+
+    from rxt_core import ReactiveTransformer, SamplingParams
+    from rxt_core.tokenizer import RxTTokenizer
+
+    torch.set_num_threads(threads)
+    model = ReactiveTransformer.from_pretrained(model_dir)
+    tokenizer = RxTTokenizer.load(model_dir)
+    params = SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0)
+    stm = model.init_memory(1)
+    latencies, ttfts = [], []
+    for t in range(turns + 1):  # turn 0 warms up
+        start = time.perf_counter()
+        ids = tokenizer.encode(query(0, t))
+        decoder, answer, first = tokenizer.stream_decoder(), [], None
+        for token in model.interact(ids, stm, params):
+            first = first or time.perf_counter()
+            decoder.push([token])
+            answer.append(token)
+        decoder.finish()
+        end = time.perf_counter()
+        stm = model.update_memory(stm, ids, answer)
+        if t:
+            latencies.append(end - start)
+            ttfts.append((first or end) - start)
+    return {"latency_p50_ms": percentiles(latencies)["p50"], "ttft_p50_ms": percentiles(ttfts)["p50"]}
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    levels = report["levels"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for level in levels:
+        by_turn = level["latency_p50_ms_by_turn"]
+        left.plot(range(1, len(by_turn) + 1), by_turn, marker="o", label=f"{level['sessions']} sessions")
+    left.set(xlabel="turn", ylabel="p50 turn latency (ms)", title="Latency by turn index")
+    left.set_ylim(bottom=0)
+    left.legend()
+    sessions = [lv["sessions"] for lv in levels]
+    right.plot(sessions, [lv["tokens_per_s"] for lv in levels], marker="o")
+    right.set(xlabel="concurrent sessions", ylabel="answer tokens / s", title="Throughput")
+    right.set_xscale("log", base=2)
+    fig.suptitle(f"rxt bench serve — {report['model'] or report['address']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    if args.start and args.model is None:
+        print("rxt bench serve: --start needs --model", file=sys.stderr)
+        return 2
+    stop = _start_service(args) if args.start else None
+    try:
+        levels = []
+        for n in args.sessions:
+            level = asyncio.run(run_level(args.address, n, args.turns, args.max_new_tokens))
+            levels.append(level)
+            print(
+                f"{n:>4} sessions x {args.turns} turns: {level.tokens_per_s:7.1f} tok/s, "
+                f"TTFT p50 {level.ttft_ms['p50']:6.1f} ms p99 {level.ttft_ms['p99']:6.1f} ms, "
+                f"turn p50 {level.latency_ms['p50']:6.1f} ms p99 {level.latency_ms['p99']:6.1f} ms, "
+                f"update lag p50 {level.update_lag_ms['p50']:6.1f} ms, "
+                f"memory wait p50 {level.memory_wait_ms['p50']:5.1f} ms, errors {level.errors}",
+                flush=True,
+            )
+    finally:
+        if stop is not None:
+            stop()
+    report = {
+        "address": args.address,
+        "model": str(args.model) if args.model else None,
+        "turns": args.turns,
+        "max_new_tokens": args.max_new_tokens,
+        "levels": [{k: v for k, v in asdict(lv).items() if k != "raw"} for lv in levels],
+    }
+    one = next((lv for lv in levels if lv.sessions == 1), None)
+    if one is not None and len(levels) > 1:
+        report["throughput_vs_one_session"] = {
+            lv.sessions: lv.tokens_per_s / one.tokens_per_s for lv in levels
+        }
+    if args.model is not None:
+        report["direct"] = direct_baseline(args.model, args.turns, args.max_new_tokens, args.threads)
+        if one is not None:
+            report["service_overhead_p50_ms"] = one.latency_ms["p50"] - report["direct"]["latency_p50_ms"]
+        print(
+            f"direct model: {report['direct']}; service overhead p50 {report.get('service_overhead_p50_ms')}"
+        )
+    for lv in levels:
+        first, last = lv.latency_p50_ms_by_turn[0], lv.latency_p50_ms_by_turn[-1]
+        print(f"{lv.sessions:>4} sessions: p50 latency turn 1 {first:.1f} ms, turn {lv.turns} {last:.1f} ms")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    plot(report, args.out.with_suffix(".png"))
+    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+    return 0
+
+
+def _start_service(args: argparse.Namespace):
+    import os
+    import tempfile
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    import ray
+    from ray import serve
+
+    from orchestration.app import start
+    from orchestration.config import ReplicaConfig, ServiceConfig
+
+    data = Path(tempfile.mkdtemp(prefix="rxt-bench-"))
+    port = int(args.address.rsplit(":", 1)[1])
+    config = ServiceConfig(
+        model_dir=args.model.resolve(),
+        database_url=f"sqlite:///{data / 'rxt.db'}",
+        port=port,
+        decoder=ReplicaConfig(replicas=args.decoders),
+        torch_threads=args.threads,
+    )
+    ray.init(
+        address="local",
+        include_dashboard=False,
+        _temp_dir=tempfile.mkdtemp(prefix="rxt", dir="/tmp"),
+        logging_level="WARNING",
+        log_to_driver=False,
+    )
+    start(config)
+
+    def stop() -> None:
+        serve.shutdown()
+        ray.shutdown()
+
+    return stop
