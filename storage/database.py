@@ -21,12 +21,15 @@ format, which is ~4x faster than hex-encoded text for a 3 MiB bytea.
 from __future__ import annotations
 
 import logging
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from storage.config import StoreConfig
@@ -46,6 +49,7 @@ class Database:
         self.config = config
         self.engine = _make_engine(config)
         self.dialect = self.engine.dialect.name
+        _forget_pool_after_fork(self.engine)
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[Connection]:
@@ -58,6 +62,10 @@ class Database:
                     yield conn
         except (OperationalError, InterfaceError) as exc:
             raise UnavailableError(f"database {self.engine.url.render_as_string()}: {exc.orig}") from exc
+        except PoolTimeoutError as exc:
+            raise UnavailableError(
+                f"no free connection to {self.engine.url.render_as_string()}: {exc}"
+            ) from exc
 
     @contextmanager
     def orm(self, *, write: bool) -> Iterator[Session]:
@@ -77,6 +85,19 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _forget_pool_after_fork(engine: Engine) -> None:
+    """A forked child must not reuse its parent's open connections (two processes on one
+    socket or SQLite handle corrupt each other's state); it opens its own."""
+    ref = weakref.ref(engine)
+
+    def after_fork_in_child() -> None:
+        forked = ref()
+        if forked is not None:
+            forked.dispose(close=False)
+
+    os.register_at_fork(after_in_child=after_fork_in_child)
 
 
 def _make_engine(config: StoreConfig) -> Engine:

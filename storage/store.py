@@ -18,6 +18,7 @@ process.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -100,6 +101,7 @@ class SessionStore:
         _check_name("fingerprint", fingerprint, allow_empty=False)
         _check_name("tenant", tenant, allow_empty=False)
         _check_name("agent", agent)
+        metadata = _json_dict("metadata", metadata)
         encoded = encode(stm, self.config.storage_dtype)
         try:
             with self._db.orm(write=True) as s:
@@ -116,7 +118,7 @@ class SessionStore:
                     next_turn=0,
                     created_at=now,
                     updated_at=now,
-                    meta=dict(metadata or {}),
+                    meta=metadata,
                 )
                 s.add(row)
                 blob_id = _insert_blob(s.connection(), encoded, fingerprint, now)
@@ -246,6 +248,7 @@ class SessionStore:
         metadata default to the parent's.
         """
         new_id = _check_session_id(new_session_id or uuid.uuid4().hex)
+        metadata = None if metadata is None else _json_dict("metadata", metadata)
         try:
             with self._db.orm(write=True) as s:
                 parent = _session(s, session_id)
@@ -358,7 +361,7 @@ class SessionStore:
             applied_version=None,
             status=InteractionStatus.PENDING,
             error=None,
-            timings=dict(timings or {}),
+            timings=_json_dict("timings", timings),
             created_at=_now(),
             applied_at=None,
         )
@@ -409,6 +412,7 @@ class SessionStore:
         """
         _check_non_negative("turn", turn)
         _check_non_negative("expected_head_version", expected_head_version)
+        timings = _json_dict("timings", timings)
         encoded = encode(new_stm, self.config.storage_dtype)
         params = {"sid": session_id, "turn": turn, "expected": expected_head_version}
         with self._db.transaction(write=True) as conn:
@@ -454,7 +458,7 @@ class SessionStore:
                     }
                 ],
             )
-            new_timings = {**(context.timings or {}), **(timings or {})}
+            new_timings = {**(context.timings or {}), **timings}
             conn.execute(
                 q.MARK_APPLIED,
                 {"iid": context.interaction_id, "version": version, "now": now, "new_timings": new_timings},
@@ -462,7 +466,8 @@ class SessionStore:
         return CommitResult(session_id, turn, version, created=True)
 
     def mark_failed(self, session_id: str, turn: int, error: str) -> InteractionRecord:
-        """Record that turn `turn`'s memory update failed for good. An applied turn stays applied."""
+        """Record that turn `turn`'s memory update failed. An applied turn stays applied, and a
+        later successful `commit_update` of a failed turn still applies it."""
         with self._db.orm(write=True) as s:
             row = _interaction(s, session_id, turn)
             if row.status != InteractionStatus.APPLIED:
@@ -655,6 +660,16 @@ def _check_name(name: str, value: str, *, allow_empty: bool = True) -> None:
         raise InvalidArgumentError(
             f"{name} must be a {'' if allow_empty else 'non-empty '}string of at most {ID_LENGTH} characters"
         )
+
+
+def _json_dict(name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A JSON-serialisable copy, or a clear error now rather than a driver error at commit."""
+    copy = dict(value or {})
+    try:
+        json.dumps(copy)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"{name} must be JSON-serialisable: {exc}") from exc
+    return copy
 
 
 def _check_non_negative(name: str, value: int) -> None:

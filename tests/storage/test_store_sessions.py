@@ -233,6 +233,7 @@ def test_duplicate_session_id_is_refused(store):
         ({"fingerprint": ""}, "fingerprint"),
         ({"stm": torch.zeros(1, 2, 8, 16)}, r"\[layers, slots, dim\]"),
         ({"stm": torch.zeros(2, 8, 16, dtype=torch.int64)}, "cannot store an STM"),
+        ({"metadata": {"when": object()}}, "metadata must be JSON-serialisable"),
     ],
 )
 def test_bad_arguments_are_refused_with_a_clear_error(store, kwargs, match):
