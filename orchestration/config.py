@@ -60,6 +60,9 @@ class ServiceConfig(BaseModel):
     """Memory updates the updater applies in one batched forward pass."""
     update_batch_wait_s: float = Field(0.002, ge=0)
 
+    stream_interval_s: float = Field(0.02, ge=0)
+    """Text deltas of one answer are sent at most this often (the first token at once): fewer,
+    larger messages cost less per token through Serve's streaming. 0 sends every token."""
     max_query_chars: int = Field(16_384, ge=1)
     max_new_tokens_limit: int = Field(1024, ge=1)
     """The largest max_new_tokens a request may ask for (the model's position limit also applies)."""

@@ -158,6 +158,8 @@ class Decoder:
         ttft = 0.0
         finish = FinishReason.CANCELLED
         request = GenerationRequest(uuid.uuid4().hex, turn.prompt, turn.stm, turn.params)
+        held: list[str] = []  # text not sent yet: deltas go out at most every stream_interval_s
+        sent_at = None
         try:
             async for event in self.loop.generate(request):
                 if event.token is not None:
@@ -165,8 +167,12 @@ class Decoder:
                         ttft = time.perf_counter() - turn.start
                         self.metrics.first_token(ttft)
                     answer.append(event.token)
-                    delta = text.push(event.token)
-                    if delta:
+                    held.append(text.push(event.token))
+                    now = time.perf_counter()
+                    due = sent_at is None or now - sent_at >= self.config.stream_interval_s
+                    if due and (delta := "".join(held)):
+                        held.clear()
+                        sent_at = now
                         yield TurnEvent(delta)
                 if event.finish is not None:
                     finish = event.finish
@@ -175,7 +181,7 @@ class Decoder:
                 self.metrics.turn("cancelled", len(answer))
         if finish is FinishReason.CANCELLED:  # the scheduler dropped it; the client is gone
             return
-        tail = text.flush()
+        tail = "".join(held) + text.flush()
         sid, version, number = turn.session_id, turn.info.head_version, turn.info.next_turn
         timings = {"ttft_ms": ttft * 1e3, "memory_wait_ms": turn.waited * 1e3}
         answer_text = self.tokenizer.decode(answer)
@@ -201,7 +207,7 @@ class Decoder:
         if await self.turns.wait_for_update(sid, self.config.memory_wait_timeout_s):
             info = await self.store.get_session(sid)
         waited = time.perf_counter() - start
-        if await self.store.list_pending(sid, limit=1):  # logged elsewhere, or our update failed
+        if self._may_have_pending(info) and await self.store.list_pending(sid, limit=1):
             for result in await self._recover(sid):
                 if result.stm is not None:
                     self.cache.put(sid, result.version, result.stm)
@@ -209,6 +215,14 @@ class Decoder:
             waited = time.perf_counter() - start
         self.metrics.memory_wait(waited)
         return waited, info
+
+    def _may_have_pending(self, info: SessionInfo) -> bool:
+        """False when every logged turn is known to be applied: the session has none, or its
+        last one is the turn whose update this replica committed as the current head. Saves a
+        store query per turn; anything else (another replica, a failed update) asks the store."""
+        if info.next_turn == 0:
+            return False
+        return self.turns.last_applied(info.session_id) != (info.next_turn - 1, info.head_version)
 
     def _start_update(self, job: UpdateJob) -> None:
         logged = time.perf_counter()
@@ -222,8 +236,10 @@ class Decoder:
             self.metrics.memory_update(time.perf_counter() - logged, ok=result.error is None)
             if result.error is not None:
                 log.warning("memory update of %s turn %d refused: %s", job.session_id, job.turn, result.error)
-            elif result.stm is not None:
-                self.cache.put(job.session_id, result.version, result.stm)
+            else:
+                self.turns.applied(job.session_id, job.turn, result.version)
+                if result.stm is not None:
+                    self.cache.put(job.session_id, result.version, result.stm)
 
         # A fresh context: the update outlives the request that caused it, so it must not be
         # treated as part of it (Ray Serve cancels a cancelled request's child calls).

@@ -73,6 +73,7 @@ class SessionTurns:
     def __init__(self) -> None:
         self._busy: set[str] = set()
         self._updates: dict[str, asyncio.Future] = {}
+        self._applied: dict[str, tuple[int, int]] = {}
 
     def begin(self, session_id: str, what: str = "turn") -> None:
         if session_id in self._busy:
@@ -108,6 +109,15 @@ class SessionTurns:
         if not done:
             raise TimeoutError(f"the memory update of session {session_id!r} took over {timeout_s:g} s")
         return time.perf_counter() - start
+
+    def applied(self, session_id: str, turn: int, version: int) -> None:
+        """Remember that this replica committed `turn` of the session as `version`."""
+        self._applied[session_id] = (turn, version)
+        if len(self._applied) > 100_000:  # a hint only: forgetting costs one store query
+            self._applied.pop(next(iter(self._applied)))
+
+    def last_applied(self, session_id: str) -> tuple[int, int] | None:
+        return self._applied.get(session_id)
 
     def pending_updates(self) -> int:
         return sum(not u.done() for u in self._updates.values())

@@ -322,3 +322,39 @@ def test_a_turn_is_never_interleaved_across_threads(service):
     versions = sorted(last.from_version for last in accepted)
     assert versions == list(range(len(accepted)))  # a chain: 0, 1, 2, ... with no repeats
     assert all(last.next_version == last.from_version + 1 for last in accepted)
+
+
+def test_rxt_chat_streams_answers_and_runs_its_commands(service):
+    script = "\n".join(
+        [
+            "my name is Ada",
+            "what is my name?",
+            "/versions",
+            "/fork 1",
+            "hello",
+            "/rollback 0",
+            "/bogus",
+            "/quit",
+        ]
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "rxt_cli.main",
+        "chat",
+        "--address",
+        service.address,
+        "--max-new-tokens",
+        "6",
+    ]
+    done = subprocess.run(cmd, input=script + "\n", capture_output=True, text=True, timeout=120)
+    out = done.stdout
+    assert done.returncode == 0, done.stderr
+    assert out.count("rxt> ") == 3
+    assert "v0    create" in out and "turn 0: 'my name is Ada'" in out
+    assert "forked: now in session" in out and "(memory of version 1)" in out
+    assert "unknown command /bogus" in out
+    sessions = [line.split()[1] for line in out.splitlines() if line.startswith("session ")]
+    fork = sessions[-1].rstrip(":")
+    snapshots = service.stub.ListSnapshots(pb.ListSnapshotsRequest(session_id=fork)).snapshots
+    assert snapshots[-1].kind == "rollback" and snapshots[-1].parent_version == 0
