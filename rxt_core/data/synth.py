@@ -198,11 +198,22 @@ class _Conversation:
         return Turn(query, answer, stated=(Fact(name, value),))
 
     def _new_value(self, fact: FactType) -> str:
-        """A value not used yet in this dialogue, so every question has one right answer."""
+        """A value not used yet in this dialogue, so every question has one right answer.
+
+        Small held-out pools can run out after many corrections; then any value but the
+        fact's current one will do.
+        """
         pool = self.pools[fact.pool]
-        value = self.rng.choice(pool)
-        while value in self.used:
+        for _ in range(8):
             value = self.rng.choice(pool)
+            if value not in self.used:
+                break
+        else:
+            fresh = [v for v in pool if v not in self.used]
+            if not fresh:
+                current = self.known[fact.name].value if fact.name in self.known else None
+                fresh = [v for v in pool if v != current]
+            value = self.rng.choice(fresh)
         self.used.add(value)
         return value
 

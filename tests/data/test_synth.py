@@ -135,3 +135,13 @@ def test_turns_fit_a_small_model(tokenizer) -> None:
         len(tokenizer.encode(t.answer)) for d in generate("train", 500, seed=6) for t in d.turns if t.recall
     ]
     assert max(recall_answers) <= 24
+
+
+@pytest.mark.timeout(120)
+def test_long_dialogues_with_many_corrections_exhaust_small_pools_safely() -> None:
+    config = SynthConfig(min_turns=40, max_turns=60, correction_weight=30.0)
+    dialogues = list(generate("heldout", 100, seed=8, config=config))
+    for d in dialogues:
+        _replay(d)
+    drinks = {f.value for d in dialogues for t in d.turns for f in t.stated if f.fact == "drink"}
+    assert drinks <= set(split_pools("heldout")["drink"])
