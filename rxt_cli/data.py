@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, ImportError) as e:
         print(f"rxt data: error: {e}", file=sys.stderr)
         return 1
 

@@ -355,7 +355,7 @@ PLAN = FactType(
         "Do you remember my plan?",
     ),
     answers=("You are planning to {v}.", "You want to {v}.", "Your plan is to {v}."),
-    corrections=("Change of plans: I'm going to {v} instead.", "Forget {old}, I'd rather {v}."),
+    corrections=("Change of plans: I'm going to {v} instead.", "I no longer want to {old}, I'd rather {v}."),
     correction_acks=_correction_acks("your plan is to {v}", "you want to {v} instead"),
     unknown=("You haven't told me about any plans.",),
 )
