@@ -4,6 +4,7 @@ from .config import PRESETS, AttentionConfig, GateConfig, MoEConfig, RxTConfig, 
 from .model import ReactiveTransformer
 from .sampling import SamplingParams
 from .stateless import StatelessLM
+from .tokenizer import RxTTokenizer
 
 __all__ = [
     "PRESETS",
@@ -12,6 +13,7 @@ __all__ = [
     "MoEConfig",
     "ReactiveTransformer",
     "RxTConfig",
+    "RxTTokenizer",
     "SamplingParams",
     "StatelessLM",
     "preset",
