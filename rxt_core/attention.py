@@ -109,20 +109,21 @@ class SelfAttention(nn.Module):
     def decode(
         self,
         x: torch.Tensor,
-        lengths: torch.Tensor,
+        positions: torch.Tensor,
         span: int,
         cache: KVCache,
         rotation: Rotation | None = None,
     ) -> torch.Tensor:
-        """One new token per row. Row b's cache holds lengths[b] tokens; the new token is written
-        at column lengths[b] (its position) and attends to columns 0..lengths[b]. `span` is the
-        host-side max(lengths) + 1, so only the used part of the cache is read."""
-        q, k, v = self._project(x, lengths.unsqueeze(1), rotation)
+        """One new token per row. Row b's cache holds positions[b, 0] tokens; the new token is
+        written at that column (its position) and attends to columns 0..positions[b, 0]. `span`
+        is the host-side max(positions) + 1, so only the used part of the cache is read."""
+        q, k, v = self._project(x, positions, rotation)
         if x.shape[0] == 1:  # one row: it writes column span - 1 and may read all `span` columns
             cache.k.narrow(2, span - 1, 1).copy_(k)
             cache.v.narrow(2, span - 1, 1).copy_(v)
             visible = None
         else:
+            lengths = positions[:, 0]
             rows = torch.arange(x.shape[0], device=x.device)
             cache.k[rows, :, lengths] = k[:, :, 0]
             cache.v[rows, :, lengths] = v[:, :, 0]

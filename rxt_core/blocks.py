@@ -61,7 +61,7 @@ class DecoderBlock(nn.Module):
         elif decode_span is None:
             x = x + self.self_attention.prefill(h, positions, cache, rotation)
         else:
-            x = x + self.self_attention.decode(h, positions[:, 0], decode_span, cache, rotation)
+            x = x + self.self_attention.decode(h, positions, decode_span, cache, rotation)
         if self.reads_memory:
             x = x + self.memory_attention(
                 self.memory_norm(x), memory_kv, positions, key_mask=memory_mask, rotation=rotation

@@ -1,8 +1,9 @@
 """Mixture-of-Experts SwiGLU FFN with top-k routing, shared experts and a load-balancing loss.
 
 Expert weights are stacked into single tensors so the whole layer is a handful of kernels:
-- one token (batch-1 decoding): only its top-k experts run, each read straight from the stack
-  — at batch 1 a decode step is bound by reading weights, so unrouted experts cost time;
+- one token on CPU (batch-1 decoding): only its top-k experts run, each read straight from the
+  stack — a batch-1 step is bound by reading weights, and the expert ids reach the host for free
+  (on an accelerator that would be a sync per layer, so there it takes the dense path);
 - few tokens (batched decoding): every expert runs on every token in one batched matmul and the
   top-k weights mask the result — cheaper than gathering weights or looping in Python;
 - many tokens (prefill, training): tokens are grouped by expert and each expert runs once on
@@ -46,7 +47,7 @@ class MoEFeedForward(nn.Module):
         top_w = F.softmax(top_logits, dim=-1, dtype=torch.float32).to(tokens.dtype)
 
         shared = self.shared(tokens) if self.shared is not None else None
-        if tokens.shape[0] == 1:
+        if tokens.shape[0] == 1 and tokens.device.type == "cpu":  # expert ids on the host for free
             out = self._one_token(tokens, top_w, top_i, shared)
         else:
             if tokens.shape[0] <= DENSE_TOKEN_LIMIT:
