@@ -56,6 +56,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-max-seq-len", type=int, default=1024)
     p.add_argument("--max-dialogues", type=int)
     p.add_argument("--workers", type=int, default=1, help=">1: data-parallel workers under Ray Train")
+    p.add_argument("--use-gpu", action="store_true", help="with --workers: one GPU per worker (NCCL)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -72,7 +74,7 @@ def main(argv: list[str]) -> int:
             if args.stage == "all" and args.resume and (folder / "model" / "config.json").is_file():
                 print(f"stage {job.stage}: already trained ({folder / 'model'}), skipping")
                 continue
-            model = run(job, args.workers, not args.no_progress)
+            model = run(job, args.workers, not args.no_progress, args.use_gpu)
             print(f"stage {job.stage}: model saved to {model}")
         if args.stage == "all":
             final = Path(args.out) / "model"
@@ -84,11 +86,11 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def run(job, workers: int, progress: bool) -> Path:
+def run(job, workers: int, progress: bool, use_gpu: bool = False) -> Path:
     if workers > 1:
         from orchestration.train import run_distributed
 
-        return run_distributed(job, workers)
+        return run_distributed(job, workers, use_gpu=use_gpu)
     from rxt_core.training.pipeline import run_job
 
     return run_job(job, progress=progress)
@@ -155,6 +157,7 @@ def build_jobs(args) -> list:
                 ),
                 resume=args.resume,
                 threads=args.threads,
+                device=args.device,
                 max_dialogues=args.max_dialogues,
             )
         )

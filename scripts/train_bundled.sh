@@ -59,4 +59,4 @@ rxt eval --model "$RUN/run/stage4-memory-aware/model" --baseline "$RUN/run/basel
     --data "$RUN/eval/heldout.jsonl" --out "$RUN/eval_results.json" | tee "$RUN/eval_table.txt"
 mkdir -p models/rxt-nano
 cp "$RUN/run/stage4-memory-aware/model/"{config.json,model.safetensors,tokenizer.json} models/rxt-nano/
-"$PY" -m rxt_core.training.report "$RUN/run" docs
+"$PY" -m rxt_core.training.report "$RUN/run" docs --eval "$RUN/eval_results.json" | tee "$RUN/stages_table.md"

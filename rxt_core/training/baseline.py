@@ -64,7 +64,7 @@ class BaselineStage:
         picked = batch_indices(
             step, self.loop.batch_size, len(self.dialogues), self.loop.seed, rank, world, self.lengths
         )
-        batch = history_batch([self.dialogues[i] for i in picked], self.model.config)
+        batch = history_batch([self.dialogues[i] for i in picked], self.model.config).to(self.model.device)
         logits, aux = self.model(batch.ids)
         nll, right = next_token_nll(logits, batch)
         targets = max(1, batch.target_count)

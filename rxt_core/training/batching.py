@@ -65,6 +65,9 @@ class TokenBatch:
     targets: torch.Tensor
     present: torch.Tensor  # [B] rows that hold a real turn (False: padding of finished dialogues)
 
+    def to(self, device: torch.device | str) -> TokenBatch:
+        return TokenBatch(*(t.to(device) for t in (self.ids, self.mask, self.targets, self.present)))
+
     @property
     def target_count(self) -> int:
         return int(self.targets.sum())

@@ -95,4 +95,5 @@ class TrainJob(BaseModel):
     memory_aware: MemoryAwareConfig = MemoryAwareConfig()
     resume: bool = False
     threads: int = Field(1, ge=1)  # torch intra-op threads per process
+    device: str = "auto"  # "auto": CUDA when available (Ray Train: the worker's GPU), else CPU
     max_dialogues: int | None = None

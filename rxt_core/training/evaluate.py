@@ -99,7 +99,7 @@ def _teacher_forced_rxt(
     config = model.config
     stm = model.init_memory(len(dialogues))
     for t in range(max(len(d) for d in dialogues)):
-        batch = interaction_batch([d[t] if t < len(d) else None for d in dialogues], config)
+        batch = interaction_batch([d[t] if t < len(d) else None for d in dialogues], config).to(model.device)
         logits, _ = model(batch.ids, stm)
         _add(result, logits, batch)
         new = model.write_memory(stm, batch.ids, batch.mask)
@@ -107,7 +107,7 @@ def _teacher_forced_rxt(
 
 
 def _teacher_forced_stateless(model: StatelessLM, dialogues: list[TokenDialogue], result: EvalResult) -> None:
-    batch = history_batch(dialogues, model.config)
+    batch = history_batch(dialogues, model.config).to(model.device)
     logits, _ = model(batch.ids)
     _add(result, logits, batch)
 
@@ -128,7 +128,7 @@ def _generate_rxt(
     for t in range(max(len(d) for d in dialogues)):
         rows = [b for b, d in enumerate(dialogues) if t < len(d)]
         queries = [dialogues[b][t].query for b in rows]
-        index = torch.tensor(rows)
+        index = torch.tensor(rows, device=stm.device)
         produced = model.generate(queries, stm[index], params)
         stm[index] = model.update_memory(stm[index], queries, produced)
         for b, ids in zip(rows, produced, strict=True):

@@ -49,7 +49,7 @@ class JointStage:
         if not rows:
             raise ValueError(f"stage {name}: no training rows")
         self.name, self.model, self.rows, self.loop, self.cfg = name, model, rows, loop, cfg
-        self.mlm_head = MLMHead(model.config.dim, model.config.vocab_size)
+        self.mlm_head = MLMHead(model.config.dim, model.config.vocab_size).to(model.device)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"model": self.model, "mlm_head": self.mlm_head}
@@ -68,13 +68,15 @@ class JointStage:
     def losses(self, batch: TokenBatch, generator: torch.Generator):
         config = self.model.config
         masked, chosen = mask_tokens(batch.ids, batch.mask, self.cfg.mask_prob, config, generator)
+        device = self.model.device
+        batch, masked, chosen = batch.to(device), masked.to(device), chosen.to(device)
         states = self.model.encode(masked, batch.mask)
         mlm_logits = self.mlm_head(self.model.encoder.norm(states[-1][chosen]))
         mlm = F.cross_entropy(mlm_logits.float(), batch.ids[chosen])
         memory = torch.stack([s.detach() for s in states], dim=1)  # [B, L, T, D]
         if self.cfg.noise_std > 0:
             scale = self.cfg.noise_std * memory.std()
-            memory = memory + scale * torch.randn(memory.shape, generator=generator)
+            memory = memory + scale * torch.randn(memory.shape, generator=generator).to(device)
         logits, aux = self.model(batch.ids, memory, batch.mask)
         nll, _ = next_token_nll(logits, batch)
         ar = nll / max(batch.target_count, 1)

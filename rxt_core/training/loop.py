@@ -97,7 +97,8 @@ def train(stage: Stage, cfg: LoopConfig, runtime: Runtime) -> TrainState:
     while state.step < cfg.steps:
         step = state.step
         stage.prepare(step)
-        budget_used = _agreed_seconds(state.seconds, world) if cfg.max_seconds is not None else 0.0
+        device = params[0][1].device
+        budget_used = _agreed_seconds(state.seconds, world, device) if cfg.max_seconds is not None else 0.0
         lr = set_lr(optimizer, step, cfg, budget_used)
         generator = torch.Generator().manual_seed((cfg.seed * 1_000_003 + step) * 64 + rank)
         result = stage.step(step, rank, world, generator)
@@ -118,6 +119,7 @@ def train(stage: Stage, cfg: LoopConfig, runtime: Runtime) -> TrainState:
             "grad_norm": float(grad_norm),
             "tokens": tokens,
             "tokens_per_s": tokens_seen / max(elapsed, 1e-9),
+            "seconds": state.seconds,
             **result.metrics,
         }
         state.history.append(record)
@@ -133,7 +135,9 @@ def train(stage: Stage, cfg: LoopConfig, runtime: Runtime) -> TrainState:
                 lr,
                 record["tokens_per_s"],
             )
-        out_of_time = cfg.max_seconds is not None and _agreed_seconds(state.seconds, world) >= cfg.max_seconds
+        out_of_time = (
+            cfg.max_seconds is not None and _agreed_seconds(state.seconds, world, device) >= cfg.max_seconds
+        )
         if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps or out_of_time:
             _checkpoint(runtime, modules, optimizer, state, record)
         if out_of_time:
@@ -148,11 +152,11 @@ def train(stage: Stage, cfg: LoopConfig, runtime: Runtime) -> TrainState:
     return state
 
 
-def _agreed_seconds(seconds: float, world: int) -> float:
+def _agreed_seconds(seconds: float, world: int, device: torch.device) -> float:
     """Training seconds as rank 0 counts them: every rank must take the same decisions."""
     if world == 1:
         return seconds
-    value = torch.tensor([seconds], dtype=torch.float64)
+    value = torch.tensor([seconds], dtype=torch.float64, device=device)
     dist.broadcast(value, src=0)
     return float(value.item())
 
@@ -173,7 +177,8 @@ def _average_gradients_and_stats(
         return result.loss, result.tokens
     trainable = [p for p in params if p.requires_grad]
     grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in trainable]
-    flat = torch.cat([g.reshape(-1) for g in grads] + [torch.tensor([result.loss, float(result.tokens)])])
+    stats = torch.tensor([result.loss, float(result.tokens)], device=grads[0].device)
+    flat = torch.cat([g.reshape(-1) for g in grads] + [stats])
     dist.all_reduce(flat)
     offset = 0
     for p, g in zip(trainable, grads, strict=True):

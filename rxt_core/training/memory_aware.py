@@ -66,11 +66,12 @@ class MemoryAwareStage:
         model, config = self.model, self.model.config
         turns = max(len(d) for d in dialogues)
         batches = [
-            interaction_batch([d[t] if t < len(d) else None for d in dialogues], config) for t in range(turns)
+            interaction_batch([d[t] if t < len(d) else None for d in dialogues], config).to(model.device)
+            for t in range(turns)
         ]
         targets = max(1, sum(b.target_count for b in batches))
         stm = initial_memory(model, len(dialogues))
-        window = torch.zeros(())
+        window = torch.zeros((), device=model.device)
         total_nll, correct, tokens = 0.0, 0, 0
         aux_weight = config.moe.aux_loss_weight / turns
         for t, batch in enumerate(batches):
@@ -87,7 +88,7 @@ class MemoryAwareStage:
             tokens += batch.token_count
             if self.cfg.bptt_turns and (t + 1) % self.cfg.bptt_turns == 0:  # t + 1 updates so far
                 window.backward()
-                window = torch.zeros(())
+                window = torch.zeros((), device=model.device)
                 stm = stm.detach()
         if window.requires_grad:
             window.backward()

@@ -57,12 +57,13 @@ class MemoryPretrainStage:
         dialogues = [self.dialogues[i] for i in picked]
         model, config = self.model, self.model.config
         stm = model.init_memory(len(dialogues))
-        stm = stm + 0.02 * torch.randn(stm.shape, generator=generator)
+        stm = stm + 0.02 * torch.randn(stm.shape, generator=generator).to(model.device)
         turns = max(len(d) for d in dialogues)
         total, counted, tokens = 0.0, 0, 0
         for t in range(turns):
             batch = interaction_batch([d[t] if t < len(d) else None for d in dialogues], config)
-            positions = torch.arange(batch.ids.shape[1]).expand_as(batch.ids)
+            batch = batch.to(model.device)
+            positions = torch.arange(batch.ids.shape[1], device=model.device).expand_as(batch.ids)
             with torch.no_grad():
                 encoded = model.encode(batch.ids, batch.mask)
             new = model.memory_attention(stm, encoded, positions, batch.mask)

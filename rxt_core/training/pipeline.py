@@ -50,7 +50,7 @@ def run_job(
     torch.set_flush_denormal(True)
     out = stage_dir(job)
     tokenizer = load_tokenizer(job.tokenizer)
-    model = build_model(job, tokenizer)
+    model = build_model(job, tokenizer).to(pick_device(job.device))
     stage = make_stage(job, model, tokenizer)
     if resume_from is None and job.resume:
         resume_from = out / "checkpoint"
@@ -72,6 +72,16 @@ def run_job(
         }
         (out / "history.json").write_text(json.dumps(summary) + "\n")
     return folder
+
+
+def pick_device(name: str) -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    if dist.is_initialized():  # one GPU per data-parallel worker
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cuda")
 
 
 def build_model(job: TrainJob, tokenizer) -> ReactiveTransformer | StatelessLM:

@@ -1,0 +1,114 @@
+"""`rxt train` and `rxt eval` end to end on a tiny synthetic corpus, and bad input through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rxt_cli import eval as eval_cli
+from rxt_cli import train as train_cli
+from rxt_core import ReactiveTransformer, StatelessLM
+from rxt_core.data.dialogue import write_jsonl
+from rxt_core.data.synth import SynthConfig, generate
+from rxt_core.tokenizer import RxTTokenizer
+
+TINY = [
+    "--preset",
+    "tiny",
+    "--set",
+    "max_seq_len=96",
+    "--batch-size",
+    "4",
+    "--warmup-steps",
+    "1",
+    "--no-progress",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    short = SynthConfig(min_turns=3, max_turns=5)
+    write_jsonl(root / "train.jsonl", generate("train", 24, 0, short))
+    write_jsonl(root / "heldout.jsonl", generate("heldout", 6, 0, short))
+    texts = [
+        t for d in generate("train", 24, 0, short) for turn in d.turns for t in (turn.query, turn.answer)
+    ]
+    RxTTokenizer.train(texts, vocab_size=400).save(root / "tokenizer.json")
+    return root
+
+
+@pytest.mark.slow
+def test_train_all_stages_then_baseline_then_eval(corpus, tmp_path, capsys):
+    out = tmp_path / "run"
+    common = [
+        "--data",
+        str(corpus / "train.jsonl"),
+        "--tokenizer",
+        str(corpus / "tokenizer.json"),
+        "--out",
+        str(out),
+    ]
+    assert train_cli.main(["--stage", "all", *common, *TINY, "--stage-steps", "1=2,2=2,3=2,4=3"]) == 0
+    for stage in (
+        "stage1-joint-lm",
+        "stage2-interaction-sft",
+        "stage3-memory-pretrain",
+        "stage4-memory-aware",
+    ):
+        history = json.loads((out / stage / "history.json").read_text())
+        assert history["steps"] == len(history["history"]) > 0
+    model = ReactiveTransformer.from_pretrained(out / "model")  # the final folder loads
+    assert (out / "model" / "tokenizer.json").is_file()
+    assert (
+        train_cli.main(
+            ["--stage", "baseline", *common, *TINY, "--steps", "2", "--baseline-max-seq-len", "512"]
+        )
+        == 0
+    )
+    baseline = StatelessLM.from_pretrained(out / "baseline" / "model")
+    rxt_params = sum(p.numel() for p in model.parameters())
+    assert sum(p.numel() for p in baseline.parameters()) >= 1.5 * rxt_params
+
+    results = tmp_path / "results.json"
+    args = ["--model", str(out / "model"), "--baseline", str(out / "baseline" / "model")]
+    args += ["--data", str(corpus / "heldout.jsonl"), "--out", str(results), "--max-new-tokens", "4"]
+    assert eval_cli.main(args) == 0
+    table = capsys.readouterr().out
+    assert "RxT" in table and "Stateless baseline" in table and "answer perplexity" in table
+    scored = json.loads(results.read_text())
+    expected = {}
+    for d in generate("heldout", 6, 0, SynthConfig(min_turns=3, max_turns=5)):
+        for t in d.turns:
+            if t.recall:
+                expected[str(t.recall.distance)] = expected.get(str(t.recall.distance), 0) + 1
+    for m in scored["models"]:
+        assert {d: v["total"] for d, v in m["recall_by_distance"].items()} == expected
+        assert m["perplexity"] > 1 and 0 <= m["mrl_reward"]["min"] <= m["mrl_reward"]["max"] <= 10
+
+    # --resume on finished stages skips them and leaves the models in place
+    assert (
+        train_cli.main(["--stage", "all", *common, *TINY, "--stage-steps", "1=2,2=2,3=2,4=3", "--resume"])
+        == 0
+    )
+    assert "already trained" in capsys.readouterr().out
+
+
+def test_bad_data_is_a_clear_cli_error(corpus, tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"turns": [{"query": "hi", "answer": "hello"}]}\n{"turns": [{"answer": "x"}]}\n')
+    args = [
+        "--stage",
+        "4",
+        "--data",
+        str(bad),
+        "--tokenizer",
+        str(corpus / "tokenizer.json"),
+        "--out",
+        str(tmp_path),
+    ]
+    assert train_cli.main([*args, *TINY, "--init", str(tmp_path / "none")]) == 2
+    assert "not a model folder" in capsys.readouterr().err
+    assert train_cli.main(["--stage", "1", *args[2:], *TINY]) == 2
+    assert f"{bad}:2: turn 1: missing field 'query'" in capsys.readouterr().err
