@@ -125,7 +125,7 @@ class Decoder:
     async def interact(self, request: TurnRequest) -> AsyncIterator[TurnEvent]:
         sid = request.session_id
         start = time.perf_counter()
-        self.turns.begin(sid, "turn")
+        claim = self.turns.begin(sid, "turn")
         try:
             info = await self.store.get_session(sid)
             if info.closed:
@@ -148,9 +148,14 @@ class Decoder:
             stm = await self._stm(sid, info.head_version)
             turn = _Turn(sid, info, request.query, query_ids, prompt, stm, params, start, waited)
             async for event in self._generate(turn):
+                if event.done:
+                    # Release before the last message: a client may send its next call the
+                    # moment it arrives, before this generator is resumed to finish. The turn's
+                    # memory update is already registered, so that call still waits for it.
+                    self.turns.end(sid, claim)
                 yield event
         finally:
-            self.turns.end(sid)
+            self.turns.end(sid, claim)
 
     async def _generate(self, turn: _Turn) -> AsyncIterator[TurnEvent]:
         text = self.tokenizer.stream()
@@ -278,14 +283,14 @@ class Decoder:
     @asynccontextmanager
     async def _exclusive(self, sid: str, what: str, settle: bool = True) -> AsyncIterator[SessionInfo]:
         """Hold the session's guard, with its pending memory update landed (if `settle`)."""
-        self.turns.begin(sid, what)
+        claim = self.turns.begin(sid, what)
         try:
             info = await self.store.get_session(sid)
             if settle:
                 _, info = await self._settle(sid, info)
             yield info
         finally:
-            self.turns.end(sid)
+            self.turns.end(sid, claim)
 
     # ------------------------------------------------------------------ helpers
     def _agent(self, info: SessionInfo) -> AgentSpec:

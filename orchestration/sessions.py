@@ -71,20 +71,24 @@ class SessionTurns:
     """
 
     def __init__(self) -> None:
-        self._busy: set[str] = set()
+        self._busy: dict[str, object] = {}  # session -> token of the operation holding it
         self._updates: dict[str, asyncio.Future] = {}
         self._applied: dict[str, tuple[int, int]] = {}
 
-    def begin(self, session_id: str, what: str = "turn") -> None:
+    def begin(self, session_id: str, what: str = "turn") -> object:
+        """Claim the session; returns the token that `end` needs (ending twice is harmless,
+        and a late `end` never releases a later operation's claim)."""
         if session_id in self._busy:
             raise SessionBusyError(
                 f"session {session_id!r} already has an operation in progress; "
                 f"send the next {what} after the current one has finished"
             )
-        self._busy.add(session_id)
+        token = self._busy[session_id] = object()
+        return token
 
-    def end(self, session_id: str) -> None:
-        self._busy.discard(session_id)
+    def end(self, session_id: str, token: object) -> None:
+        if self._busy.get(session_id) is token:
+            del self._busy[session_id]
 
     def is_busy(self, session_id: str) -> bool:
         return session_id in self._busy

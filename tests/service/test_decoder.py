@@ -240,3 +240,24 @@ def test_unknown_and_closed_sessions(model_dir, db):
             await s.turn(sid)
 
     run(model_dir, db, body)
+
+
+def test_session_is_free_as_soon_as_the_last_message_is_out(model_dir, db):
+    """A client sends its next call the moment the last message arrives, possibly before the
+    finished turn's generator has been resumed; that call must be accepted, and the old turn's
+    late clean-up must not release the new call's claim."""
+
+    async def body(s: Service):
+        sid = await s.create()
+        first = s.decoder.interact(TurnRequest(sid, "hello", max_new_tokens=5))
+        while not (await first.__anext__()).done:
+            pass
+        second = s.decoder.interact(TurnRequest(sid, "hello again", max_new_tokens=30))
+        assert (await second.__anext__()).text  # accepted, and it waited for turn 1's update
+        await first.aclose()  # turn 1's generator finishes late
+        with pytest.raises(SessionBusyError):
+            await s.turn(sid)  # turn 2 still holds the session
+        events = [e async for e in second]
+        assert events[-1].from_version == 1
+
+    run(model_dir, db, body)

@@ -4,6 +4,7 @@ from server reflection, and grpcurl)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -350,11 +351,12 @@ def test_rxt_chat_streams_answers_and_runs_its_commands(service):
     done = subprocess.run(cmd, input=script + "\n", capture_output=True, text=True, timeout=120)
     out = done.stdout
     assert done.returncode == 0, done.stderr
+    assert "ABORTED" not in out and "NOT_FOUND" not in out, out
     assert out.count("rxt> ") == 3
     assert "v0    create" in out and "turn 0: 'my name is Ada'" in out
     assert "forked: now in session" in out and "(memory of version 1)" in out
     assert "unknown command /bogus" in out
-    sessions = [line.split()[1] for line in out.splitlines() if line.startswith("session ")]
-    fork = sessions[-1].rstrip(":")
+    fork = re.findall(r"now in session (\w+)", out)[-1]
+    assert re.findall(r"session (\w+): version 2", out) == [fork]  # /rollback answered
     snapshots = service.stub.ListSnapshots(pb.ListSnapshotsRequest(session_id=fork)).snapshots
-    assert snapshots[-1].kind == "rollback" and snapshots[-1].parent_version == 0
+    assert snapshots[-1].kind == "rollback" and snapshots[-1].parent_version == 0, out
