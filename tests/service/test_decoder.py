@@ -16,6 +16,7 @@ from orchestration.metrics import Metrics
 from orchestration.sessions import SessionBusyError
 from orchestration.text import load_tokenizer
 from rxt_core import ReactiveTransformer
+from rxt_core.bundled import bundled_model_dir
 from storage import AsyncSessionStore
 from storage.errors import NotFoundError
 
@@ -261,3 +262,27 @@ def test_session_is_free_as_soon_as_the_last_message_is_out(model_dir, db):
         assert events[-1].from_version == 1
 
     run(model_dir, db, body)
+
+
+BUNDLED = bundled_model_dir()
+NAMES = ["Ada", "Marcus", "Priya"]
+
+
+@pytest.mark.skipif(not (BUNDLED / "config.json").is_file(), reason="the bundled model is not built yet")
+def test_memory_is_visible_in_later_answers_with_the_bundled_model(tmp_path):
+    """Told a name in turn 1, the model recalls it in turn 2 — from memory alone (each turn
+    sends only its query) — and does not produce it without having been told."""
+
+    async def body(s: Service):
+        recalled = guessed = 0
+        for name in NAMES:
+            sid = await s.create()
+            await s.turn(sid, f"My name is {name}.", max_new_tokens=32)
+            answer, _ = await s.turn(sid, "What is my name?", max_new_tokens=32)
+            recalled += name in answer
+            fresh, _ = await s.turn(await s.create(), "What is my name?", max_new_tokens=32)
+            guessed += name in fresh
+        return recalled, guessed
+
+    recalled, guessed = run(BUNDLED, tmp_path / "rxt.db", body)
+    assert recalled >= 2 and guessed == 0
