@@ -48,7 +48,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--stage-batch-size", default="", help="per-stage batch sizes, e.g. 4=24")
     p.add_argument("--max-seconds", type=float, help="time budget of a stage (resumes included)")
     p.add_argument("--stage-max-seconds", default="", help="per-stage time budgets, e.g. 4=2100")
-    p.add_argument("--bptt-turns", type=int, default=0, help="stage 4: detach STM every K updates (0: never)")
+    p.add_argument(
+        "--bptt-turns",
+        type=int,
+        default=0,
+        help="stage 4: losses back-propagate through at most the last K memory updates (0: all)",
+    )
     p.add_argument("--unfreeze-memory-attention-step", type=int, default=0)
     p.add_argument("--unfreeze-encoder-step", type=int, default=0)
     p.add_argument("--noise-std", type=float, default=0.5, help="stages 1-2: noise on encoder states")
@@ -56,6 +61,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-max-seq-len", type=int, default=1024)
     p.add_argument("--max-dialogues", type=int)
     p.add_argument("--workers", type=int, default=1, help=">1: data-parallel workers under Ray Train")
+    p.add_argument("--ray", action="store_true", help="run under Ray Train even with one worker")
     p.add_argument("--use-gpu", action="store_true", help="with --workers: one GPU per worker (NCCL)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker")
@@ -74,7 +80,7 @@ def main(argv: list[str]) -> int:
             if args.stage == "all" and args.resume and (folder / "model" / "config.json").is_file():
                 print(f"stage {job.stage}: already trained ({folder / 'model'}), skipping")
                 continue
-            model = run(job, args.workers, not args.no_progress, args.use_gpu)
+            model = run(job, args.workers, not args.no_progress, args.use_gpu, args.ray)
             print(f"stage {job.stage}: model saved to {model}")
         if args.stage == "all":
             final = Path(args.out) / "model"
@@ -86,8 +92,8 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def run(job, workers: int, progress: bool, use_gpu: bool = False) -> Path:
-    if workers > 1:
+def run(job, workers: int, progress: bool, use_gpu: bool = False, ray: bool = False) -> Path:
+    if workers > 1 or ray:
         from orchestration.train import run_distributed
 
         return run_distributed(job, workers, use_gpu=use_gpu)

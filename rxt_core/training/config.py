@@ -63,10 +63,11 @@ class MemoryPretrainConfig(BaseModel):
 
 
 class MemoryAwareConfig(BaseModel):
-    """Stage 4. `bptt_turns` K: the STM is detached after every K memory updates (K = 0: never,
-    so the loss of every turn back-propagates through every earlier memory update of the
-    dialogue). The decoder trains from step 0; memory attention and encoder are frozen until
-    the given steps (the paper's gradual unfreezing)."""
+    """Stage 4. `bptt_turns` K: the loss of a turn back-propagates through at most the last K
+    memory updates before it (truncated BPTT: the STM is detached every K updates); K = 0: through
+    every earlier update of the dialogue. Exact semantics in memory_aware.py. The decoder trains
+    from step 0; memory attention and encoder are frozen until the given steps (the paper's
+    gradual unfreezing)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -10,10 +10,11 @@ auxiliary loss).
 Gradient flow through memory updates (`MemoryAwareConfig.bptt_turns` = K):
 - K = 0 (default): nothing is detached; the loss of turn t back-propagates through all
   t - 1 memory updates before it, into the encoder and memory attention of every earlier turn.
-- K > 0: the turns are cut into windows; after every K memory updates the accumulated loss is
-  back-propagated and the STM detached. So the loss of a turn reaches the memory updates made
-  since the last cut (at most K, at least 0 — the first turn of a window sees none), never
-  further back.
+- K > 0 (truncated BPTT): once K memory updates have been made since the last cut, the loss of
+  the turn that reads the resulting STM is added, the accumulated loss is back-propagated, and
+  the STM is detached before the next update. So the loss of every turn after the first
+  back-propagates through the last 1..K memory updates before it (exactly K at the end of a
+  window, 1 right after a cut), never further back; K = 1 trains one-step writes only.
 Freezing: memory attention and the encoder get no gradient before
 `unfreeze_memory_attention_step` / `unfreeze_encoder_step`; the decoder (with the shared
 embedding) always trains.
@@ -83,13 +84,13 @@ class MemoryAwareStage:
             tokens += batch.token_count
             if t == turns - 1:
                 break
-            new = model.write_memory(stm, batch.ids, batch.mask)
-            stm = torch.where(batch.present[:, None, None, None], new, stm)
-            tokens += batch.token_count
-            if self.cfg.bptt_turns and (t + 1) % self.cfg.bptt_turns == 0:  # t + 1 updates so far
+            if self.cfg.bptt_turns and t > 0 and t % self.cfg.bptt_turns == 0:  # t updates since the cut
                 window.backward()
                 window = torch.zeros((), device=model.device)
                 stm = stm.detach()
+            new = model.write_memory(stm, batch.ids, batch.mask)
+            stm = torch.where(batch.present[:, None, None, None], new, stm)
+            tokens += batch.token_count
         if window.requires_grad:
             window.backward()
         return StepResult(total_nll / targets, tokens, {"answer_accuracy": correct / targets})

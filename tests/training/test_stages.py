@@ -122,20 +122,30 @@ def test_time_budget_stops_with_a_checkpoint_and_resumes(config, token_dialogues
     assert run(stage, loop(3), tmp_path, resume=True).step == 3
 
 
-@pytest.mark.parametrize(("bptt_turns", "encoder_gets_gradient"), [(0, True), (1, False)])
-def test_bptt_turns_cuts_gradients_as_documented(config, token_dialogues, bptt_turns, encoder_gets_gradient):
-    """Two-turn dialogues: the only loss that depends on the encoder is turn 2's, through the one
-    memory update. K = 0 keeps that path; K = 1 detaches the STM after the update."""
-    model = ReactiveTransformer(config)
-    two_turns = [d[:2] for d in token_dialogues]
-    stage = MemoryAwareStage(model, two_turns, loop(1), MemoryAwareConfig(bptt_turns=bptt_turns))
-    stage.prepare(0)
-    stage.step(0, 0, 1, torch.Generator().manual_seed(0))
-    grads = [p.grad for n, p in model.named_parameters() if n.startswith("encoder.")]
-    has = any(g is not None and g.abs().sum() > 0 for g in grads)
-    assert has == encoder_gets_gradient
-    decoder_grads = [p.grad for n, p in model.named_parameters() if n.startswith("decoder.")]
-    assert any(g is not None and g.abs().sum() > 0 for g in decoder_grads)
+@pytest.mark.parametrize(("bptt_turns", "turn3_reaches_stm0"), [(0, True), (1, False), (2, True)])
+def test_bptt_turns_cuts_gradients_as_documented(config, token_dialogues, bptt_turns, turn3_reaches_stm0):
+    """The learned STM_0 gets gradient from turn 1 (reads it), turn 2 (through update 1) and
+    turn 3 only through updates 2 and 1. With K = 1 turn 3 reaches update 2 alone, so the STM_0
+    gradient of 3-turn dialogues points exactly like that of the same dialogues cut to 2 turns;
+    with K = 0 (never detach) or K = 2 (two updates) turn 3 adds to it."""
+    no_aux = config.model_copy(update={"moe": config.moe.model_copy(update={"aux_loss_weight": 0.0})})
+
+    def stm0_grad(turns: int) -> torch.Tensor:
+        torch.manual_seed(0)
+        model = ReactiveTransformer(no_aux)
+        stage = MemoryAwareStage(
+            model, [d[:turns] for d in token_dialogues], loop(1), MemoryAwareConfig(bptt_turns=bptt_turns)
+        )
+        stage.prepare(0)
+        stage.step(0, 0, 1, torch.Generator().manual_seed(0))
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
+        return model.stm_init.grad.flatten()
+
+    cosine = torch.nn.functional.cosine_similarity(stm0_grad(3), stm0_grad(2), dim=0)
+    if turn3_reaches_stm0:
+        assert cosine < 0.9999
+    else:
+        assert cosine == pytest.approx(1.0, abs=1e-5)
 
 
 def test_stage4_freezing_schedule(config, token_dialogues):
