@@ -89,6 +89,9 @@ def summary_text(result: dict) -> str:
         f"stateless turn 1 {first['stateless_total_ms']:.1f} ms, turn {last['turn']} "
         f"{last['stateless_total_ms']:.1f} ms (ratio {s['stateless_turn_ratio']:.2f}, "
         f"{last['stateless_prompt_tokens']} prompt tokens)",
+        f"CPU time: RxT ratio {s['rxt_turn_ratio_cpu']:.3f}, TTFT {s['rxt_cpu_ttft_ms']:.1f} ms, "
+        f"{s['rxt_cpu_per_token_ms']:.2f} ms/token, update {s['rxt_cpu_update_ms']:.1f} ms; "
+        f"stateless ratio {s['stateless_turn_ratio_cpu']:.2f}",
         f"matmul floor {s['matmul_floor_ms']:.2f} ms/token; decode is {s['per_token_over_floor']:.2f}x the floor",
         f"memory update {s['update_gflop']:.2f} GFLOP; matmuls run at {s['gemm_gflops']:.0f} GFLOP/s here, "
         f"so it cannot take less than {s['update_floor_ms']:.1f} ms",
@@ -123,7 +126,7 @@ def plot(result: dict, path: Path) -> None:
 
     turns = result["turns"]
     x = [t["turn"] for t in turns]
-    fig, (ax_total, ax_prompt) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    fig, (ax_total, ax_prompt, ax_cpu) = plt.subplots(1, 3, figsize=(15, 4), constrained_layout=True)
     ax_total.plot(x, [t["stateless_total_ms"] for t in turns], label="stateless LM", color="tab:red")
     ax_total.plot(x, [t["rxt_total_ms"] for t in turns], label="RxT", color="tab:blue")
     ax_total.plot(
@@ -133,7 +136,11 @@ def plot(result: dict, path: Path) -> None:
     ax_prompt.plot(x, [t["stateless_ttft_ms"] for t in turns], label="stateless LM", color="tab:red")
     ax_prompt.plot(x, [t["rxt_ttft_ms"] for t in turns], label="RxT", color="tab:blue")
     ax_prompt.set(title="time to first token (prompt phase)", xlabel="turn", ylabel="ms")
-    for ax in (ax_total, ax_prompt):
+    ax_cpu.plot(x, [t["stateless_cpu_total_ms"] for t in turns], label="stateless LM", color="tab:red")
+    ax_cpu.plot(x, [t["rxt_cpu_total_ms"] for t in turns], label="RxT", color="tab:blue")
+    ax_cpu.plot(x, [t["rxt_cpu_update_ms"] for t in turns], "--", label="RxT memory update", color="tab:cyan")
+    ax_cpu.set(title="CPU time per answer (no waiting for a core)", xlabel="turn", ylabel="ms")
+    for ax in (ax_total, ax_prompt, ax_cpu):
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         ax.legend()

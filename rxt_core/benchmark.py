@@ -8,6 +8,10 @@ figure is the median of `repeats`. Also measured: RxT tokens/s by batch size, a 
 matrix-product pass over the active decode weights (the floor decoding cannot beat), and
 bf16 weights against fp32.
 
+Every time is wall-clock (what a user waits for) and, beside it, the process's CPU time: on a
+machine shared with other jobs the wall time also counts waiting for a core, the CPU time of a
+1-thread run does not.
+
 Answers are forced to their full length by zeroing the EOS row of the (tied) embedding: with
 random weights EOS then always scores 0 while the best of the other logits is positive, so
 greedy decoding never stops early; every answer's length is checked anyway.
@@ -23,6 +27,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -59,31 +64,48 @@ class StreamTiming:
 
     ttft_ms: float
     total_ms: float
+    ttft_cpu_ms: float
+    total_cpu_ms: float
     tokens: list[int] = field(repr=False)
 
     @property
     def per_token_ms(self) -> float:
         return (self.total_ms - self.ttft_ms) / max(len(self.tokens) - 1, 1)
 
+    @property
+    def per_token_cpu_ms(self) -> float:
+        return (self.total_cpu_ms - self.ttft_cpu_ms) / max(len(self.tokens) - 1, 1)
+
+
+def _clocks() -> tuple[float, float]:
+    return time.perf_counter() * 1e3, time.process_time() * 1e3
+
 
 def time_stream(tokens: Iterable) -> StreamTiming:
     """Consume a token stream, timing it from the call that created it (pass the generator
     unstarted: its first `next` does the prompt phase)."""
-    start = time.perf_counter()
+    start = _clocks()
     first, out = None, []
     for token in tokens:
         if first is None:
-            first = time.perf_counter()
+            first = _clocks()
         out.append(token)
-    end = time.perf_counter()
+    end = _clocks()
     first = end if first is None else first
-    return StreamTiming((first - start) * 1e3, (end - start) * 1e3, out)
+    return StreamTiming(first[0] - start[0], end[0] - start[0], first[1] - start[1], end[1] - start[1], out)
 
 
-def time_call(fn: Callable[[], object]) -> tuple[float, object]:
-    start = time.perf_counter()
+class Timed(NamedTuple):
+    ms: float
+    cpu_ms: float
+    result: object
+
+
+def time_call(fn: Callable[[], object]) -> Timed:
+    start = _clocks()
     result = fn()
-    return (time.perf_counter() - start) * 1e3, result
+    end = _clocks()
+    return Timed(end[0] - start[0], end[1] - start[1], result)
 
 
 def median(values: Iterable[float]) -> float:
@@ -154,6 +176,13 @@ class TurnResult:
     stateless_total_ms: float
     stateless_per_token_ms: float
     stateless_tokens: int
+    # the same, in CPU time of the process
+    rxt_cpu_ttft_ms: float
+    rxt_cpu_total_ms: float
+    rxt_cpu_per_token_ms: float
+    rxt_cpu_update_ms: float
+    stateless_cpu_ttft_ms: float
+    stateless_cpu_total_ms: float
 
 
 def measure_turns(
@@ -212,15 +241,21 @@ def _measure_turn(
         rxt_ttft_ms=median(r.ttft_ms for r in rxt_runs),
         rxt_total_ms=median(r.total_ms for r in rxt_runs),
         rxt_per_token_ms=median(r.per_token_ms for r in rxt_runs),
-        rxt_update_ms=median(ms for ms, _ in updates),
+        rxt_update_ms=median(u.ms for u in updates),
         rxt_tokens=len(answer),
         stateless_prompt_tokens=len(stateless.history_prompt(history, query)),
         stateless_ttft_ms=median(r.ttft_ms for r in stateless_runs),
         stateless_total_ms=median(r.total_ms for r in stateless_runs),
         stateless_per_token_ms=median(r.per_token_ms for r in stateless_runs),
         stateless_tokens=len(stateless_runs[-1].tokens),
+        rxt_cpu_ttft_ms=median(r.ttft_cpu_ms for r in rxt_runs),
+        rxt_cpu_total_ms=median(r.total_cpu_ms for r in rxt_runs),
+        rxt_cpu_per_token_ms=median(r.per_token_cpu_ms for r in rxt_runs),
+        rxt_cpu_update_ms=median(u.cpu_ms for u in updates),
+        stateless_cpu_ttft_ms=median(r.ttft_cpu_ms for r in stateless_runs),
+        stateless_cpu_total_ms=median(r.total_cpu_ms for r in stateless_runs),
     )
-    return result, updates[-1][1], stateless_runs[-1].tokens
+    return result, updates[-1].result, stateless_runs[-1].tokens
 
 
 def _check_length(result: TurnResult, answer_len: int) -> None:
@@ -259,8 +294,7 @@ def measure_batches(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> list
         queries, stm = inputs[batch]
         timing = time_stream(rxt.stream(queries, stm, sampling))
         answers = [[5] * bench.answer_len] * batch
-        update_ms, _ = time_call(lambda: rxt.update_memory(stm, queries, answers))
-        return timing, update_ms
+        return timing, time_call(lambda: rxt.update_memory(stm, queries, answers)).ms
 
     runs: dict[int, list[tuple[StreamTiming, float]]] = {b: [] for b in bench.batch_sizes}
     for _ in range(bench.warmup):
@@ -325,7 +359,7 @@ def matmul_floor_ms(config: RxTConfig, dtype: torch.dtype, repeats: int) -> floa
     with torch.inference_mode():
         for _ in range(3):
             one_pass()
-        return median(time_call(one_pass)[0] for _ in range(max(repeats, 5) * 4))
+        return median(time_call(one_pass).ms for _ in range(max(repeats, 5) * 4))
 
 
 @dataclass
@@ -351,8 +385,7 @@ def compare_dtypes(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> list[
     def run(name: str) -> tuple[StreamTiming, float]:
         model, stm = models[name], stms[name]
         timing = time_stream(model.interact(query, stm, sampling))
-        update_ms, _ = time_call(lambda: model.update_memory(stm, query, timing.tokens))
-        return timing, update_ms
+        return timing, time_call(lambda: model.update_memory(stm, query, timing.tokens)).ms
 
     names = list(models)
     for _ in range(bench.warmup):
@@ -406,7 +439,7 @@ def gemm_gflops(repeats: int) -> float:
     a, b = torch.randn(512, 512), torch.randn(512, 256)
     for _ in range(3):
         a @ b
-    ms = median(time_call(lambda: a @ b)[0] for _ in range(max(repeats, 5) * 4))
+    ms = median(time_call(lambda: a @ b).ms for _ in range(max(repeats, 5) * 4))
     return 2 * 512 * 512 * 256 / ms / 1e6
 
 
@@ -428,7 +461,7 @@ def measure_update_variants(bench: LatencyBenchConfig) -> list[UpdateResult]:
     keys = list(models)
     for repeat in range(bench.warmup + bench.dtype_repeats):
         for key in keys if repeat % 2 == 0 else keys[::-1]:
-            ms, _ = time_call(lambda k=key: models[k].update_memory(stms[k], query, answer))
+            ms = time_call(lambda k=key: models[k].update_memory(stms[k], query, answer)).ms
             if repeat >= bench.warmup:
                 times[key].append(ms)
     results = []
@@ -487,6 +520,11 @@ def summarize(
         / median(t.rxt_total_ms for t in turns[:tail]),
         "stateless_turn_ratio_smoothed": median(t.stateless_total_ms for t in turns[-tail:])
         / median(t.stateless_total_ms for t in turns[:tail]),
+        "rxt_turn_ratio_cpu": last.rxt_cpu_total_ms / first.rxt_cpu_total_ms,
+        "stateless_turn_ratio_cpu": last.stateless_cpu_total_ms / first.stateless_cpu_total_ms,
+        "rxt_cpu_per_token_ms": median(t.rxt_cpu_per_token_ms for t in turns),
+        "rxt_cpu_update_ms": median(t.rxt_cpu_update_ms for t in turns),
+        "rxt_cpu_ttft_ms": median(t.rxt_cpu_ttft_ms for t in turns),
         "rxt_ttft_ms": median(t.rxt_ttft_ms for t in turns),
         "rxt_per_token_ms": per_token,
         "rxt_update_ms": update,
