@@ -81,6 +81,8 @@ class RunResult:
     append: Stats
     load: Stats
     commit: Stats
+    load_cpu: Stats
+    commit_cpu: Stats
     prune_s: float
 
 
@@ -104,6 +106,8 @@ class Report:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    if args.full:
+        args.sessions, args.versions = 1000, 20
     torch.set_num_threads(args.threads)
     pg_url = args.pg_url or next((os.environ[v] for v in PG_ENV_VARS if os.environ.get(v)), None)
     config = BenchConfig(
@@ -138,6 +142,7 @@ def main(argv: list[str]) -> int:
             report.runs.append(run)
             _progress(run)
 
+    report.machine["loadavg_1min_at_end"] = round(os.getloadavg()[0], 2)
     print(_table(report))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -156,8 +161,16 @@ def _shape(preset: str, shape: str | None) -> tuple[int, ...]:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rxt bench storage", description=__doc__.split("\n\n")[0])
     p.add_argument("--sessions", type=int, default=1000, help="sessions per backend (default 1000)")
-    p.add_argument("--versions", type=int, default=20, help="committed versions per session (default 20)")
-    p.add_argument("--preset", default="nano", choices=sorted(PRESETS), help="model whose STM shape to use")
+    p.add_argument("--versions", type=int, default=4, help="committed versions per session (default 4)")
+    p.add_argument(
+        "--full", action="store_true", help="the issue's scale: 1000 sessions x 20 versions (~15 min here)"
+    )
+    p.add_argument(
+        "--preset",
+        default="nano",
+        choices=sorted(PRESETS),
+        help="model whose STM shape to use (default nano)",
+    )
     p.add_argument("--shape", default=None, help="STM shape layers,slots,dim (overrides --preset)")
     p.add_argument("--backends", default="sqlite,postgres", help="comma-separated: sqlite,postgres")
     p.add_argument("--pg-url", default=None, help=f"PostgreSQL URL (default: ${' or $'.join(PG_ENV_VARS)})")
@@ -223,6 +236,8 @@ def _run(
         append=Stats.of([t for s in shards for t in s.append]),
         load=Stats.of([t for s in shards for t in s.load]),
         commit=Stats.of([t for s in shards for t in s.commit]),
+        load_cpu=Stats.of([t for s in shards for t in s.load_cpu]),
+        commit_cpu=Stats.of([t for s in shards for t in s.commit_cpu]),
         prune_s=prune_s,
     )
 
@@ -235,21 +250,30 @@ class _Shard:
     append: list[float] = field(default_factory=list)
     load: list[float] = field(default_factory=list)
     commit: list[float] = field(default_factory=list)
+    load_cpu: list[float] = field(default_factory=list)
+    commit_cpu: list[float] = field(default_factory=list)
 
     def turn(self, store: SessionStore, pool: list[torch.Tensor], turn: int) -> None:
         """One turn of each session, exactly as the service drives the store."""
         for i, sid in enumerate(self.ids):
-            t0 = time.perf_counter()
-            snapshot = store.load_stm(sid, fingerprint=FINGERPRINT)
-            t1 = time.perf_counter()
-            store.append_interaction(sid, turn, f"query {turn}", f"answer {turn}", snapshot.info.version)
-            t2 = time.perf_counter()
+            with _timed(self.load, self.load_cpu):
+                snapshot = store.load_stm(sid, fingerprint=FINGERPRINT)
+            with _timed(self.append):
+                store.append_interaction(sid, turn, f"query {turn}", f"answer {turn}", snapshot.info.version)
             new_stm = pool[(i + turn + 1) % len(pool)]
-            store.commit_update(sid, turn, snapshot.info.version, new_stm, fingerprint=FINGERPRINT)
-            t3 = time.perf_counter()
-            self.load.append(t1 - t0)
-            self.append.append(t2 - t1)
-            self.commit.append(t3 - t2)
+            with _timed(self.commit, self.commit_cpu):
+                store.commit_update(sid, turn, snapshot.info.version, new_stm, fingerprint=FINGERPRINT)
+
+
+@contextmanager
+def _timed(wall: list[float], cpu: list[float] | None = None) -> Iterator[None]:
+    """Append the block's wall time, and this thread's CPU time (what the call costs on an idle
+    core, for SQLite, which runs in-process), in seconds."""
+    w0, c0 = time.perf_counter(), time.thread_time()
+    yield
+    wall.append(time.perf_counter() - w0)
+    if cpu is not None:
+        cpu.append(time.thread_time() - c0)
 
 
 @contextmanager
@@ -315,17 +339,19 @@ def _precision(pool: list[torch.Tensor], dtype_name: str) -> PrecisionResult:
 def _table(report: Report) -> str:
     lines = [
         "STM storage benchmark "
-        f"(shape {list(report.config['shape'])}, keep-last {report.config['keep_last']}, "
-        f"{report.machine['cpus']} CPUs, {report.machine['python']})",
+        f"(STM shape {list(report.config['shape'])}, keep-last {report.config['keep_last']}, "
+        f"{report.machine['cpus']} CPUs, load average {report.machine['loadavg_1min_at_start']} at start "
+        f"and {report.machine['loadavg_1min_at_end']} at end)",
         "",
         "| backend | stored as | sessions x versions | workers | bytes/version | commit p50 / p99 ms "
-        "| load p50 / p99 ms | append p50 ms | create p50 ms | wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| load p50 / p99 ms | commit / load CPU p50 ms | append p50 ms | create p50 ms | wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report.runs:
         lines.append(
             f"| {r.backend} | {r.storage_dtype} | {r.sessions} x {r.versions} | {r.workers} | {r.bytes_per_version:,} "
             f"| {r.commit.p50_ms:.2f} / {r.commit.p99_ms:.2f} | {r.load.p50_ms:.2f} / {r.load.p99_ms:.2f} "
+            f"| {r.commit_cpu.p50_ms:.2f} / {r.load_cpu.p50_ms:.2f} "
             f"| {r.append.p50_ms:.2f} | {r.create.p50_ms:.2f} | {r.wall_s:.1f} |"
         )
     lines += [
@@ -358,6 +384,7 @@ def _machine() -> dict[str, object]:
         "torch": torch.__version__,
         "platform": platform.platform(),
         "malloc_env": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
+        "loadavg_1min_at_start": round(os.getloadavg()[0], 2),
     }
 
 

@@ -251,7 +251,7 @@ class SessionStore:
         metadata = None if metadata is None else _json_dict("metadata", metadata)
         try:
             with self._db.orm(write=True) as s:
-                parent = _session(s, session_id)
+                parent = _session(s, session_id, for_update=True)  # not pruned or deleted meanwhile
                 source = _version(s, session_id, parent.head_version if version is None else version)
                 if s.get(SessionRow, new_id) is not None:
                     raise AlreadyExistsError(f"session {new_id!r} already exists")
