@@ -273,18 +273,19 @@ def _fail(grpc_context, exc: BaseException, empty):
 
 
 # ---------------------------------------------------------------------- building and starting
-def _options(replicas: ReplicaConfig) -> dict[str, Any]:
+def _options(replicas: ReplicaConfig, config: ServiceConfig) -> dict[str, Any]:
     return {
         "num_replicas": replicas.replicas,
         "max_ongoing_requests": replicas.max_ongoing_requests,
         "ray_actor_options": {"num_cpus": replicas.num_cpus, "num_gpus": replicas.num_gpus},
+        "logging_config": {"enable_access_log": config.access_log},
     }
 
 
 def build_app(config: ServiceConfig) -> serve.Application:
-    updater = MemoryUpdaterDeployment.options(**_options(config.updater)).bind(config)
-    decoder = DecoderDeployment.options(**_options(config.decoder)).bind(config, updater)
-    return ReactiveIngress.options(**_options(config.ingress)).bind(config, decoder, updater)
+    updater = MemoryUpdaterDeployment.options(**_options(config.updater, config)).bind(config)
+    decoder = DecoderDeployment.options(**_options(config.decoder, config)).bind(config, updater)
+    return ReactiveIngress.options(**_options(config.ingress, config)).bind(config, decoder, updater)
 
 
 def app_builder(args: dict[str, Any]) -> serve.Application:

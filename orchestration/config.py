@@ -48,6 +48,9 @@ class ServiceConfig(BaseModel):
     torch_threads: int = Field(1, ge=1)
     """Intra-op threads per model replica (decoder and updater)."""
 
+    access_log: bool = False
+    """Serve's per-request access log lines in every replica (off: they cost CPU on each turn)."""
+
     ingress: ReplicaConfig = ReplicaConfig(max_ongoing_requests=1024)
     decoder: ReplicaConfig = ReplicaConfig()
     updater: ReplicaConfig = ReplicaConfig()

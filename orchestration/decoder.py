@@ -51,6 +51,7 @@ from .metrics import Metrics
 from .scheduler import BatchScheduler, FinishReason, GenerationRequest
 from .sessions import SessionTurns, StmCache
 from .text import Tokenizer
+from .write_gate import write_gate
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class Decoder:
         self.metrics = metrics or Metrics()
         self.loop = DecodeLoop(BatchScheduler(model, config.max_batch_size), on_step=self.metrics.decode_step)
         self._apply_update, self._recover = apply_update, recover
+        self._writes = write_gate(store)
 
     # ------------------------------------------------------------------ turns
     async def interact(self, request: TurnRequest) -> AsyncIterator[TurnEvent]:
@@ -190,7 +192,10 @@ class Decoder:
         sid, version, number = turn.session_id, turn.info.head_version, turn.info.next_turn
         timings = {"ttft_ms": ttft * 1e3, "memory_wait_ms": turn.waited * 1e3}
         answer_text = self.tokenizer.decode(answer)
-        await self.store.append_interaction(sid, number, turn.query, answer_text, version, timings=timings)
+        async with self._writes:
+            await self.store.append_interaction(
+                sid, number, turn.query, answer_text, version, timings=timings
+            )
         self._start_update(UpdateJob(sid, number, version, turn.stm, turn.query_ids, answer))
         self.metrics.turn("completed", len(answer), time.perf_counter() - turn.start - ttft)
         yield TurnEvent(

@@ -28,6 +28,7 @@ from storage import AsyncSessionStore
 from storage.errors import NotFoundError, SessionClosedError, VersionConflictError
 
 from .text import Tokenizer
+from .write_gate import write_gate
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +65,14 @@ class MemoryUpdater:
         self.fingerprint = model.fingerprint()
         self._initial: dict[str, torch.Tensor] = {}
         self._compute = asyncio.Lock()  # one forward pass at a time per replica
+        self._writes = write_gate(store)
 
     async def apply(self, jobs: list[UpdateJob]) -> list[UpdateResult]:
         """Update the memories of `jobs` (of different sessions) in one batch, then commit each."""
         start = time.perf_counter()
         stm = torch.cat([job.stm for job in jobs]).to(self.model.device)
         new = await self._update(stm, [j.query_ids for j in jobs], [j.answer_ids for j in jobs])
-        results = await asyncio.gather(
-            *(self._commit(job, new[i : i + 1], start) for i, job in enumerate(jobs))
-        )
-        return list(results)
+        return [await self._commit(job, new[i : i + 1], start) for i, job in enumerate(jobs)]
 
     async def recover(self, session_id: str) -> list[UpdateResult]:
         """Apply every pending turn of a session, in turn order, from what the store logged."""
@@ -115,9 +114,10 @@ class MemoryUpdater:
     async def _commit(self, job: UpdateJob, new: torch.Tensor, start: float) -> UpdateResult:
         sid, turn = job.session_id, job.turn
         try:
-            result = await self.store.commit_update(
-                sid, turn, job.from_version, new[0], fingerprint=self.fingerprint
-            )
+            async with self._writes:
+                result = await self.store.commit_update(
+                    sid, turn, job.from_version, new[0], fingerprint=self.fingerprint
+                )
         except (VersionConflictError, SessionClosedError) as exc:
             # The head moved (a rollback) or the session closed while the answer streamed: this
             # turn's memory is superseded. Record it so no one replays it.

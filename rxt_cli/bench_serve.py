@@ -48,6 +48,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--decoders", type=int, default=1, help="decoder replicas (with --start)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per replica and for the baseline")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=JSON",
+        help="with --start: override a ServiceConfig field, e.g. --set stream_interval_s=0.05",
+    )
     p.add_argument("--out", type=Path, default=Path("bench-serve.json"), help="JSON report (PNG beside it)")
     return p.parse_args(argv)
 
@@ -278,6 +285,7 @@ def _start_service(args: argparse.Namespace):
     import tempfile
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_worker_niceness", "0")  # as `rxt serve`: the workers are the service
     import ray
     from ray import serve
 
@@ -292,6 +300,7 @@ def _start_service(args: argparse.Namespace):
         port=port,
         decoder=ReplicaConfig(replicas=args.decoders),
         torch_threads=args.threads,
+        **{key: json.loads(value) for key, _, value in (item.partition("=") for item in args.set)},
     )
     ray.init(
         address="local",

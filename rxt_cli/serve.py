@@ -81,6 +81,8 @@ def main(argv: list[str]) -> int:
     if config.database_url.startswith("sqlite:///"):
         Path(config.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local, single-user cluster
+    # Ray starts workers at niceness 15 (background priority); here the workers *are* the service.
+    os.environ.setdefault("RAY_worker_niceness", "0")
 
     import ray
     from ray import serve
