@@ -37,8 +37,10 @@ class DecoderBlock(nn.Module):
         )
 
     def project_memory(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Memory K/V [B, kv_heads, M, head_dim]: computed once per turn, reused every token."""
-        return self.memory_attention.project_source(self.memory_source_norm(memory))
+        """Memory K/V [B, kv_heads, M, head_dim]: computed once per turn, reused every token —
+        so laid out contiguously once here (attention over strided K/V copies them every step)."""
+        k, v = self.memory_attention.project_source(self.memory_source_norm(memory))
+        return k.contiguous(), v.contiguous()
 
     def forward(
         self,
