@@ -8,6 +8,7 @@ SQLite (the embedded default) gets, on every new connection:
   `synchronous` from the config; foreign keys on; a busy timeout for waiting writers.
 - Memory-mapped reads (`mmap_size`, first 2 GiB of the file): a blob is copied straight from
   the OS page cache instead of through SQLite's own (2 MiB) page cache.
+- Writers of one process take turns on a `threading.Lock` (see `Database.__init__`).
 - Transactions begun by SQLAlchemy, not by the sqlite3 driver: a write transaction starts with
   `BEGIN IMMEDIATE`, so writers queue on the lock up front instead of failing half-way with
   "database is locked" when two deferred transactions both try to upgrade; a read transaction
@@ -20,8 +21,10 @@ format, which is ~4x faster than hex-encoded text for a 3 MiB bytea.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,13 +52,19 @@ class Database:
         self.config = config
         self.engine = _make_engine(config)
         self.dialect = self.engine.dialect.name
+        # SQLite admits one writer; its busy handler makes the others sleep and retry (1, 2, 5 ...
+        # 100 ms). With 8 threads committing at once that gave a 0.6-0.9 s p99; queueing this
+        # process's writers on a lock gave 0.1-0.25 s and twice the throughput (measured here).
+        # Writers then meet SQLite's own lock only when they come from other processes.
+        self._sqlite_writer = threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
         _forget_pool_after_fork(self.engine)
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[Connection]:
         """A connection inside one transaction: committed on success, rolled back on error."""
+        gate = self._sqlite_writer if write else contextlib.nullcontext()
         try:
-            with self.engine.connect() as conn:
+            with gate, self.engine.connect() as conn:
                 if write:
                     conn.execution_options(**{_WRITE: True})
                 with conn.begin():
