@@ -360,3 +360,17 @@ def test_rxt_chat_streams_answers_and_runs_its_commands(service):
     assert re.findall(r"session (\w+): version 2", out) == [fork]  # /rollback answered
     snapshots = service.stub.ListSnapshots(pb.ListSnapshotsRequest(session_id=fork)).snapshots
     assert snapshots[-1].kind == "rollback" and snapshots[-1].parent_version == 0, out
+
+
+def test_rxt_bench_serve_writes_its_report(service, model_dir, tmp_path):
+    from rxt_cli import bench_serve
+
+    out = tmp_path / "bench.json"
+    argv = ["--address", service.address, "--model", str(model_dir), "--sessions", "1", "3"]
+    assert bench_serve.main([*argv, "--turns", "2", "--max-new-tokens", "4", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [lv["sessions"] for lv in report["levels"]] == [1, 3]
+    assert all(lv["errors"] == 0 and lv["tokens_per_s"] > 0 for lv in report["levels"])
+    assert len(report["levels"][1]["latency_p50_ms_by_turn"]) == 2
+    assert {"direct", "service_overhead_p50_ms", "throughput_vs_one_session"} <= set(report)
+    assert out.with_suffix(".png").stat().st_size > 0
