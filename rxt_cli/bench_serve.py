@@ -218,7 +218,8 @@ def plot(report: dict, path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for level in levels:
         by_turn = level["latency_p50_ms_by_turn"]
-        left.plot(range(1, len(by_turn) + 1), by_turn, marker="o", label=f"{level['sessions']} sessions")
+        n = level["sessions"]
+        left.plot(range(1, len(by_turn) + 1), by_turn, marker="o", label=f"{n} session{'s' if n > 1 else ''}")
     left.set(xlabel="turn", ylabel="p50 turn latency (ms)", title="Latency by turn index")
     left.set_ylim(bottom=0)
     left.legend()
@@ -226,6 +227,7 @@ def plot(report: dict, path: Path) -> None:
     right.plot(sessions, [lv["tokens_per_s"] for lv in levels], marker="o")
     right.set(xlabel="concurrent sessions", ylabel="answer tokens / s", title="Throughput")
     right.set_xscale("log", base=2)
+    right.set_ylim(bottom=0)
     fig.suptitle(f"rxt bench serve — {report['model'] or report['address']}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
