@@ -103,7 +103,8 @@ def summary_text(result: dict) -> str:
     ]
     lines += [
         f"batch {b['batch']:>3}: {b['tokens_per_s']:8.0f} tokens/s ({b['step_ms']:.1f} ms/step), "
-        f"{b['updates_per_s']:6.1f} updates/s"
+        f"{b['updates_per_s']:6.1f} updates/s; CPU time: {b['cpu_tokens_per_s']:8.0f} tokens/s "
+        f"({b['cpu_step_ms']:.1f} ms/step)"
         for b in result["batches"]
     ]
     lines += [
@@ -147,7 +148,7 @@ def plot(result: dict, path: Path) -> None:
     cfg = result["config"]
     fig.suptitle(
         f"{result['model']['preset']}: {cfg['query_len']}-token queries, {cfg['answer_len']}-token answers, "
-        f"{result['machine']['threads']} threads"
+        f"{result['machine']['threads']} thread(s)"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -277,6 +277,11 @@ class BatchResult:
     decode_tokens_per_s: float  # rows / step time
     update_ms: float  # batched memory update of all rows
     updates_per_s: float
+    # the same in CPU time of the process
+    cpu_total_ms: float
+    cpu_step_ms: float
+    cpu_tokens_per_s: float
+    cpu_update_ms: float
 
 
 def measure_batches(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> list[BatchResult]:
@@ -290,13 +295,13 @@ def measure_batches(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> list
         noise = torch.randn((batch, *rxt.stm_shape), generator=generator) * rxt.config.stm_init_std
         inputs[batch] = (queries, rxt.init_memory(batch) + noise.to(rxt.device))
 
-    def run(batch: int) -> tuple[StreamTiming, float]:
+    def run(batch: int) -> tuple[StreamTiming, Timed]:
         queries, stm = inputs[batch]
         timing = time_stream(rxt.stream(queries, stm, sampling))
         answers = [[5] * bench.answer_len] * batch
-        return timing, time_call(lambda: rxt.update_memory(stm, queries, answers)).ms
+        return timing, time_call(lambda: rxt.update_memory(stm, queries, answers))
 
-    runs: dict[int, list[tuple[StreamTiming, float]]] = {b: [] for b in bench.batch_sizes}
+    runs: dict[int, list[tuple[StreamTiming, Timed]]] = {b: [] for b in bench.batch_sizes}
     for _ in range(bench.warmup):
         run(bench.batch_sizes[0])
     for repeat in range(bench.repeats):
@@ -310,7 +315,8 @@ def measure_batches(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> list
                 raise RuntimeError(f"batch {batch}: {len(timing.tokens)} steps, expected {bench.answer_len}")
         total = median(t.total_ms for t, _ in timings)
         step = median(t.per_token_ms for t, _ in timings)
-        update = median(u for _, u in timings)
+        update = median(u.ms for _, u in timings)
+        cpu_total = median(t.total_cpu_ms for t, _ in timings)
         results.append(
             BatchResult(
                 batch=batch,
@@ -321,6 +327,10 @@ def measure_batches(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> list
                 decode_tokens_per_s=batch / step * 1e3,
                 update_ms=update,
                 updates_per_s=batch / update * 1e3,
+                cpu_total_ms=cpu_total,
+                cpu_step_ms=median(t.per_token_cpu_ms for t, _ in timings),
+                cpu_tokens_per_s=batch * bench.answer_len / cpu_total * 1e3,
+                cpu_update_ms=median(u.cpu_ms for _, u in timings),
             )
         )
         log.info("batch %d: %.0f tokens/s, %.1f ms per step", batch, results[-1].tokens_per_s, step)
@@ -540,6 +550,9 @@ def summarize(
     if 1 in by_batch:
         summary["tokens_per_s_vs_batch1"] = {
             b.batch: b.tokens_per_s / by_batch[1].tokens_per_s for b in batches
+        }
+        summary["cpu_tokens_per_s_vs_batch1"] = {
+            b.batch: b.cpu_tokens_per_s / by_batch[1].cpu_tokens_per_s for b in batches
         }
     targets = {
         "rxt_turn_ratio<=1.05": summary["rxt_turn_ratio"] <= 1.05,
