@@ -151,7 +151,7 @@ def build_jobs(args) -> list:
                 out=str(Path(args.out).resolve()),
                 preset=args.preset,
                 config_overrides=overrides,
-                init=args.init if stage == stages[0] else None,
+                init=str(Path(args.init).resolve()) if args.init and stage == stages[0] else None,
                 baseline_layers=args.baseline_layers,
                 baseline_max_seq_len=args.baseline_max_seq_len,
                 loop=loop,
