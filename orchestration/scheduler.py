@@ -154,8 +154,10 @@ class BatchScheduler:
         with self._lock:
             room = self.max_batch - len(self._rows)
             joining = [self._waiting.popleft() for _ in range(min(room, len(self._waiting)))]
-        max_len = self.model.config.max_seq_len
-        rows = [_Row(r, min(r.params.max_new_tokens, max_len - 1 - len(r.prompt))) for r in joining]
+        config = self.model.config
+        rows = [
+            _Row(r, generation.answer_limit(config, len(r.prompt), r.params.max_new_tokens)) for r in joining
+        ]
         for row in rows:
             if row.limit <= 0:  # no position left to answer in
                 events.append(TokenEvent(row.request.request_id, None, FinishReason.LENGTH))

@@ -71,6 +71,12 @@ def autocast_for(device: torch.device) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
+def answer_limit(config, prompt_length: int, max_new_tokens: int) -> int:
+    """How many tokens a row may generate: its own limit, capped so that prompt + answer + [EOS]
+    still fit the model's positions (the memory encoder reads the whole interaction)."""
+    return min(max_new_tokens, config.max_seq_len - 1 - prompt_length)
+
+
 def prefill(model, prompts: list[list[int]], memory_kv=None) -> tuple[torch.Tensor, DecodeState]:
     """Run right-padded prompts through the decoder; returns each row's next-token logits [B, V]
     and the decode state. `model` is a ReactiveTransformer or StatelessLM."""
@@ -115,8 +121,7 @@ def stream(
     EOS token itself is not yielded."""
     config = model.config
     limits = [
-        min(p.max_new_tokens, config.max_seq_len - 1 - len(prompt))
-        for p, prompt in zip(params, prompts, strict=True)
+        answer_limit(config, len(prompt), p.max_new_tokens) for p, prompt in zip(params, prompts, strict=True)
     ]
     done = [limit <= 0 for limit in limits]
     produced = [0] * len(prompts)
