@@ -5,7 +5,10 @@
 
 Prints one table, RxT and baseline side by side: answer perplexity and next-token accuracy
 (teacher-forced), MRL reward (0-10; mean/max/min over dialogues) and fact recall by distance
-(greedy generation, memory/history built from the model's own answers). Writes everything,
+(greedy generation, memory/history built from the model's own answers), and for RxT the memory
+probe (rxt_core.training.memory_probe): next-token accuracy on the recalled values with the
+dialogue's own memory vs another dialogue's — equal numbers mean the decoder ignores memory.
+Writes everything,
 with a few sample transcripts, as JSON.
 """
 
@@ -56,6 +59,7 @@ def run(args) -> dict:
 
     from rxt_core import ReactiveTransformer, StatelessLM
     from rxt_core.training.evaluate import evaluate
+    from rxt_core.training.memory_probe import probe_memory
     from rxt_core.training.pipeline import load_token_dialogues, load_tokenizer
 
     torch.set_num_threads(args.threads)
@@ -65,6 +69,8 @@ def run(args) -> dict:
     common = {"batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens}
     results = {"data": args.data, "models": [evaluate(rxt, tokenizer, dialogues, "RxT", **common).as_dict()]}
     results["models"][0]["path"] = args.model
+    probe = probe_memory(rxt, dialogues, tokenizer, batch_size=max(2, args.batch_size))
+    results["models"][0]["memory_probe"] = probe.as_dict()
     if args.baseline:
         base = StatelessLM.from_pretrained(args.baseline)
         scored = evaluate(base, tokenizer, dialogues, "Stateless baseline", **common).as_dict()
@@ -84,6 +90,8 @@ def format_table(results: dict) -> str:
         ("fact recall, all distances", [_pct(m["recall_overall"]) for m in models]),
         ("fact recall, 1-8 turns back", [_pct(m["recall_1_8"]) for m in models]),
         ("fact recall, 9-16 turns back", [_pct(m["recall_9_16"]) for m in models]),
+        ("recalled-value accuracy, own memory", [_probe(m, "own_value_accuracy") for m in models]),
+        ("  ... with another dialogue's memory", [_probe(m, "other_value_accuracy") for m in models]),
     ]
     for d in distances:
         cells = []
@@ -108,6 +116,11 @@ def format_table(results: dict) -> str:
 
 def _pct(x: float) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+
+
+def _probe(model: dict, key: str) -> str:
+    probe = model.get("memory_probe")
+    return _pct(probe[key]) if probe and probe["value_tokens"] else "-"
 
 
 def _reward(r: dict) -> str:

@@ -56,6 +56,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--unfreeze-memory-attention-step", type=int, default=0)
     p.add_argument("--unfreeze-encoder-step", type=int, default=0)
+    p.add_argument(
+        "--replay-weight",
+        type=float,
+        default=0.0,
+        help="stage 4: weight of the replay loss (re-read each interaction from the STM just written)",
+    )
     p.add_argument("--noise-std", type=float, default=0.5, help="stages 1-2: noise on encoder states")
     p.add_argument("--baseline-layers", type=int, help="baseline decoder layers (default 2x RxT)")
     p.add_argument("--baseline-max-seq-len", type=int, default=1024)
@@ -160,6 +166,7 @@ def build_jobs(args) -> list:
                     bptt_turns=args.bptt_turns,
                     unfreeze_memory_attention_step=args.unfreeze_memory_attention_step,
                     unfreeze_encoder_step=args.unfreeze_encoder_step,
+                    replay_weight=args.replay_weight,
                 ),
                 resume=args.resume,
                 threads=args.threads,

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-runs/bundled}
 PY=${PY:-.venv/bin/python}
-STAGE4_SECONDS=${STAGE4_SECONDS:-2700}
+STAGE4_SECONDS=${STAGE4_SECONDS:-2400}
 BASELINE_SECONDS=${BASELINE_SECONDS:-1500}
 export OMP_NUM_THREADS=1 RAY_AUTH_MODE=${RAY_AUTH_MODE:-disabled}
 rxt() { "$PY" -m rxt_cli.main "$@"; }
@@ -35,18 +35,20 @@ done_() { [ -f "$RUN/run/$1/model/config.json" ]; }
 
 # 3. The curriculum. Stages 1-2 are short (the decoder and encoder only need the language of
 #    the dialogues); stage 4, which back-propagates through every memory update of a dialogue
-#    (--bptt-turns 0), gets most of the time.
-done_ stage1-joint-lm || rxt train --stage 1 "${COMMON[@]}" "${MODEL[@]}" --steps 150 --batch-size 32 \
+#    (--bptt-turns 0), gets most of the time, with the replay loss on (see docs/training.md:
+#    without it the decoder learned to ignore memory).
+done_ stage1-joint-lm || rxt train --stage 1 "${COMMON[@]}" "${MODEL[@]}" --threads 2 --steps 150 --batch-size 32 \
     --lr 2e-3 --warmup-steps 15 --checkpoint-every 50 --max-dialogues 5000
-done_ stage2-interaction-sft || rxt train --stage 2 "${COMMON[@]}" --steps 150 --batch-size 32 \
+done_ stage2-interaction-sft || rxt train --stage 2 "${COMMON[@]}" --threads 2 --steps 150 --batch-size 32 \
     --lr 2e-3 --warmup-steps 10 --checkpoint-every 50 --max-dialogues 5000
-done_ stage3-memory-pretrain || rxt train --stage 3 "${COMMON[@]}" --steps 40 --batch-size 16 \
+done_ stage3-memory-pretrain || rxt train --stage 3 "${COMMON[@]}" --threads 2 --steps 40 --batch-size 16 \
     --lr 1e-3 --warmup-steps 5 --checkpoint-every 50 --max-dialogues 2000
 
 # 4. Stage 4 and the stateless baseline (>= 1.5x RxT's parameters, whole history in context)
 #    train side by side, one thread each.
 done_ stage4-memory-aware || rxt train --stage 4 "${COMMON[@]}" --steps 1500 --batch-size 16 \
-    --lr 2e-3 --warmup-steps 30 --bptt-turns 0 --unfreeze-encoder-step 20 --checkpoint-every 25 \
+    --lr 2e-3 --warmup-steps 30 --bptt-turns 0 --unfreeze-encoder-step 20 --replay-weight 1.0 \
+    --checkpoint-every 25 \
     --max-seconds "$STAGE4_SECONDS" > "$RUN/stage4.log" 2>&1 &
 STAGE4=$!
 done_ baseline || rxt train --stage baseline "${COMMON[@]}" "${MODEL[@]}" --steps 1500 --batch-size 16 \

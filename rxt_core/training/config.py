@@ -67,13 +67,16 @@ class MemoryAwareConfig(BaseModel):
     memory updates before it (truncated BPTT: the STM is detached every K updates); K = 0: through
     every earlier update of the dialogue. Exact semantics in memory_aware.py. The decoder trains
     from step 0; memory attention and encoder are frozen until the given steps (the paper's
-    gradual unfreezing)."""
+    gradual unfreezing). `replay_weight` > 0 adds our replay loss (not in the paper): right
+    after writing I_t into STM_t, the decoder re-reads the whole of I_t from STM_t — a short,
+    direct gradient path that teaches the write to keep tokens and the decoder to read them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     bptt_turns: int = Field(0, ge=0)
     unfreeze_memory_attention_step: int = Field(0, ge=0)
     unfreeze_encoder_step: int = Field(0, ge=0)
+    replay_weight: float = Field(0.0, ge=0)
 
 
 class TrainJob(BaseModel):

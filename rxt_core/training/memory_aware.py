@@ -15,6 +15,9 @@ Gradient flow through memory updates (`MemoryAwareConfig.bptt_turns` = K):
   the STM is detached before the next update. So the loss of every turn after the first
   back-propagates through the last 1..K memory updates before it (exactly K at the end of a
   window, 1 right after a cut), never further back; K = 1 trains one-step writes only.
+Replay (`replay_weight` w > 0, our addition): after each write, the decoder also reads the
+interaction just written back from the new STM (the last turn is written for it too); w times
+its mean token NLL per turn joins the loss.
 Freezing: memory attention and the encoder get no gradient before
 `unfreeze_memory_attention_step` / `unfreeze_encoder_step`; the decoder (with the shared
 embedding) always trains.
@@ -26,7 +29,7 @@ import torch
 from torch import nn
 
 from ..model import ReactiveTransformer
-from .batching import TokenDialogue, batch_indices, interaction_batch
+from .batching import TokenBatch, TokenDialogue, batch_indices, interaction_batch
 from .config import LoopConfig, MemoryAwareConfig
 from .loop import StepResult
 from .losses import next_token_nll
@@ -74,6 +77,7 @@ class MemoryAwareStage:
         stm = initial_memory(model, len(dialogues))
         window = torch.zeros((), device=model.device)
         total_nll, correct, tokens = 0.0, 0, 0
+        replay_total, replay_tokens = 0.0, 0
         aux_weight = config.moe.aux_loss_weight / turns
         for t, batch in enumerate(batches):
             logits, aux = model(batch.ids, stm)
@@ -82,18 +86,35 @@ class MemoryAwareStage:
             total_nll += float(nll.detach())
             correct += int(right)
             tokens += batch.token_count
-            if t == turns - 1:
-                break
+            if t == turns - 1 and not self.cfg.replay_weight:
+                break  # the last write only matters to replay
             if self.cfg.bptt_turns and t > 0 and t % self.cfg.bptt_turns == 0:  # t updates since the cut
                 window.backward()
                 window = torch.zeros((), device=model.device)
                 stm = stm.detach()
             new = model.write_memory(stm, batch.ids, batch.mask)
+            if self.cfg.replay_weight > 0:
+                replay_nll, replay_count = replay_loss(model, batch, new)
+                window = window + self.cfg.replay_weight * replay_nll / max(1, replay_count)
+                replay_total += float(replay_nll.detach())
+                replay_tokens += replay_count
             stm = torch.where(batch.present[:, None, None, None], new, stm)
             tokens += batch.token_count
         if window.requires_grad:
             window.backward()
-        return StepResult(total_nll / targets, tokens, {"answer_accuracy": correct / targets})
+        metrics = {"answer_accuracy": correct / targets}
+        if replay_tokens:
+            metrics["replay_loss"] = replay_total / replay_tokens
+        return StepResult(total_nll / targets, tokens, metrics)
+
+
+def replay_loss(model: ReactiveTransformer, batch: TokenBatch, stm: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Summed NLL of every token of the interactions just written, decoded from the STM that
+    holds them (rows of finished dialogues excluded), and how many tokens that is."""
+    replay = TokenBatch(batch.ids, batch.mask, batch.mask[:, 1:] & batch.present[:, None], batch.present)
+    logits, _ = model(replay.ids, stm)
+    nll, _ = next_token_nll(logits, replay)
+    return nll, replay.target_count
 
 
 def initial_memory(model: ReactiveTransformer, batch_size: int) -> torch.Tensor:

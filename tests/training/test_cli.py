@@ -77,7 +77,11 @@ def test_train_all_stages_then_baseline_then_eval(corpus, tmp_path, capsys):
     assert eval_cli.main(args) == 0
     table = capsys.readouterr().out
     assert "RxT" in table and "Stateless baseline" in table and "answer perplexity" in table
+    assert "recalled-value accuracy, own memory" in table
     scored = json.loads(results.read_text())
+    probe = scored["models"][0]["memory_probe"]
+    assert probe["value_tokens"] > 0 and 0 <= probe["own_value_accuracy"] <= 1
+    assert "memory_probe" not in scored["models"][1]  # the baseline has no memory to probe
     expected = {}
     for d in generate("heldout", 6, 0, SynthConfig(min_turns=3, max_turns=5)):
         for t in d.turns:

@@ -1,0 +1,109 @@
+"""Does the decoder read its memory? A diagnostic tracked in stage 4 and printed by `rxt eval`.
+
+A decoder can reach a low answer perplexity while ignoring memory cross-attention entirely —
+the failure mode the paper's stages 1-3 exist to prevent — so perplexity alone cannot tell.
+This probe scores only the *value tokens* of recall answers (the name, number or place asked
+about, which nothing in the current query reveals), teacher-forced, twice:
+- with the dialogue's own STM_{t-1}, written from the reference turns;
+- with another dialogue's STM at the same turn (the batch rows rolled by one).
+A model that stores and retrieves facts predicts the value far better from its own memory:
+`nll_gap` = NLL(other) - NLL(own) per value token is large. A gap near 0 means memory is ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from ..model import ReactiveTransformer
+from .batching import TextTokenizer, TokenDialogue, TokenTurn, interaction_batch
+
+
+@dataclass
+class MemoryProbe:
+    value_tokens: int = 0
+    own_nll: float = 0.0
+    other_nll: float = 0.0
+    own_correct: int = 0
+    other_correct: int = 0
+
+    @property
+    def own_accuracy(self) -> float:
+        return self.own_correct / max(1, self.value_tokens)
+
+    @property
+    def other_accuracy(self) -> float:
+        return self.other_correct / max(1, self.value_tokens)
+
+    @property
+    def nll_gap(self) -> float:
+        return (self.other_nll - self.own_nll) / max(1, self.value_tokens)
+
+    def as_dict(self) -> dict:
+        return {
+            "value_tokens": self.value_tokens,
+            "own_value_accuracy": self.own_accuracy,
+            "other_value_accuracy": self.other_accuracy,
+            "value_nll_own": self.own_nll / max(1, self.value_tokens),
+            "value_nll_other": self.other_nll / max(1, self.value_tokens),
+            "value_nll_gap": self.nll_gap,
+        }
+
+
+def value_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
+    """Indices into `turn.answer` of the recalled value's tokens ([] when the turn recalls
+    nothing or the value's tokens do not appear as such in the answer)."""
+    if turn.recall is None:
+        return []
+    for text in (" " + turn.recall.value, turn.recall.value):
+        needle = tokenizer.encode(text)
+        for start in range(len(turn.answer) - len(needle) + 1):
+            if needle and turn.answer[start : start + len(needle)] == needle:
+                return list(range(start, start + len(needle)))
+    return []
+
+
+@torch.inference_mode()
+def probe_memory(
+    model: ReactiveTransformer,
+    dialogues: Sequence[TokenDialogue],
+    tokenizer: TextTokenizer,
+    batch_size: int = 32,
+) -> MemoryProbe:
+    """Teacher-forced value-token NLL and accuracy with own vs another dialogue's STM."""
+    was_training = model.training
+    model.eval()
+    result = MemoryProbe()
+    config = model.config
+    for start in range(0, len(dialogues), batch_size):
+        chunk = dialogues[start : start + batch_size]
+        if len(chunk) < 2:
+            break  # rolling needs another dialogue
+        stm = model.init_memory(len(chunk))
+        for t in range(max(len(d) for d in chunk)):
+            turns = [d[t] if t < len(d) else None for d in chunk]
+            batch = interaction_batch(turns, config).to(model.device)
+            select = torch.zeros_like(batch.targets)
+            for b, turn in enumerate(turns):
+                if turn is not None:
+                    for k in value_positions(turn, tokenizer):
+                        select[b, len(turn.query) + 1 + k] = True  # position predicting answer[k]
+            if select.any():
+                target = batch.ids[:, 1:][select]
+                for memory, own in ((stm, True), (stm.roll(1, dims=0), False)):
+                    logits = model(batch.ids, memory)[0][:, :-1][select].float()
+                    nll = float(torch.nn.functional.cross_entropy(logits, target, reduction="sum"))
+                    correct = int((logits.argmax(-1) == target).sum())
+                    if own:
+                        result.own_nll += nll
+                        result.own_correct += correct
+                    else:
+                        result.other_nll += nll
+                        result.other_correct += correct
+                result.value_tokens += int(select.sum())
+            new = model.write_memory(stm, batch.ids, batch.mask)
+            stm = torch.where(batch.present[:, None, None, None], new, stm)
+    model.train(was_training)
+    return result
