@@ -33,7 +33,17 @@ def test_variant_builds_what_its_name_says(variant):
     has_pre = hasattr(layer, "pre_attention")
     assert has_pre == (variant != "simple")
     assert hasattr(layer, "source_gate") == (variant == "gated-self-interlayer")
-    assert hasattr(layer, "pre_gate") == (variant == "gated-self-interlayer")
+    assert hasattr(layer, "pre_gate") == (variant != "simple")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("kind", ["per-slot", "linear"])
+def test_closed_gates_keep_the_memory(variant, kind):
+    """Every write into the STM passes a residual gate, pre-steps included: with the gates shut
+    the memory does not move, so nothing can pile up in it turn after turn."""
+    model = build(variant, kind=kind, init_bias=-40.0)
+    stm = random_stm(model, 2)
+    torch.testing.assert_close(write(model, stm), stm, atol=1e-6, rtol=0)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
