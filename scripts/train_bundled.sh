@@ -52,14 +52,14 @@ STAGE4=(--stage 4 "${COMMON[@]}" --batch-size 16 --lr 2e-3 --warmup-steps 30 --b
 [ -f "$RUN/short-run/stage4-memory-aware/model/config.json" ] || rxt train "${STAGE4[@]}" \
     --data "$RUN/short/train.jsonl" --out "$RUN/short-run" --init "$RUN/run/stage2-interaction-sft/model" \
     --max-seconds "$STAGE4A_SECONDS" > "$RUN/stage4a.log" 2>&1 &
-STAGE4=$!
+STAGE4A_PID=$!
 
 # 4. The stateless baseline (>= 1.5x RxT's parameters, whole history in context) trains beside
 #    stage 4, one thread each.
 done_ baseline || rxt train --stage baseline "${TRAIN[@]}" "${MODEL[@]}" --steps 1500 --batch-size 16 \
     --lr 2e-3 --warmup-steps 30 --checkpoint-every 25 --max-seconds "$BASELINE_SECONDS" \
     > "$RUN/baseline.log" 2>&1
-wait "$STAGE4"
+wait "$STAGE4A_PID"
 done_ stage4-memory-aware || rxt train "${STAGE4[@]}" --data "$RUN/data/train.jsonl" --out "$RUN/run" \
     --init "$RUN/short-run/stage4-memory-aware/model" --threads 2 --max-seconds "$STAGE4B_SECONDS" \
     > "$RUN/stage4b.log" 2>&1
