@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import torch
 
 from ..model import ReactiveTransformer
-from .batching import TextTokenizer, TokenDialogue, TokenTurn, interaction_batch
+from .batching import TextTokenizer, TokenBatch, TokenDialogue, TokenTurn, interaction_batch
+from .losses import next_token_nll
 
 
 @dataclass
@@ -91,18 +92,14 @@ def probe_memory(
                     for k in value_positions(turn, tokenizer):
                         select[b, len(turn.query) + 1 + k] = True  # position predicting answer[k]
             if select.any():
-                target = batch.ids[:, 1:][select]
-                for memory, own in ((stm, True), (stm.roll(1, dims=0), False)):
-                    logits = model(batch.ids, memory)[0][:, :-1][select].float()
-                    nll = float(torch.nn.functional.cross_entropy(logits, target, reduction="sum"))
-                    correct = int((logits.argmax(-1) == target).sum())
-                    if own:
-                        result.own_nll += nll
-                        result.own_correct += correct
-                    else:
-                        result.other_nll += nll
-                        result.other_correct += correct
-                result.value_tokens += int(select.sum())
+                values = TokenBatch(batch.ids, batch.mask, select, batch.present)
+                nll, correct = next_token_nll(model(batch.ids, stm)[0], values)
+                result.own_nll += float(nll)
+                result.own_correct += int(correct)
+                nll, correct = next_token_nll(model(batch.ids, stm.roll(1, dims=0))[0], values)
+                result.other_nll += float(nll)
+                result.other_correct += int(correct)
+                result.value_tokens += values.target_count
             new = model.write_memory(stm, batch.ids, batch.mask)
             stm = torch.where(batch.present[:, None, None, None], new, stm)
     model.train(was_training)
