@@ -172,6 +172,7 @@ class BatchScheduler:
         return len(rows), logits
 
     def _sample(self, logits: torch.Tensor) -> list[TokenEvent]:
+        logits = generation.without_control_tokens(logits, self.model.config)
         tokens = sample(logits, [row.request.params for row in self._rows], self.generator)
         eos = self.model.config.eos_id
         events, keep = [], []

@@ -77,6 +77,14 @@ def answer_limit(config, prompt_length: int, max_new_tokens: int) -> int:
     return min(max_new_tokens, config.max_seq_len - 1 - prompt_length)
 
 
+def without_control_tokens(logits: torch.Tensor, config) -> torch.Tensor:
+    """Next-token logits with [PAD], [BOS], [Q], [A] and [MASK] ruled out: an answer may only end
+    with [EOS]; a control token inside it would corrupt the interaction the memory encoder reads
+    (and decodes to no text, so a client would see an empty stream)."""
+    control = [config.pad_id, config.bos_id, config.query_id, config.answer_id, config.mask_id]
+    return logits.index_fill(-1, torch.tensor(control, device=logits.device), float("-inf"))
+
+
 def prefill(model, prompts: list[list[int]], memory_kv=None) -> tuple[torch.Tensor, DecodeState]:
     """Run right-padded prompts through the decoder; returns each row's next-token logits [B, V]
     and the decode state. `model` is a ReactiveTransformer or StatelessLM."""
@@ -128,7 +136,7 @@ def stream(
     with torch.inference_mode(), autocast_for(model.device):
         logits, state = prefill(model, prompts, memory_kv)
         while True:
-            tokens = sample(logits, params, generator)
+            tokens = sample(without_control_tokens(logits, config), params, generator)
             step: list[int | None] = []
             for row, token in enumerate(tokens.tolist()):
                 if done[row] or token == config.eos_id:

@@ -131,6 +131,19 @@ def test_generation_stops_at_token_limit(model):
     assert len(answer) == 3
 
 
+def test_answers_never_contain_control_tokens(model):
+    """Even when the model prefers [PAD]/[BOS]/[Q]/[A]/[MASK] above everything, sampled or greedy
+    answers hold only real tokens (and still end at [EOS] or the limit)."""
+    config = model.config
+    control = [config.pad_id, config.bos_id, config.query_id, config.answer_id, config.mask_id]
+    prefer_control = lambda m, i, logits: logits.index_fill(-1, torch.tensor(control), 1e4)
+    hook = model.lm_head.register_forward_hook(prefer_control)
+    params = [SamplingParams(max_new_tokens=8), SamplingParams(max_new_tokens=8, temperature=1.0)]
+    answers = model.generate([[7, 8], [9, 10]], random_stm(model, 2), params)
+    hook.remove()
+    assert all(answers) and not set(control) & {t for a in answers for t in a}
+
+
 def test_generation_respects_position_limit(model):
     limit = model.config.max_seq_len
     query = list(range(10, 10 + limit - 5))
