@@ -98,6 +98,7 @@ class MemoryAwareStage:
                 window = window + self.cfg.replay_weight * replay_nll / max(1, replay_count)
                 replay_total += float(replay_nll.detach())
                 replay_tokens += replay_count
+                tokens += batch.token_count  # the replay's decoder pass
             stm = torch.where(batch.present[:, None, None, None], new, stm)
             tokens += batch.token_count
         if window.requires_grad:
