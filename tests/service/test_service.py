@@ -176,8 +176,13 @@ def test_client_disconnect_stops_generation_and_is_not_written_to_memory(service
     sid = create(stub).session_id
     turn(stub, sid)
     before = settled(stub, sid)
-    # 400 tokens take long enough that the cancellation arrives while they are being generated.
-    call = stub.Interact(pb.InteractRequest(session_id=sid, query="hello there", max_new_tokens=400))
+    # Greedy, so the answer is the same every time; on a fork with the same memory it runs to the
+    # full 400 tokens, which take long enough that the cancellation lands mid-answer (a sampled
+    # answer could stop at an early [EOS] and be written before the cancellation arrived).
+    long = dict(query="hello there", max_new_tokens=400, temperature=0.0)
+    fork = stub.ForkSession(pb.ForkSessionRequest(session_id=sid, version=before.version))
+    assert turn(stub, fork.session_id, **long)[1].finish_reason == pb.FINISH_REASON_LENGTH
+    call = stub.Interact(pb.InteractRequest(session_id=sid, **long))
     next(call)
     call.cancel()
     # The decoder releases the session as soon as generation stops: a new turn is accepted.
