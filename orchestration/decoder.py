@@ -214,8 +214,8 @@ class Decoder:
     async def _settle(self, sid: str, info: SessionInfo) -> tuple[float, SessionInfo]:
         """Wait for the session's pending memory update(s); returns (seconds waited, fresh info)."""
         start = time.perf_counter()
-        waited = await self.turns.wait_for_update(sid, self.config.memory_wait_timeout_s)
-        if waited or self._may_have_pending(info):
+        in_flight_wait = await self.turns.wait_for_update(sid, self.config.memory_wait_timeout_s)
+        if in_flight_wait or self._may_have_pending(info):
             # `info` was read before the wait: an update that landed in between (the wait then
             # returns 0) has moved the head, so read it again rather than decode from the old one.
             info = await self.store.get_session(sid)
