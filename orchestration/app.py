@@ -1,13 +1,14 @@
 """The Ray Serve application: a gRPC ingress, N decoder replicas and a memory-updater pool.
 
-    client --gRPC--> Serve proxy --> ReactiveIngress --(session_id hash)--> DecoderDeployment
-                                          |                                     |  answer streams
-                                          v                                     v  back first
-                                     SQL store  <---------- commit ---- MemoryUpdaterDeployment
+    client --gRPC--> ReactiveIngress --(session_id hash)--> DecoderDeployment
+                            |                                     |  answer streams
+                            v                                     v  back first
+                       SQL store  <---------- commit ---- MemoryUpdaterDeployment
 
-- `ReactiveIngress` implements `rxt.v1.ReactiveService` (its method names are the RPC names)
-  and `grpc.health.v1.Health`; it validates requests, maps errors to status codes, and routes
-  each session's work to a decoder by consistent hashing of the session id.
+- `ReactiveIngress` runs the public gRPC server (`grpc_server.py`: why not Serve's proxy) and
+  implements `rxt.v1.ReactiveService` and `grpc.health.v1.Health`; it validates requests, maps
+  errors to status codes, and routes each session's work to a decoder by consistent hashing of
+  the session id.
 - `DecoderDeployment` wraps `Decoder`: continuous batching across sessions, an STM cache,
   per-session ordering. Routing by session is a cache hint only: any replica can serve any
   session correctly, because the store decides which memory version a turn reads.
@@ -15,7 +16,7 @@
   (`@serve.batch`) and committing each new version with optimistic concurrency.
 
 Build it with `build_app(ServiceConfig(...))`; `serve deploy` uses `app_builder` with the config
-as `args` (see deploy/serve_config.yaml); `start(config)` also starts Serve's gRPC proxy.
+as `args` (see deploy/serve_config.yaml); `start(config)` runs it on a local Ray.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2
 from ray import serve
-from ray.serve.config import RequestRouterConfig, gRPCOptions
+from ray.serve.config import RequestRouterConfig
 from ray.serve.handle import DeploymentHandle
 
 from agents.lifecycle import close_idle_sessions
@@ -39,17 +40,13 @@ from . import grpc_codec as codec
 from .config import ReplicaConfig, ServiceConfig
 from .decoder import Decoder, TurnEvent, TurnRequest
 from .errors import status_of
+from .grpc_server import SERVICE_NAME, start_grpc_server
 from .memory_updater import MemoryUpdater, UpdateJob, UpdateResult
 from .metrics import RayMetrics
 from .runtime import load_model, open_store
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ReactiveService"].full_name
-GRPC_SERVICERS = [
-    "protos.rxt.v1.reactive_pb2_grpc.add_ReactiveServiceServicer_to_server",
-    "grpc_health.v1.health_pb2_grpc.add_HealthServicer_to_server",
-]
 CONSISTENT_HASH = "ray.serve.experimental.consistent_hash_router.ConsistentHashRouter"
 QUICK_SHUTDOWN = {"graceful_shutdown_wait_loop_s": 0.1, "graceful_shutdown_timeout_s": 1.0}
 SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
@@ -121,10 +118,10 @@ class DecoderDeployment:
         self.decoder.close()
 
 
-@serve.deployment(**QUICK_SHUTDOWN)
+@serve.deployment(max_replicas_per_node=1, **QUICK_SHUTDOWN)  # one gRPC server per node and port
 class ReactiveIngress:
-    """rxt.v1.ReactiveService and grpc.health.v1.Health. Every method catches expected errors
-    and answers with their status code; the replica keeps serving."""
+    """rxt.v1.ReactiveService and grpc.health.v1.Health on `config.port`. Every method catches
+    expected errors and answers with their status code; the replica keeps serving."""
 
     async def __init__(self, config: ServiceConfig, decoder: DeploymentHandle, updater: DeploymentHandle):
         self.config = config
@@ -132,6 +129,15 @@ class ReactiveIngress:
         self.store = open_store(config)
         self.agents = AgentRegistry(config.agents, config.default_agent)
         self._reaper = asyncio.create_task(self._reap_idle_sessions())
+        self._server = await start_grpc_server(self, config.port)
+
+    async def __del__(self) -> None:
+        self._reaper.cancel()
+        if server := getattr(self, "_server", None):  # None if the constructor failed
+            await server.stop(grace=0.5)
+
+    def ready(self) -> bool:
+        return True
 
     # ------------------------------------------------------------------ rxt.v1.ReactiveService
     async def CreateSession(self, request: pb.CreateSessionRequest, grpc_context) -> pb.Session:
@@ -143,19 +149,22 @@ class ReactiveIngress:
             )
             return codec.session(info)
         except Exception as exc:
-            return _fail(grpc_context, exc, pb.Session())
+            await _abort(grpc_context, exc)
 
     async def Interact(self, request: pb.InteractRequest, grpc_context) -> AsyncIterator[pb.InteractResponse]:
         try:
             turn = codec.turn_request(request, self.config.max_query_chars)
             stream = self._decoder(turn.session_id, stream=True).interact.remote(turn)
-            async for event in stream:
-                yield codec.interact_response(event)
+            finished = False
+            try:
+                async for event in stream:
+                    finished = event.done
+                    yield codec.interact_response(event)
+            finally:
+                if not finished:  # the client went away: stop generating (the turn is not written)
+                    stream.cancel()
         except Exception as exc:
-            _fail(grpc_context, exc, None)
-            # A streaming RPC's status reaches Serve's proxy only with a message or an
-            # exception; raising (with the code already set) keeps the stream empty.
-            raise StreamFailed(grpc_context.details()) from None
+            await _abort(grpc_context, exc)
 
     async def GetSession(self, request: pb.GetSessionRequest, grpc_context) -> pb.Session:
         try:
@@ -165,7 +174,7 @@ class ReactiveIngress:
             info = await self.store.get_session(sid)
             return codec.session(info, update_pending=pending)
         except Exception as exc:
-            return _fail(grpc_context, exc, pb.Session())
+            await _abort(grpc_context, exc)
 
     async def ListSnapshots(self, request: pb.ListSnapshotsRequest, grpc_context) -> pb.ListSnapshotsResponse:
         try:
@@ -175,7 +184,7 @@ class ReactiveIngress:
             log_ = await self.store.list_interactions(sid)
             return codec.snapshots(versions, log_, info.head_version)
         except Exception as exc:
-            return _fail(grpc_context, exc, pb.ListSnapshotsResponse())
+            await _abort(grpc_context, exc)
 
     async def ForkSession(self, request: pb.ForkSessionRequest, grpc_context) -> pb.Session:
         try:
@@ -184,7 +193,7 @@ class ReactiveIngress:
             info = await self._decoder(sid).fork.remote(sid, version, None)
             return codec.session(info)
         except Exception as exc:
-            return _fail(grpc_context, exc, pb.Session())
+            await _abort(grpc_context, exc)
 
     async def RollbackSession(self, request: pb.RollbackSessionRequest, grpc_context) -> pb.Session:
         try:
@@ -192,14 +201,14 @@ class ReactiveIngress:
             info = await self._decoder(sid).rollback.remote(sid, codec.require_version(request.version))
             return codec.session(info)
         except Exception as exc:
-            return _fail(grpc_context, exc, pb.Session())
+            await _abort(grpc_context, exc)
 
     async def DeleteSession(self, request: pb.DeleteSessionRequest, grpc_context) -> pb.DeleteSessionResponse:
         try:
             sid = codec.require_session_id(request.session_id)
             await self._decoder(sid).delete.remote(sid)
         except Exception as exc:
-            _fail(grpc_context, exc, None)
+            await _abort(grpc_context, exc)
         return pb.DeleteSessionResponse()
 
     async def ListAgents(self, request: pb.ListAgentsRequest, grpc_context) -> pb.ListAgentsResponse:
@@ -210,12 +219,14 @@ class ReactiveIngress:
         self, request: health_pb2.HealthCheckRequest, grpc_context
     ) -> health_pb2.HealthCheckResponse:
         if request.service not in ("", SERVICE_NAME):
-            grpc_context.set_code(grpc.StatusCode.NOT_FOUND)
-            grpc_context.set_details(
-                f"unknown service {request.service!r}; this server offers {SERVICE_NAME!r}"
+            await grpc_context.abort(
+                grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}; this server offers {SERVICE_NAME!r}"
             )
-            return health_pb2.HealthCheckResponse()
         return health_pb2.HealthCheckResponse(status=await self._status())
+
+    async def List(self, request: health_pb2.HealthListRequest, grpc_context) -> health_pb2.HealthListResponse:
+        status = health_pb2.HealthCheckResponse(status=await self._status())
+        return health_pb2.HealthListResponse(statuses={"": status, SERVICE_NAME: status})
 
     async def Watch(
         self, request: health_pb2.HealthCheckRequest, grpc_context
@@ -257,19 +268,13 @@ class ReactiveIngress:
                 log.exception("closing idle sessions failed")
 
 
-class StreamFailed(Exception):
-    """Ends a streaming RPC whose status code is already set on its context."""
-
-
-def _fail(grpc_context, exc: BaseException, empty):
-    """Answer an expected failure with its status code; log and answer INTERNAL for a bug."""
+async def _abort(grpc_context: grpc.aio.ServicerContext, exc: BaseException):
+    """End the RPC with the failure's status code; log and answer INTERNAL for a bug."""
     status = status_of(exc)
     if status is None:
         log.exception("internal error", exc_info=exc)
         status = (grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
-    grpc_context.set_code(status[0])
-    grpc_context.set_details(status[1])
-    return empty
+    await grpc_context.abort(*status)
 
 
 # ---------------------------------------------------------------------- building and starting
@@ -293,11 +298,8 @@ def app_builder(args: dict[str, Any]) -> serve.Application:
     return build_app(ServiceConfig(**args))
 
 
-def grpc_options(config: ServiceConfig) -> gRPCOptions:
-    return gRPCOptions(port=config.port, grpc_servicer_functions=GRPC_SERVICERS)
-
-
 def start(config: ServiceConfig) -> None:
-    """Start Serve's gRPC proxy on `config.port` and run the application (Ray must be up)."""
-    serve.start(grpc_options=grpc_options(config), http_options={"host": "127.0.0.1", "port": 0})
-    serve.run(build_app(config), name=config.app_name, route_prefix=config.route_prefix)
+    """Run the application (Ray must be up); returns once the gRPC server on `config.port` serves.
+    Serve's proxies are off: the ingress replicas serve gRPC themselves."""
+    serve.start(proxy_location="Disabled")
+    serve.run(build_app(config), name=config.app_name, route_prefix=None)

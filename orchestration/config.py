@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from agents.spec import DEFAULT_AGENT, AgentSpec
 from rxt_core.bundled import bundled_model_dir
@@ -41,8 +41,8 @@ class ServiceConfig(BaseModel):
     database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'rxt.db'}"
     """SQLAlchemy URL of the session store (the truth; replica STMs are caches)."""
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
+    """Where each ingress replica's gRPC server listens (all interfaces)."""
     app_name: str = "rxt"
-    route_prefix: str = "/rxt"
     device: str = "auto"
     """'auto' = CUDA when the replica got a GPU, else CPU."""
     torch_threads: int = Field(1, ge=1)
@@ -77,12 +77,6 @@ class ServiceConfig(BaseModel):
     session_idle_ttl_s: float | None = Field(None, gt=0)
     """Close sessions idle this long (an agent's own `idle_ttl_s` wins). None: never."""
     reap_interval_s: float = Field(60.0, gt=0)
-
-    @model_validator(mode="after")
-    def _check(self) -> ServiceConfig:
-        if not self.route_prefix.startswith("/"):
-            raise ValueError(f"route_prefix must start with '/', got {self.route_prefix!r}")
-        return self
 
     @property
     def address(self) -> str:
