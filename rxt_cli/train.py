@@ -63,6 +63,9 @@ def parser() -> argparse.ArgumentParser:
         help="stage 4: weight of the replay loss (re-read each interaction from the STM just written)",
     )
     p.add_argument("--noise-std", type=float, default=0.5, help="stages 1-2: noise on encoder states")
+    p.add_argument(
+        "--swap-prob", type=float, default=0.0, help="stages 1-2: share of rows that read another row's states"
+    )
     p.add_argument("--baseline-layers", type=int, help="baseline decoder layers (default 2x RxT)")
     p.add_argument("--baseline-max-seq-len", type=int, default=1024)
     p.add_argument("--max-dialogues", type=int)
@@ -161,7 +164,7 @@ def build_jobs(args) -> list:
                 baseline_layers=args.baseline_layers,
                 baseline_max_seq_len=args.baseline_max_seq_len,
                 loop=loop,
-                joint=JointConfig(noise_std=args.noise_std),
+                joint=JointConfig(noise_std=args.noise_std, swap_prob=args.swap_prob),
                 memory_aware=MemoryAwareConfig(
                     bptt_turns=args.bptt_turns,
                     unfreeze_memory_attention_step=args.unfreeze_memory_attention_step,

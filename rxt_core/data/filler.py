@@ -117,6 +117,23 @@ def repeat(rng: random.Random, pools: EntityPools) -> tuple[str, str]:
     return rng.choice(_REPEAT_QUERIES).format(p=phrase), phrase[0].upper() + phrase[1:] + "."
 
 
+_ECHO_QUERIES = (
+    "Repeat these names: {names}.",
+    "Can you say these back to me: {names}?",
+    "Please echo: {names}.",
+    "Say after me: {names}.",
+)
+_ECHO_POOLS = ("name", "name", "pet_name", "city", "food", "colour", "sport")
+
+
+def echo(rng: random.Random, pools: EntityPools) -> tuple[str, str]:
+    """Copy one to four values, most of them made-up names, in order. Recall answers must copy
+    values the model has never seen whole; this teaches copying from the current query first."""
+    values = [rng.choice(pools[rng.choice(_ECHO_POOLS)]) for _ in range(rng.randint(1, 4))]
+    names = values[0] if len(values) == 1 else ", ".join(values[:-1]) + " and " + values[-1]
+    return rng.choice(_ECHO_QUERIES).format(names=names), names + "."
+
+
 _SMALL_TALK = (
     (
         ("How are you?", "How are you today?", "How's it going?"),
@@ -240,6 +257,7 @@ FILLERS: tuple[tuple[Filler, float], ...] = (
     (word_game, 1.5),
     (counting, 0.8),
     (repeat, 0.7),
+    (echo, 1.5),
     (small_talk, 3.0),
     (story, 2.0),
 )
@@ -258,6 +276,7 @@ def _texts() -> tuple[str, ...]:
         + _COUNTING
         + _PHRASES
         + _REPEAT_QUERIES
+        + _ECHO_QUERIES
         + talk
         + _STORY_QUERIES
         + _STORY_ACTIONS

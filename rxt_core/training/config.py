@@ -47,6 +47,10 @@ class JointConfig(BaseModel):
     beta: float = 0.5
     mask_prob: float = Field(0.15, gt=0, lt=1)
     noise_std: float = Field(0.5, ge=0)
+    swap_prob: float = Field(0.0, ge=0, le=1)
+    """Fraction of rows whose decoder reads another row's encoder states (ours, not the paper's).
+    With only its own row's states the decoder learns to read the answer off its memory and
+    never to copy from its own context, which later turns need: those rows must."""
 
 
 class MemoryPretrainConfig(BaseModel):

@@ -6,7 +6,8 @@ single interactions (`[Q] query [A] answer [EOS]`, unconnected to each other).
   model) predicts the masked tokens from `encoder.norm` of its last layer: L_MLM;
 - the decoder reads the row autoregressively, its memory cross-attention attending to the
   encoder's per-layer states, *detached* (no decoder gradient reaches the encoder) plus
-  Gaussian noise of `noise_std` times their standard deviation: L_AR over every next token;
+  Gaussian noise of `noise_std` times their standard deviation (for `swap_prob` of the rows:
+  another row's states): L_AR over every next token;
 - L = alpha * L_AR + beta * L_MLM + moe.aux_loss_weight * L_aux.
 """
 
@@ -77,11 +78,21 @@ class JointStage:
         if self.cfg.noise_std > 0:
             scale = self.cfg.noise_std * memory.std()
             memory = memory + scale * torch.randn(memory.shape, generator=generator).to(device)
-        logits, aux = self.model(batch.ids, memory, batch.mask)
+        memory, memory_mask = self._swap_rows(memory, batch.mask, generator)
+        logits, aux = self.model(batch.ids, memory, memory_mask)
         nll, _ = next_token_nll(logits, batch)
         ar = nll / max(batch.target_count, 1)
         loss = self.cfg.alpha * ar + self.cfg.beta * mlm + config.moe.aux_loss_weight * aux
         return loss, ar.detach(), mlm.detach(), aux.detach()
+
+
+    def _swap_rows(self, memory: torch.Tensor, mask: torch.Tensor, generator: torch.Generator):
+        """Give `swap_prob` of the rows the next row's memory (and its padding mask)."""
+        if self.cfg.swap_prob == 0 or len(memory) < 2:
+            return memory, mask
+        swap = (torch.rand(len(memory), generator=generator) < self.cfg.swap_prob).to(memory.device)
+        memory = torch.where(swap[:, None, None, None], memory.roll(1, 0), memory)
+        return memory, torch.where(swap[:, None], mask.roll(1, 0), mask)
 
 
 def mask_tokens(ids: torch.Tensor, mask: torch.Tensor, prob: float, config, generator: torch.Generator):

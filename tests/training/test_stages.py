@@ -52,6 +52,21 @@ def test_stage2_interaction_sft_loss_falls(config, token_dialogues, tmp_path):
     assert falls(state.history)
 
 
+@pytest.mark.parametrize("swap_prob", [0.0, 0.5, 1.0])
+def test_swap_prob_gives_rows_another_rows_memory(config, token_dialogues, swap_prob):
+    rows = interaction_rows(token_dialogues, config)
+    stage = JointStage("2", ReactiveTransformer(config), rows, loop(1), JointConfig(swap_prob=swap_prob))
+    memory = torch.arange(64.0).reshape(64, 1, 1, 1).expand(64, 2, 3, 4)  # row i holds the value i
+    mask = torch.rand(64, 3) < 0.5
+    swapped, swapped_mask = stage._swap_rows(memory, mask, torch.Generator().manual_seed(0))
+    source = swapped[:, 0, 0, 0].long()  # which row's memory each row now reads
+    own, previous = torch.arange(64), torch.arange(64).roll(1)
+    assert bool(((source == own) | (source == previous)).all())
+    assert torch.equal(swapped_mask, mask[source])  # the padding mask travels with the memory
+    share = float((source == previous).float().mean())
+    assert {0.0: share == 0.0, 0.5: 0.25 < share < 0.75, 1.0: share == 1.0}[swap_prob]
+
+
 def test_stage3_memory_pretrain_loss_falls_and_trains_only_memory_attention(
     config, token_dialogues, tmp_path
 ):
