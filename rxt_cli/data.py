@@ -1,6 +1,6 @@
 """`rxt data`: make synthetic dialogues, train a tokenizer, check a dataset.
 
-rxt data synth --out DIR --train N --heldout M --seed S [--valid K] [--max-turns T] ...
+rxt data synth --out DIR --train N --heldout M --seed S [--valid K] [--max-turns T] [--echo E] ...
 rxt data tokenizer --data FILE... --vocab-size 8192 --out tokenizer.json
 rxt data check FILE [--tokenizer tokenizer.json --max-tokens 256]
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rxt_core.data.dialogue import Dialogue, write_jsonl
 from rxt_core.data.sources import load_dialogues, load_texts
-from rxt_core.data.synth import SynthConfig, SynthSplit, generate
+from rxt_core.data.synth import SynthConfig, SynthSplit, generate, generate_echo
 from rxt_core.tokenizer import RxTTokenizer
 
 
@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--min-turns", type=int, default=SynthConfig.min_turns)
     synth.add_argument("--max-turns", type=int, default=SynthConfig.max_turns)
     synth.add_argument("--max-distance", type=int, default=None, help="longest recall distance in turns")
+    synth.add_argument(
+        "--echo", type=int, default=0, help="also write echo.jsonl: this many one-turn copy dialogues"
+    )
     synth.set_defaults(run=_synth)
 
     tok = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer")
@@ -81,7 +84,11 @@ def _synth(args: argparse.Namespace) -> int:
         write_jsonl(path, generate(split, n, args.seed, config))
         seconds = time.perf_counter() - start
         print(f"{path}: {n} dialogues in {seconds:.1f} s ({n / max(seconds, 1e-9):,.0f} dialogues/s)")
-    meta = {"seed": args.seed, "counts": counts, "config": dataclasses.asdict(config)}
+    if args.echo:
+        path = args.out / "echo.jsonl"
+        write_jsonl(path, generate_echo(args.echo, args.seed))
+        print(f"{path}: {args.echo} one-turn echo dialogues")
+    meta = {"seed": args.seed, "counts": counts, "echo": args.echo, "config": dataclasses.asdict(config)}
     (args.out / "synth.json").write_text(json.dumps(meta, indent=2) + "\n")
     return 0
 

@@ -25,7 +25,7 @@ from typing import Literal, TypeVar
 from .dialogue import Dialogue, Fact, Recall, Turn
 from .entities import PET_KINDS, RELATIONS, EntityPools, EntitySplit, partition
 from .facts import FACT_TYPES, FACTS_BY_NAME, FactType, article
-from .filler import FILLERS
+from .filler import FILLERS, echo
 from .filler import TEXTS as FILLER_TEXTS
 
 SynthSplit = Literal["train", "valid", "heldout"]
@@ -67,6 +67,17 @@ def generate(split: SynthSplit, n: int, seed: int, config: SynthConfig | None = 
     for i in range(n):
         rng = SynthRandom((seed << 64) | (stream << 48) | i)
         yield generate_dialogue(rng, pools, config)
+
+
+def generate_echo(n: int, seed: int) -> Iterator[Dialogue]:
+    """`n` one-turn dialogues that echo 1-4 training names/values: a copy curriculum for stages
+    1-2 (in whole dialogues echo turns are a few percent; models learned to copy only with more)."""
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    pools = split_pools("train")
+    for i in range(n):
+        query, answer = echo(SynthRandom((seed << 64) | (len(SPLITS) << 48) | i), pools)
+        yield Dialogue((Turn(query, answer),))
 
 
 _OPENERS = ("", "", "", "Hi! ", "Hello. ", "Hey there! ", "Good evening! ")

@@ -10,7 +10,7 @@ import pytest
 from rxt_core.data.dialogue import Dialogue
 from rxt_core.data.entities import phrases, words
 from rxt_core.data.facts import FACT_TYPES
-from rxt_core.data.synth import SynthConfig, generate, split_pools
+from rxt_core.data.synth import SynthConfig, generate, generate_echo, split_pools
 
 
 def _text(d: Dialogue) -> str:
@@ -55,6 +55,21 @@ def test_heldout_values_never_appear_in_training_dialogues() -> None:
     # Numbers are held out as facts only (arithmetic small talk uses every number).
     leaked = {v for v in heldout_values if not v.isdigit() and " ".join(words(v)) in train_phrases}
     assert not leaked
+
+
+def test_echo_dialogues_copy_training_values_only() -> None:
+    dialogues = list(generate_echo(2000, seed=3))
+    assert [d.to_json() for d in dialogues[:50]] == [d.to_json() for d in generate_echo(50, seed=3)]
+    assert all(len(d.turns) == 1 for d in dialogues)
+    heldout = {f.value for d in generate("heldout", 500, seed=0) for t in d.turns for f in t.stated}
+    heldout = {" ".join(words(v)) for v in heldout if not v.isdigit()}
+    assert len(heldout) > 500
+    for d in dialogues:
+        (turn,) = d.turns
+        echoed = turn.answer.removesuffix(".")
+        assert f"{echoed}." in turn.query or f"{echoed}?" in turn.query  # the answer copies the query
+        assert not heldout & phrases(turn.query)
+    assert len({d.turns[0].answer for d in dialogues}) > 0.9 * len(dialogues)  # copying, not memorising
 
 
 def _replay(d: Dialogue) -> None:
