@@ -17,10 +17,11 @@ BASELINE_SECONDS=${BASELINE_SECONDS:-1500}
 export OMP_NUM_THREADS=1 RAY_AUTH_MODE=${RAY_AUTH_MODE:-disabled}
 rxt() { "$PY" -m rxt_cli.main "$@"; }
 
-# 1. Data (seed 0): 20k training dialogues of 4-16 turns; 200 held-out dialogues of 8-20
-#    turns whose entities never occur in training; 20k short dialogues (2-8 turns, seed 1) for
-#    the first half of stage 4. Tokenizer: byte-level BPE, 2048 tokens.
-[ -f "$RUN/data/train.jsonl" ] || rxt data synth --out "$RUN/data" --train 20000 --heldout 200 --seed 0
+# 1. Data (seed 0): 20k training dialogues of 4-16 turns and 30k one-turn echo dialogues (copy
+#    1-4 names in order); 200 held-out dialogues of 8-20 turns whose entities never occur in
+#    training; 20k short dialogues (2-8 turns, seed 1) for the first half of stage 4.
+#    Tokenizer: byte-level BPE, 2048 tokens.
+[ -f "$RUN/data/echo.jsonl" ] || rxt data synth --out "$RUN/data" --train 20000 --heldout 200 --seed 0 --echo 30000
 [ -f "$RUN/short/train.jsonl" ] || rxt data synth --out "$RUN/short" --train 20000 --heldout 0 --seed 1 \
     --min-turns 2 --max-turns 8
 [ -f "$RUN/eval/heldout.jsonl" ] || rxt data synth --out "$RUN/eval" --train 0 --heldout 200 --seed 0 \
@@ -38,15 +39,20 @@ COMMON=(--tokenizer "$RUN/tokenizer.json" --seed 0 --resume --no-progress --log-
 TRAIN=(--data "$RUN/data/train.jsonl" --out "$RUN/run" "${COMMON[@]}")
 done_() { [ -f "$RUN/run/$1/model/config.json" ]; }
 
-# 3. Stages 1-2 teach the language and, with little noise (0.2 x std) on the encoder states and
-#    1,000 interaction steps, teach the decoder to *read* its memory cross-attention (with the
-#    paper's 150 steps and 0.5 noise it learned to ignore it). Stage 3 is skipped: its target
+# 3. Stages 1-2 teach the language and, with little noise (0.2 x std) on the encoder states,
+#    teach the decoder to *read* its memory cross-attention (with the paper's 150 steps and 0.5
+#    noise it learned to ignore it). Stage 2 (2,500 steps) also teaches it to *copy* from its own
+#    context: half its rows read another row's encoder states (--swap-prob 0.5), and its rows are
+#    the 30k echo dialogues plus the first 10k training dialogues (~23% echo rows; without them
+#    the model copied 12% of held-out names from the query, with them 42%). Stage 3 is skipped: its
+#    target
 #    (the token mean of ED) makes every slot the same vector (docs/training.md). Stage 4 starts
 #    from stage 2, with the replay loss, first on short dialogues, then on the full ones.
 done_ stage1-joint-lm || rxt train --stage 1 "${TRAIN[@]}" "${MODEL[@]}" --threads 2 --steps 150 \
     --batch-size 32 --lr 2e-3 --warmup-steps 15 --noise-std 0.2 --checkpoint-every 50 --max-dialogues 5000
-done_ stage2-interaction-sft || rxt train --stage 2 "${TRAIN[@]}" --threads 2 --steps 1000 --batch-size 32 \
-    --lr 2e-3 --warmup-steps 10 --noise-std 0.2 --checkpoint-every 100 --max-dialogues 10000
+done_ stage2-interaction-sft || rxt train --stage 2 --data "$RUN/data/echo.jsonl" "$RUN/data/train.jsonl" \
+    --out "$RUN/run" "${COMMON[@]}" --threads 2 --steps 2500 --batch-size 32 --lr 2e-3 --warmup-steps 10 \
+    --noise-std 0.2 --swap-prob 0.5 --checkpoint-every 100 --max-dialogues 40000
 STAGE4=(--stage 4 "${COMMON[@]}" --batch-size 16 --lr 2e-3 --warmup-steps 30 --bptt-turns 0
         --unfreeze-encoder-step 20 --replay-weight 1.0 --checkpoint-every 25 --steps 3000)
 [ -f "$RUN/short-run/stage4-memory-aware/model/config.json" ] || rxt train "${STAGE4[@]}" \
