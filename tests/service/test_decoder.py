@@ -182,6 +182,38 @@ def test_cancelled_turn_is_not_written_to_memory(model_dir, db):
     run(model_dir, db, body)
 
 
+def test_an_update_landing_between_the_head_read_and_the_wait_is_not_missed(model_dir, db):
+    """Turn 2 reads the session head (version 0) and only then does turn 1's update commit
+    version 1, so turn 2's wait for it returns at once: turn 2 must still decode from version 1."""
+
+    async def body(s: Service):
+        sid = await s.create()
+        land = asyncio.Event()
+        apply = s.decoder._apply_update
+
+        async def apply_when_told(job):
+            await land.wait()
+            return await apply(job)
+
+        s.decoder._apply_update = apply_when_told
+        await s.turn(sid, "my name is Ada")  # its update now waits for `land`
+        read = s.store.get_session
+
+        async def read_then_let_the_update_land(session_id):
+            info = await read(session_id)
+            if not land.is_set():
+                land.set()
+                await s.decoder.turns.wait_for_update(session_id, 30)
+                assert (await read(session_id)).head_version == 1 != info.head_version
+            return info
+
+        s.store.get_session = read_then_let_the_update_land
+        _, last = await s.turn(sid)
+        assert last.from_version == 1
+
+    run(model_dir, db, body)
+
+
 def test_logged_but_unapplied_turn_is_replayed_before_the_next(model_dir, db):
     """A turn logged by a replica that died before its memory update: the next turn applies it
     first (turn t+1 is generated from STM_t) and measures the wait."""
