@@ -92,6 +92,10 @@ def format_table(results: dict) -> str:
         ("fact recall, 9-16 turns back", [_pct(m["recall_9_16"]) for m in models]),
         ("recalled-value accuracy, own memory", [_probe(m, "own_value_accuracy") for m in models]),
         ("  ... with another dialogue's memory", [_probe(m, "other_value_accuracy") for m in models]),
+        (
+            "copied-value accuracy (stated in the query)",
+            [_probe(m, "copied_value_accuracy", "copied_value_tokens") for m in models],
+        ),
     ]
     for d in distances:
         cells = []
@@ -118,9 +122,9 @@ def _pct(x: float) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
 
 
-def _probe(model: dict, key: str) -> str:
+def _probe(model: dict, key: str, count: str = "value_tokens") -> str:
     probe = model.get("memory_probe")
-    return _pct(probe[key]) if probe and probe["value_tokens"] else "-"
+    return _pct(probe[key]) if probe and probe.get(count) else "-"
 
 
 def _reward(r: dict) -> str:

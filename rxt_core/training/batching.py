@@ -28,6 +28,7 @@ class TokenTurn:
     recall: Recall | None = None
     query_text: str = ""
     answer_text: str = ""
+    stated: tuple[str, ...] = ()  # values of the facts the query states
 
 
 TokenDialogue = list[TokenTurn]
@@ -48,7 +49,8 @@ def tokenize_dialogues(
                     f"{source}: dialogue {n}, turn {i} is {len(q) + len(a) + 3} tokens as "
                     f"[Q] query [A] answer [EOS]; the model has {config.max_seq_len} positions"
                 )
-            turns.append(TokenTurn(q, a, turn.recall, turn.query, turn.answer))
+            stated = tuple(f.value for f in turn.stated)
+            turns.append(TokenTurn(q, a, turn.recall, turn.query, turn.answer, stated))
         out.append(turns)
     if not out:
         raise DataError(f"{source}: no dialogues")

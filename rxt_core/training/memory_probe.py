@@ -8,6 +8,11 @@ about, which nothing in the current query reveals), teacher-forced, twice:
 - with another dialogue's STM at the same turn (the batch rows rolled by one).
 A model that stores and retrieves facts predicts the value far better from its own memory:
 `nll_gap` = NLL(other) - NLL(own) per value token is large. A gap near 0 means memory is ignored.
+
+It also scores, with the own STM, the *copied values*: a value the query states and the answer
+repeats ("My cousin is Mekel." -> "Mekel sounds like a great cousin."). Reading a fact back from
+memory needs the same copying of a never-seen name, from the current context first: a model that
+cannot copy here cannot recall either.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ class MemoryProbe:
     other_nll: float = 0.0
     own_correct: int = 0
     other_correct: int = 0
+    copy_tokens: int = 0
+    copy_correct: int = 0
 
     @property
     def own_accuracy(self) -> float:
@@ -37,6 +44,10 @@ class MemoryProbe:
     @property
     def other_accuracy(self) -> float:
         return self.other_correct / max(1, self.value_tokens)
+
+    @property
+    def copy_accuracy(self) -> float:
+        return self.copy_correct / max(1, self.copy_tokens)
 
     @property
     def nll_gap(self) -> float:
@@ -50,18 +61,27 @@ class MemoryProbe:
             "value_nll_own": self.own_nll / max(1, self.value_tokens),
             "value_nll_other": self.other_nll / max(1, self.value_tokens),
             "value_nll_gap": self.nll_gap,
+            "copied_value_tokens": self.copy_tokens,
+            "copied_value_accuracy": self.copy_accuracy,
         }
 
 
 def value_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
     """Indices into `turn.answer` of the recalled value's tokens ([] when the turn recalls
     nothing or the value's tokens do not appear as such in the answer)."""
-    if turn.recall is None:
-        return []
-    for text in (" " + turn.recall.value, turn.recall.value):
+    return [] if turn.recall is None else _span(turn.answer, turn.recall.value, tokenizer)
+
+
+def copy_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
+    """Indices into `turn.answer` of the tokens of values the query states and the answer repeats."""
+    return sorted({k for value in turn.stated for k in _span(turn.answer, value, tokenizer)})
+
+
+def _span(answer: list[int], value: str, tokenizer: TextTokenizer) -> list[int]:
+    for text in (" " + value, value):
         needle = tokenizer.encode(text)
-        for start in range(len(turn.answer) - len(needle) + 1):
-            if needle and turn.answer[start : start + len(needle)] == needle:
+        for start in range(len(answer) - len(needle) + 1):
+            if needle and answer[start : start + len(needle)] == needle:
                 return list(range(start, start + len(needle)))
     return []
 
@@ -86,21 +106,33 @@ def probe_memory(
         for t in range(max(len(d) for d in chunk)):
             turns = [d[t] if t < len(d) else None for d in chunk]
             batch = interaction_batch(turns, config).to(model.device)
-            select = torch.zeros_like(batch.targets)
-            for b, turn in enumerate(turns):
-                if turn is not None:
-                    for k in value_positions(turn, tokenizer):
-                        select[b, len(turn.query) + 1 + k] = True  # position predicting answer[k]
-            if select.any():
-                values = TokenBatch(batch.ids, batch.mask, select, batch.present)
-                nll, correct = next_token_nll(model(batch.ids, stm)[0], values)
+            recalled, copied = _select(turns, batch, value_positions, tokenizer), _select(
+                turns, batch, copy_positions, tokenizer
+            )
+            if recalled.target_count or copied.target_count:
+                logits = model(batch.ids, stm)[0]
+                _, correct = next_token_nll(logits, copied)
+                result.copy_correct += int(correct)
+                result.copy_tokens += copied.target_count
+            if recalled.target_count:
+                nll, correct = next_token_nll(logits, recalled)
                 result.own_nll += float(nll)
                 result.own_correct += int(correct)
-                nll, correct = next_token_nll(model(batch.ids, stm.roll(1, dims=0))[0], values)
+                nll, correct = next_token_nll(model(batch.ids, stm.roll(1, dims=0))[0], recalled)
                 result.other_nll += float(nll)
                 result.other_correct += int(correct)
-                result.value_tokens += values.target_count
+                result.value_tokens += recalled.target_count
             new = model.write_memory(stm, batch.ids, batch.mask)
             stm = torch.where(batch.present[:, None, None, None], new, stm)
     model.train(was_training)
     return result
+
+
+def _select(turns, batch: TokenBatch, positions, tokenizer: TextTokenizer) -> TokenBatch:
+    """`batch` scoring only the answer tokens `positions(turn, tokenizer)` picks in each row."""
+    select = torch.zeros_like(batch.targets)
+    for b, turn in enumerate(turns):
+        if turn is not None:
+            for k in positions(turn, tokenizer):
+                select[b, len(turn.query) + 1 + k] = True  # the position predicting answer[k]
+    return TokenBatch(batch.ids, batch.mask, select, batch.present)

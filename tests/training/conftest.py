@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rxt_core import preset
-from rxt_core.data.dialogue import Dialogue, Recall, Turn
+from rxt_core.data.dialogue import Dialogue, Fact, Recall, Turn
 from rxt_core.training.batching import tokenize_dialogues
 
 NAMES = ["Ann", "Bob", "Cid", "Dee", "Eve", "Fay", "Gus", "Hal"]
@@ -39,8 +39,8 @@ def fact_dialogue(rng: random.Random) -> Dialogue:
     name, pet = rng.choice(NAMES), rng.choice(PETS)
     return Dialogue(
         (
-            Turn(f"I am {name} .", f"Hi {name} ."),
-            Turn(f"I have a {pet} .", f"Nice {pet} ."),
+            Turn(f"I am {name} .", f"Hi {name} .", stated=(Fact("name", name),)),
+            Turn(f"I have a {pet} .", f"Nice {pet} .", stated=(Fact("pet", pet),)),
             Turn("How are you ?", "I am fine ."),
             Turn("Who am I ?", f"You are {name} .", Recall("name", name, 3)),
             Turn("What pet do I have ?", f"A {pet} .", Recall("pet", pet, 3)),

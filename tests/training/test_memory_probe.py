@@ -8,7 +8,7 @@ import torch
 from rxt_core import ReactiveTransformer
 from rxt_core.training.config import LoopConfig, MemoryAwareConfig
 from rxt_core.training.memory_aware import MemoryAwareStage
-from rxt_core.training.memory_probe import probe_memory, value_positions
+from rxt_core.training.memory_probe import copy_positions, probe_memory, value_positions
 
 
 def test_value_positions_point_at_the_recalled_value(token_dialogues, tokenizer):
@@ -18,11 +18,35 @@ def test_value_positions_point_at_the_recalled_value(token_dialogues, tokenizer)
     assert value_positions(token_dialogues[0][0], tokenizer) == []  # no recall in that turn
 
 
+def test_copy_positions_point_at_the_stated_value_the_answer_repeats(token_dialogues, tokenizer):
+    turn = token_dialogues[0][0]  # "I am NAME ." -> "Hi NAME ."
+    (k,) = copy_positions(turn, tokenizer)
+    assert tokenizer.decode([turn.answer[k]]) == turn.stated[0]
+    assert copy_positions(token_dialogues[0][3], tokenizer) == []  # a recall states nothing
+
+
 def test_probe_counts_every_value_token_and_sees_memory_use(config, token_dialogues, tokenizer):
     model = ReactiveTransformer(config)
     probe = probe_memory(model, token_dialogues, tokenizer, batch_size=8)
     assert probe.value_tokens == 2 * len(token_dialogues)  # two one-word recalls per dialogue
+    assert probe.copy_tokens == 2 * len(token_dialogues)  # two one-word echoes per dialogue
     assert probe.own_nll != probe.other_nll  # a random decoder still reads its (random) memory
+
+
+def test_copy_accuracy_rises_when_the_model_learns_to_echo(config, token_dialogues, tokenizer, tmp_path):
+    """Stage 2 on these dialogues teaches "I am X ." -> "Hi X ."; the copy score must see it."""
+    from rxt_core.training.config import JointConfig
+    from rxt_core.training.joint import JointStage, interaction_rows
+    from rxt_core.training.loop import Runtime, train
+
+    model = ReactiveTransformer(config)
+    before = probe_memory(model, token_dialogues, tokenizer, batch_size=8).copy_accuracy
+    loop = LoopConfig(steps=200, batch_size=16, lr=5e-3, warmup_steps=2, log_every=1000)
+    rows = interaction_rows(token_dialogues, config)
+    stage = JointStage("2", model, rows, loop, JointConfig(swap_prob=1.0))  # no answer in memory
+    train(stage, loop, Runtime(tmp_path / "ckpt", progress=False))
+    after = probe_memory(model, token_dialogues, tokenizer, batch_size=8).copy_accuracy
+    assert before < 0.2 and after > 0.5
 
 
 def test_probe_gap_is_zero_when_the_decoder_cannot_read_memory(config, token_dialogues, tokenizer):
