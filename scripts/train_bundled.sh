@@ -43,11 +43,11 @@ done_() { [ -f "$RUN/run/$1/model/config.json" ]; }
 #    teach the decoder to *read* its memory cross-attention (with the paper's 150 steps and 0.5
 #    noise it learned to ignore it). Stage 2 (2,500 steps) also teaches it to *copy* from its own
 #    context: half its rows read another row's encoder states (--swap-prob 0.5), and its rows are
-#    the 30k echo dialogues plus the first 10k training dialogues (~23% echo rows; without them
-#    the model copied 12% of held-out names from the query, with them 42%). Stage 3 is skipped: its
-#    target
-#    (the token mean of ED) makes every slot the same vector (docs/training.md). Stage 4 starts
-#    from stage 2, with the replay loss, first on short dialogues, then on the full ones.
+#    the 30k echo dialogues plus the first 10k training dialogues (~23% echo rows). Without this
+#    the model copied 11% of held-out values from the query, with it 45-49% (docs/training.md).
+#    Stage 3 is skipped: its target (the token mean of ED) makes every slot the same vector.
+#    Stage 4 starts from stage 2, with the replay loss, first on short dialogues, then on the
+#    full ones.
 done_ stage1-joint-lm || rxt train --stage 1 "${TRAIN[@]}" "${MODEL[@]}" --threads 2 --steps 150 \
     --batch-size 32 --lr 2e-3 --warmup-steps 15 --noise-std 0.2 --checkpoint-every 50 --max-dialogues 5000
 done_ stage2-interaction-sft || rxt train --stage 2 --data "$RUN/data/echo.jsonl" "$RUN/data/train.jsonl" \
