@@ -73,7 +73,9 @@ class MemoryAwareConfig(BaseModel):
     from step 0; memory attention and encoder are frozen until the given steps (the paper's
     gradual unfreezing). `replay_weight` > 0 adds our replay loss (not in the paper): right
     after writing I_t into STM_t, the decoder re-reads the whole of I_t from STM_t — a short,
-    direct gradient path that teaches the write to keep tokens and the decoder to read them."""
+    direct gradient path that teaches the write to keep tokens and the decoder to read them.
+    `replay_depth` D > 1 re-reads I_{t-k} instead, k drawn per turn from 0..min(t, D-1): the
+    write of I_t must then also keep what earlier interactions left in memory (retention)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -81,6 +83,7 @@ class MemoryAwareConfig(BaseModel):
     unfreeze_memory_attention_step: int = Field(0, ge=0)
     unfreeze_encoder_step: int = Field(0, ge=0)
     replay_weight: float = Field(0.0, ge=0)
+    replay_depth: int = Field(1, ge=1)
 
 
 class TrainJob(BaseModel):

@@ -17,7 +17,8 @@ Gradient flow through memory updates (`MemoryAwareConfig.bptt_turns` = K):
   window, 1 right after a cut), never further back; K = 1 trains one-step writes only.
 Replay (`replay_weight` w > 0, our addition): after each write, the decoder also reads the
 interaction just written back from the new STM (the last turn is written for it too); w times
-its mean token NLL per turn joins the loss.
+its mean token NLL per turn joins the loss. With `replay_depth` D > 1 the interaction read back
+from STM_t is I_{t-k}, k drawn per turn uniformly from 0..min(t, D-1) (k = 0: I_t).
 Freezing: memory attention and the encoder get no gradient before
 `unfreeze_memory_attention_step` / `unfreeze_encoder_step`; the decoder (with the shared
 embedding) always trains.
@@ -94,7 +95,8 @@ class MemoryAwareStage:
                 stm = stm.detach()
             new = model.write_memory(stm, batch.ids, batch.mask)
             if self.cfg.replay_weight > 0:
-                replay_nll, replay_count = replay_loss(model, batch, new)
+                back = self._replay_back(t, generator)
+                replay_nll, replay_count = replay_loss(model, batches[t - back], new, batch.present)
                 window = window + self.cfg.replay_weight * replay_nll / max(1, replay_count)
                 replay_total += float(replay_nll.detach())
                 replay_tokens += replay_count
@@ -109,10 +111,18 @@ class MemoryAwareStage:
         return StepResult(total_nll / targets, tokens, metrics)
 
 
-def replay_loss(model: ReactiveTransformer, batch: TokenBatch, stm: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Summed NLL of every token of the interactions just written, decoded from the STM that
-    holds them (rows of finished dialogues excluded), and how many tokens that is."""
-    replay = TokenBatch(batch.ids, batch.mask, batch.mask[:, 1:] & batch.present[:, None], batch.present)
+    def _replay_back(self, t: int, generator: torch.Generator) -> int:
+        """How many turns back the interaction replayed after writing I_t lies."""
+        deepest = min(t, self.cfg.replay_depth - 1)
+        return int(torch.randint(deepest + 1, (), generator=generator)) if deepest else 0
+
+
+def replay_loss(
+    model: ReactiveTransformer, batch: TokenBatch, stm: torch.Tensor, present: torch.Tensor
+) -> tuple[torch.Tensor, int]:
+    """Summed NLL of every token of `batch`'s interactions decoded from `stm`, which holds them
+    (rows not `present`, i.e. of finished dialogues, excluded), and how many tokens that is."""
+    replay = TokenBatch(batch.ids, batch.mask, batch.mask[:, 1:] & present[:, None], present)
     logits, _ = model(replay.ids, stm)
     nll, _ = next_token_nll(logits, replay)
     return nll, replay.target_count

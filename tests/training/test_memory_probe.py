@@ -77,3 +77,17 @@ def test_replay_trains_the_memory_write_of_a_dialogue_last_turn(config, token_di
     one_turn = [d[:1] for d in token_dialogues]  # nothing after the write: only replay reaches it
     assert _memory_attention_grad(config, one_turn, 0.0) == 0
     assert _memory_attention_grad(config, one_turn, 1.0) > 0
+
+
+def test_replay_depth_reads_back_earlier_interactions(config, token_dialogues):
+    loop = LoopConfig(steps=1, batch_size=4, lr=1e-3, warmup_steps=1)
+    model = ReactiveTransformer(config)
+    generator = torch.Generator().manual_seed(0)
+    deep = MemoryAwareStage(model, token_dialogues, loop, MemoryAwareConfig(replay_weight=1.0, replay_depth=3))
+    for t in range(5):
+        backs = {deep._replay_back(t, generator) for _ in range(200)}
+        assert backs == set(range(min(t, 2) + 1))  # every k in 0..min(t, depth-1), never more
+    shallow = MemoryAwareStage(model, token_dialogues, loop, MemoryAwareConfig(replay_weight=1.0))
+    assert {shallow._replay_back(4, generator) for _ in range(50)} == {0}
+    deep.prepare(0)
+    assert deep.step(0, 0, 1, generator).metrics["replay_loss"] > 0
