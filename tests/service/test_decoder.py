@@ -302,7 +302,7 @@ NAMES = ["Ada", "Marcus", "Priya"]
 
 @pytest.mark.skipif(not (BUNDLED / "config.json").is_file(), reason="the bundled model is not built yet")
 @pytest.mark.xfail(
-    reason="the bundled model recalls too few facts yet (24.6% one turn back on held-out data, issue 3; "
+    reason="the bundled model recalls too few facts yet (22.9% one turn back on held-out data, issue 3; "
     "it turns Ada into Adiva); an XPASS means it recalls these",
     strict=False,
 )
