@@ -4,8 +4,8 @@
 #   -> models/rxt-nano + loss-curve PNGs under docs/.
 # Every step is seeded; rerunning resumes: finished stages are skipped, interrupted ones continue
 # from their last checkpoint. RUN=... changes the work folder; STAGE4A_SECONDS (stage 4 on short
-# dialogues), STAGE4B_SECONDS (then on the full ones), STAGE4C_SECONDS (deep replay) and
-# BASELINE_SECONDS the time budgets (the budgets make the step counts depend on the machine's speed; set them
+# dialogues), STAGE4B_SECONDS (then on the full ones), STAGE4C_SECONDS / STAGE4D_SECONDS (deep
+# replay) and BASELINE_SECONDS the time budgets (the budgets make the step counts depend on the machine's speed; set them
 # high to train for the full step counts instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,7 @@ PY=${PY:-.venv/bin/python}
 STAGE4A_SECONDS=${STAGE4A_SECONDS:-1500}
 STAGE4B_SECONDS=${STAGE4B_SECONDS:-1200}
 STAGE4C_SECONDS=${STAGE4C_SECONDS:-900}
+STAGE4D_SECONDS=${STAGE4D_SECONDS:-840}
 BASELINE_SECONDS=${BASELINE_SECONDS:-1500}
 export OMP_NUM_THREADS=1 RAY_AUTH_MODE=${RAY_AUTH_MODE:-disabled}
 rxt() { "$PY" -m rxt_cli.main "$@"; }
@@ -70,13 +71,19 @@ wait "$STAGE4A_PID"
 done_ stage4-memory-aware || rxt train "${STAGE4[@]}" --data "$RUN/data/train.jsonl" --out "$RUN/run" \
     --init "$RUN/short-run/stage4-memory-aware/model" --threads 2 --max-seconds "$STAGE4B_SECONDS" \
     > "$RUN/stage4b.log" 2>&1
-# Stage 4c: the replay re-reads the interaction 0-3 turns back (--replay-depth 4), which teaches
-# the memory write to keep earlier interactions: recall 2-3 turns back went from ~0% to 5-9%.
-FINAL="$RUN/deep-run/stage4-memory-aware/model"
-[ -f "$FINAL/config.json" ] || rxt train --stage 4 "${COMMON[@]}" --data "$RUN/data/train.jsonl" \
-    --out "$RUN/deep-run" --init "$RUN/run/stage4-memory-aware/model" --threads 1 --batch-size 16 --lr 1e-3 \
-    --warmup-steps 10 --bptt-turns 0 --replay-weight 1.0 --replay-depth 4 --checkpoint-every 25 --steps 3000 \
+# Stages 4c and 4d: the replay re-reads the interaction up to 3, then up to 7 turns back
+# (--replay-depth 4, 8), which teaches the memory write to keep earlier interactions: recall 2-5
+# turns back went from ~0% to 4-11% (docs/training.md).
+DEEP=(--stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress --log-every 10 --threads 1
+      --data "$RUN/data/train.jsonl" --batch-size 16 --lr 1e-3 --warmup-steps 10 --bptt-turns 0
+      --replay-weight 1.0 --checkpoint-every 25 --steps 3000)
+[ -f "$RUN/deep-run/stage4-memory-aware/model/config.json" ] || rxt train "${DEEP[@]}" --seed 0 \
+    --out "$RUN/deep-run" --init "$RUN/run/stage4-memory-aware/model" --replay-depth 4 \
     --max-seconds "$STAGE4C_SECONDS" > "$RUN/stage4c.log" 2>&1
+FINAL="$RUN/deeper-run/stage4-memory-aware/model"
+[ -f "$FINAL/config.json" ] || rxt train "${DEEP[@]}" --seed 1 --out "$RUN/deeper-run" \
+    --init "$RUN/deep-run/stage4-memory-aware/model" --replay-depth 8 \
+    --max-seconds "$STAGE4D_SECONDS" > "$RUN/stage4d.log" 2>&1
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.
 rxt eval --model "$FINAL" --baseline "$RUN/run/baseline/model" \

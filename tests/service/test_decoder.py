@@ -302,8 +302,8 @@ NAMES = ["Ada", "Marcus", "Priya"]
 
 @pytest.mark.skipif(not (BUNDLED / "config.json").is_file(), reason="the bundled model is not built yet")
 @pytest.mark.xfail(
-    reason="the bundled model recalls too few facts yet (22.9% one turn back on held-out data, issue 3; "
-    "it turns Ada into Adiva); an XPASS means it recalls these",
+    reason="the bundled model recalls too few facts yet (26% one turn back on held-out data, issue 3; "
+    "it turns Ada into Drada); an XPASS means it recalls these",
     strict=False,
 )
 def test_memory_is_visible_in_later_answers_with_the_bundled_model(tmp_path):
