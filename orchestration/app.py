@@ -136,9 +136,6 @@ class ReactiveIngress:
         if server := getattr(self, "_server", None):  # None if the constructor failed
             await server.stop(grace=0.5)
 
-    def ready(self) -> bool:
-        return True
-
     # ------------------------------------------------------------------ rxt.v1.ReactiveService
     async def CreateSession(self, request: pb.CreateSessionRequest, grpc_context) -> pb.Session:
         try:
