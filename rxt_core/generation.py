@@ -12,6 +12,7 @@ memory K/V, so padding never leaks between sessions.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -81,8 +82,14 @@ def without_control_tokens(logits: torch.Tensor, config) -> torch.Tensor:
     """Next-token logits with [PAD], [BOS], [Q], [A] and [MASK] ruled out: an answer may only end
     with [EOS]; a control token inside it would corrupt the interaction the memory encoder reads
     (and decodes to no text, so a client would see an empty stream)."""
-    control = [config.pad_id, config.bos_id, config.query_id, config.answer_id, config.mask_id]
-    return logits.index_fill(-1, torch.tensor(control, device=logits.device), float("-inf"))
+    control = (config.pad_id, config.bos_id, config.query_id, config.answer_id, config.mask_id)
+    return logits.index_fill(-1, _id_tensor(control, logits.device), float("-inf"))
+
+
+@functools.cache
+def _id_tensor(ids: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """Token ids as a tensor on `device`, built once (not on every decode step)."""
+    return torch.tensor(ids, device=device)
 
 
 def prefill(model, prompts: list[list[int]], memory_kv=None) -> tuple[torch.Tensor, DecodeState]:

@@ -85,7 +85,6 @@ class JointStage:
         loss = self.cfg.alpha * ar + self.cfg.beta * mlm + config.moe.aux_loss_weight * aux
         return loss, ar.detach(), mlm.detach(), aux.detach()
 
-
     def _swap_rows(self, memory: torch.Tensor, mask: torch.Tensor, generator: torch.Generator):
         """Give `swap_prob` of the rows the next row's memory (and its padding mask)."""
         if self.cfg.swap_prob == 0 or len(memory) < 2:

@@ -95,12 +95,12 @@ class MemoryAwareStage:
                 stm = stm.detach()
             new = model.write_memory(stm, batch.ids, batch.mask)
             if self.cfg.replay_weight > 0:
-                back = self._replay_back(t, generator)
-                replay_nll, replay_count = replay_loss(model, batches[t - back], new, batch.present)
+                replayed = batches[t - self._replay_back(t, generator)]
+                replay_nll, replay_count = replay_loss(model, replayed, new, batch.present)
                 window = window + self.cfg.replay_weight * replay_nll / max(1, replay_count)
                 replay_total += float(replay_nll.detach())
                 replay_tokens += replay_count
-                tokens += batch.token_count  # the replay's decoder pass
+                tokens += replayed.token_count  # the replay's decoder pass
             stm = torch.where(batch.present[:, None, None, None], new, stm)
             tokens += batch.token_count
         if window.requires_grad:
