@@ -296,16 +296,10 @@ def main(argv: list[str]) -> int:
 
 
 def _start_service(args: argparse.Namespace):
-    import os
     import tempfile
 
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    os.environ.setdefault("RAY_worker_niceness", "0")  # as `rxt serve`: the workers are the service
-    import ray
-    from ray import serve
-
-    from orchestration.app import start
     from orchestration.config import ReplicaConfig, ServiceConfig
+    from orchestration.local_ray import init_local_ray
 
     data = Path(tempfile.mkdtemp(prefix="rxt-bench-"))
     port = int(args.address.rsplit(":", 1)[1])
@@ -317,13 +311,12 @@ def _start_service(args: argparse.Namespace):
         torch_threads=args.threads,
         **{key: json.loads(value) for key, _, value in (item.partition("=") for item in args.set)},
     )
-    ray.init(
-        address="local",
-        include_dashboard=False,
-        _temp_dir=tempfile.mkdtemp(prefix="rxt", dir="/tmp"),
-        logging_level="WARNING",
-        log_to_driver=False,
-    )
+    init_local_ray(logging_level="WARNING", log_to_driver=False)  # as `rxt serve`
+    import ray
+    from ray import serve
+
+    from orchestration.app import start
+
     start(config)
 
     def stop() -> None:

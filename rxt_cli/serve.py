@@ -9,11 +9,9 @@ PostgreSQL and GPU replicas use `serve deploy deploy/serve_config.yaml` instead 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import socket
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -80,25 +78,20 @@ def main(argv: list[str]) -> int:
         return 2
     if config.database_url.startswith("sqlite:///"):
         Path(config.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local, single-user cluster
-    # Ray starts workers at niceness 15 (background priority); here the workers *are* the service.
-    os.environ.setdefault("RAY_worker_niceness", "0")
+    from orchestration.local_ray import init_local_ray
 
+    print(f"rxt serve: starting Ray and the service (model {config.model_dir}) ...", flush=True)
+    init_local_ray(
+        num_cpus=args.num_cpus,
+        logging_level="INFO" if args.verbose else "WARNING",
+        log_to_driver=args.verbose,
+        configure_logging=args.verbose,
+    )
     import ray
     from ray import serve
 
     from orchestration.app import start
 
-    print(f"rxt serve: starting Ray and the service (model {config.model_dir}) ...", flush=True)
-    ray.init(
-        address="local",
-        num_cpus=args.num_cpus,
-        include_dashboard=False,
-        _temp_dir=tempfile.mkdtemp(prefix="rxt-", dir="/tmp"),  # short: Unix socket paths
-        logging_level="INFO" if args.verbose else "WARNING",
-        log_to_driver=args.verbose,
-        configure_logging=args.verbose,
-    )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # explicit: a background job inherits SIGINT ignored
         signal.signal(sig, lambda *_: stop.set())

@@ -48,22 +48,15 @@ def free_port() -> int:
 def ray_cluster():
     """One local Ray for every service test (see ../shared/notes/ray-on-this-machine.md)."""
     import os
-    import tempfile
 
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    os.environ.setdefault("RAY_metrics_report_interval_ms", "1000")
     import ray
 
-    temp_dir = tempfile.mkdtemp(prefix="rxt", dir="/tmp")  # short: Unix socket paths
+    from orchestration.local_ray import init_local_ray
+
+    os.environ.setdefault("RAY_metrics_report_interval_ms", "1000")
     metrics_port = free_port()
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=False,
-        _temp_dir=temp_dir,
-        _metrics_export_port=metrics_port,
-        logging_level="WARNING",
-        log_to_driver=False,
+    init_local_ray(
+        num_cpus=2, _metrics_export_port=metrics_port, logging_level="WARNING", log_to_driver=False
     )
     yield {"metrics_port": metrics_port}
     from ray import serve
