@@ -129,12 +129,6 @@ class Decoder:
         start = time.perf_counter()
         claim = self.turns.begin(sid, "turn")
         try:
-            info = await self.store.get_session(sid)
-            if info.closed:
-                raise FailedPrecondition(
-                    f"session {sid!r} is closed (idle too long or closed by request); fork it to continue"
-                )
-            params = self._sampling(self._agent(info), request)
             query_ids = self.tokenizer.encode(request.query)
             try:
                 prompt = prompt_ids(query_ids, self.model.config)
@@ -142,7 +136,12 @@ class Decoder:
                 raise InvalidArgument(f"query is too long: {exc}") from None
             if not query_ids:
                 raise InvalidArgument("query has no tokens")
-            waited, info = await self._settle(sid, info)
+            waited, info = await self._settle(sid)
+            if info.closed:
+                raise FailedPrecondition(
+                    f"session {sid!r} is closed (idle too long or closed by request); fork it to continue"
+                )
+            params = self._sampling(self._agent(info), request)
             if request.expected_version is not None and request.expected_version != info.head_version:
                 raise FailedPrecondition(
                     f"session {sid!r} is at version {info.head_version}, not the expected {request.expected_version}"
@@ -211,15 +210,16 @@ class Decoder:
         )
 
     # ------------------------------------------------------------------ memory
-    async def _settle(self, sid: str, info: SessionInfo) -> tuple[float, SessionInfo]:
-        """Wait for the session's pending memory update(s); returns (seconds waited, fresh info)."""
+    async def _settle(self, sid: str) -> tuple[float, SessionInfo]:
+        """Wait for the session's in-flight memory update (if any), then read its head, replaying
+        any turn the store logged but never applied. Returns (seconds waited, head info).
+
+        Waiting *before* reading costs one store read per turn, and no update can land after
+        the read: the next update needs another turn, and the caller holds the session's claim."""
         start = time.perf_counter()
-        in_flight_wait = await self.turns.wait_for_update(sid, self.config.memory_wait_timeout_s)
-        if in_flight_wait or self._may_have_pending(info):
-            # `info` was read before the wait: an update that landed in between (the wait then
-            # returns 0) has moved the head, so read it again rather than decode from the old one.
-            info = await self.store.get_session(sid)
+        await self.turns.wait_for_update(sid, self.config.memory_wait_timeout_s)
         waited = time.perf_counter() - start
+        info = await self.store.get_session(sid)
         if self._may_have_pending(info) and await self.store.list_pending(sid, limit=1):
             for result in await self._recover(sid):
                 if result.stm is not None:
@@ -293,9 +293,10 @@ class Decoder:
         """Hold the session's guard, with its pending memory update landed (if `settle`)."""
         claim = self.turns.begin(sid, what)
         try:
-            info = await self.store.get_session(sid)
             if settle:
-                _, info = await self._settle(sid, info)
+                _, info = await self._settle(sid)
+            else:
+                info = await self.store.get_session(sid)
             yield info
         finally:
             self.turns.end(sid, claim)

@@ -50,6 +50,18 @@ BLOB_DATA = select(BlobRow.data).where(BlobRow.id == bindparam("blob_id"))
 
 SESSION_EXISTS = select(SessionRow.id).where(SessionRow.id == bindparam("sid"))
 
+# What `SessionInfo` holds of a session (read at the start of every turn): params sid. Labelled
+# with the attribute names, so `SessionInfo.of` reads a row like the ORM object.
+SESSION_INFO = select(
+    *(
+        getattr(SessionRow, name).label(name)
+        for name in (
+            "id", "tenant", "agent", "fingerprint", "head_version", "next_turn", "created_at",
+            "updated_at", "closed_at", "forked_from_session_id", "forked_from_version", "meta",
+        )
+    )
+).where(SessionRow.id == bindparam("sid"))  # fmt: skip
+
 INTERACTION_COLUMNS = (
     InteractionRow.session_id,
     InteractionRow.turn,

@@ -46,7 +46,7 @@ class SessionInfo:
         return self.closed_at is not None
 
     @classmethod
-    def of(cls, row: SessionRow) -> SessionInfo:
+    def of(cls, row: SessionRow | Row[Any]) -> SessionInfo:
         return cls(
             session_id=row.id,
             tenant=row.tenant,

@@ -139,8 +139,11 @@ class SessionStore:
         return info
 
     def get_session(self, session_id: str) -> SessionInfo:
-        with self._db.orm(write=False) as s:
-            return SessionInfo.of(_session(s, session_id))
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute(q.SESSION_INFO, {"sid": session_id}).one_or_none()
+        if row is None:
+            raise NotFoundError(f"session {session_id!r} does not exist")
+        return SessionInfo.of(row)
 
     def list_sessions(
         self,

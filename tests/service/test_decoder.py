@@ -182,9 +182,9 @@ def test_cancelled_turn_is_not_written_to_memory(model_dir, db):
     run(model_dir, db, body)
 
 
-def test_an_update_landing_between_the_head_read_and_the_wait_is_not_missed(model_dir, db):
-    """Turn 2 reads the session head (version 0) and only then does turn 1's update commit
-    version 1, so turn 2's wait for it returns at once: turn 2 must still decode from version 1."""
+def test_the_next_turn_waits_for_an_update_in_flight_and_reads_its_version(model_dir, db):
+    """Turn 1's update is held back: turn 2 must not start generating until it lands, and then
+    decodes from version 1, read once after the wait (a read before it could be stale)."""
 
     async def body(s: Service):
         sid = await s.create()
@@ -197,19 +197,22 @@ def test_an_update_landing_between_the_head_read_and_the_wait_is_not_missed(mode
 
         s.decoder._apply_update = apply_when_told
         await s.turn(sid, "my name is Ada")  # its update now waits for `land`
+        reads = []
         read = s.store.get_session
 
-        async def read_then_let_the_update_land(session_id):
+        async def recorded_read(session_id):
             info = await read(session_id)
-            if not land.is_set():
-                land.set()
-                await s.decoder.turns.wait_for_update(session_id, 30)
-                assert (await read(session_id)).head_version == 1 != info.head_version
+            reads.append(info.head_version)
             return info
 
-        s.store.get_session = read_then_let_the_update_land
-        _, last = await s.turn(sid)
-        assert last.from_version == 1
+        s.store.get_session = recorded_read
+        second = asyncio.create_task(s.turn(sid))
+        await asyncio.sleep(0.3)
+        assert not second.done() and reads == []  # waiting for the update, nothing read yet
+        land.set()
+        _, last = await second
+        assert last.from_version == 1 and reads == [1]
+        assert last.memory_wait_s >= 0.25
 
     run(model_dir, db, body)
 
