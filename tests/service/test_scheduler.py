@@ -132,3 +132,30 @@ def test_decode_loop_streams_concurrent_requests_and_cancels_abandoned_ones(mode
     assert len(results[3]) == 2
     assert not scheduler.has_work()
     assert max(s.batch_size for s in steps) >= 2  # requests really shared steps
+
+
+def test_a_failed_decode_step_fails_its_rows_and_the_loop_keeps_serving(model):
+    class FailsOnce(BatchScheduler):
+        failed = False
+
+        def step(self):
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("out of memory")
+            return super().step()
+
+    loop = DecodeLoop(FailsOnce(model))
+
+    async def answer(req):
+        return [e.token async for e in loop.generate(req) if e.token is not None]
+
+    async def main():
+        with pytest.raises(RuntimeError, match="generation failed: out of memory"):
+            await answer(request(model, 0))
+        return await answer(request(model, 1))
+
+    try:
+        got = asyncio.run(main())
+    finally:
+        loop.close()
+    assert got == alone(model, request(model, 1))
