@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Reproduce the bundled model (models/rxt-nano) end to end on CPU, about an hour on 2 cores:
+# Reproduce the bundled model (models/rxt-nano) end to end on CPU, about 3 hours on 2 cores:
 #   synthetic dialogues -> tokenizer -> curriculum stages 1-4 -> stateless baseline -> eval
 #   -> models/rxt-nano + loss-curve PNGs under docs/.
 # Every step is seeded; rerunning resumes: finished stages are skipped, interrupted ones continue
 # from their last checkpoint. RUN=... changes the work folder; STAGE4A_SECONDS (stage 4 on short
-# dialogues), STAGE4B_SECONDS (then on the full ones), STAGE4C_SECONDS / STAGE4D_SECONDS (deep
-# replay) and BASELINE_SECONDS the time budgets (the budgets make the step counts depend on the machine's speed; set them
-# high to train for the full step counts instead).
+# dialogues), STAGE4B_SECONDS (then on the full ones), STAGE4C_SECONDS / STAGE4D_SECONDS /
+# STAGE4E_SECONDS (deep replay) and BASELINE_SECONDS the time budgets (the budgets make the step
+# counts depend on the machine's speed; set them high to train for the full step counts instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-runs/bundled}
@@ -15,6 +15,7 @@ STAGE4A_SECONDS=${STAGE4A_SECONDS:-1500}
 STAGE4B_SECONDS=${STAGE4B_SECONDS:-1200}
 STAGE4C_SECONDS=${STAGE4C_SECONDS:-900}
 STAGE4D_SECONDS=${STAGE4D_SECONDS:-840}
+STAGE4E_SECONDS=${STAGE4E_SECONDS:-5700}
 BASELINE_SECONDS=${BASELINE_SECONDS:-1500}
 export OMP_NUM_THREADS=1 RAY_AUTH_MODE=${RAY_AUTH_MODE:-disabled}
 rxt() { "$PY" -m rxt_cli.main "$@"; }
@@ -80,10 +81,15 @@ DEEP=(--stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress --log-e
 [ -f "$RUN/deep-run/stage4-memory-aware/model/config.json" ] || rxt train "${DEEP[@]}" --seed 0 \
     --out "$RUN/deep-run" --init "$RUN/run/stage4-memory-aware/model" --replay-depth 4 \
     --max-seconds "$STAGE4C_SECONDS" > "$RUN/stage4c.log" 2>&1
-FINAL="$RUN/deeper-run/stage4-memory-aware/model"
-[ -f "$FINAL/config.json" ] || rxt train "${DEEP[@]}" --seed 1 --out "$RUN/deeper-run" \
-    --init "$RUN/deep-run/stage4-memory-aware/model" --replay-depth 8 \
+[ -f "$RUN/deeper-run/stage4-memory-aware/model/config.json" ] || rxt train "${DEEP[@]}" --seed 1 \
+    --out "$RUN/deeper-run" --init "$RUN/deep-run/stage4-memory-aware/model" --replay-depth 8 \
     --max-seconds "$STAGE4D_SECONDS" > "$RUN/stage4d.log" 2>&1
+# Stage 4e: 95 more minutes, the replay reaching up to 11 turns back (session 4: recall 1-8
+# turns back 9.3% -> 15.2%, 9-16 turns back 0.6% -> 3.4%).
+FINAL="$RUN/e-run/stage4-memory-aware/model"
+[ -f "$FINAL/config.json" ] || rxt train "${DEEP[@]}" --seed 2 --out "$RUN/e-run" \
+    --init "$RUN/deeper-run/stage4-memory-aware/model" --replay-depth 12 \
+    --max-seconds "$STAGE4E_SECONDS" > "$RUN/stage4e.log" 2>&1
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.
 rxt eval --model "$FINAL" --baseline "$RUN/run/baseline/model" \
