@@ -1,20 +1,17 @@
-"""Drives a `BatchScheduler` for asyncio callers.
+"""Drives a `BatchScheduler` from an asyncio event loop.
 
-Decode steps run back to back in one dedicated thread for as long as any row has work; each
-step's tokens are handed to the event loop, which fans them out to per-request async
-iterators. The steps never wait for the event loop: when it is busy streaming other sessions'
-messages (or Ray's own work), generation goes on, and the tokens queue until it gets to them.
-(Each step used to be a separate `run_in_executor` call started from the loop, so every step
-also waited for the loop to come round.) A caller that stops iterating (its client
-disconnected) cancels its row: generation stops at the next step.
+Each caller awaits an async iterator of its own tokens while one background task runs decode
+steps in a worker thread, so the event loop keeps streaming tokens (and accepting new turns)
+while the model computes. A caller that stops iterating (its client disconnected) cancels its
+row: generation stops at the next step.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from .scheduler import BatchScheduler, GenerationRequest, StepStats, TokenEvent
 
@@ -26,10 +23,9 @@ class DecodeLoop:
         self.scheduler = scheduler
         self._on_step = on_step
         self._streams: dict[str, asyncio.Queue[TokenEvent | BaseException]] = {}
-        self._wake = threading.Event()
-        self._closed = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rxt-decode")
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[TokenEvent]:
         """Yield this request's events until (and including) the one that finishes it."""
@@ -37,9 +33,8 @@ class DecodeLoop:
             raise ValueError(f"request {request.request_id!r} is already running")
         queue: asyncio.Queue[TokenEvent | BaseException] = asyncio.Queue()
         self._streams[request.request_id] = queue
-        self._start(asyncio.get_running_loop())
         self.scheduler.add(request)
-        self._wake.set()
+        self._ensure_running()
         finished = False
         try:
             while not finished:
@@ -54,49 +49,37 @@ class DecodeLoop:
                 self.scheduler.cancel(request.request_id)
                 self._wake.set()
 
-    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._closed:
-            raise RuntimeError("the decode loop is closed")
-        self._loop = loop  # where tokens go: the loop of the latest caller
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="rxt-decode", daemon=True)
-            self._thread.start()
+    def _ensure_running(self) -> None:
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="rxt-decode-loop")
 
-    def _run(self) -> None:
-        """The decode thread: steps while there is work, sleeps until woken otherwise."""
-        while not self._closed:
-            self._wake.wait()
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
             self._wake.clear()
-            while self.scheduler.has_work() and not self._closed:
+            while self.scheduler.has_work():
                 try:
-                    events, stats = self.scheduler.step()
+                    events, stats = await loop.run_in_executor(self._executor, self.scheduler.step)
                 except Exception as exc:  # a model failure fails the rows, not the replica
                     log.exception("decode step failed")
-                    self.scheduler.reset()  # the batch state is unknown: drop every row
-                    self._hand_over(self._fail_all, exc)
+                    self._fail_all(exc)
                     continue
-                self._hand_over(self._dispatch, events, stats)
-
-    def _hand_over(self, callback: Callable, *args) -> None:
-        try:
-            self._loop.call_soon_threadsafe(callback, *args)
-        except RuntimeError:  # that event loop is closed: nobody is listening any more
-            log.debug("decode events dropped: their event loop is closed")
-
-    def _dispatch(self, events: list[TokenEvent], stats: StepStats) -> None:
-        """On the event loop: each event to its caller's queue."""
-        for event in events:
-            queue = self._streams.get(event.request_id)
-            if queue is not None:
-                queue.put_nowait(event)
-        if self._on_step is not None and stats.batch_size:
-            self._on_step(stats)
+                for event in events:
+                    queue = self._streams.get(event.request_id)
+                    if queue is not None:
+                        queue.put_nowait(event)
+                if self._on_step is not None and stats.batch_size:
+                    self._on_step(stats)
 
     def _fail_all(self, exc: Exception) -> None:
-        """On the event loop: tell every caller its generation failed."""
+        """After a failed step the batch state is unknown: drop every row and tell its caller."""
+        self.scheduler.reset()
         for queue in self._streams.values():
             queue.put_nowait(RuntimeError(f"generation failed: {exc}"))
 
     def close(self) -> None:
-        self._closed = True
-        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)
