@@ -142,7 +142,7 @@ class SessionStore:
         with self._db.transaction(write=False) as conn:
             row = conn.execute(q.SESSION_INFO, {"sid": session_id}).one_or_none()
         if row is None:
-            raise NotFoundError(f"session {session_id!r} does not exist")
+            raise _no_session(session_id)
         return SessionInfo.of(row)
 
     def list_sessions(
@@ -585,8 +585,12 @@ def _interaction_values(record: InteractionRecord) -> dict[str, Any]:
 def _session(s: Session, session_id: str, *, for_update: bool = False) -> SessionRow:
     row = s.get(SessionRow, session_id, with_for_update=for_update)
     if row is None:
-        raise NotFoundError(f"session {session_id!r} does not exist")
+        raise _no_session(session_id)
     return row
+
+
+def _no_session(session_id: str) -> NotFoundError:
+    return NotFoundError(f"session {session_id!r} does not exist")
 
 
 def _version(s: Session, session_id: str, version: int) -> VersionRow:
