@@ -378,7 +378,7 @@ class SessionStore:
         with self._db.transaction(write=True) as conn:
             context = conn.execute(q.APPEND_CONTEXT, {"sid": sid, "turn": turn}).one_or_none()
             if context is None:
-                raise NotFoundError(f"session {sid!r} does not exist")
+                raise _no_session(sid)
             if context.interaction_id is not None:
                 existing = InteractionRecord.of(context)
                 if (existing.query, existing.answer, existing.from_version) != (
@@ -421,7 +421,7 @@ class SessionStore:
         with self._db.transaction(write=True) as conn:
             context = conn.execute(q.COMMIT_CONTEXT, params).one_or_none()
             if context is None:
-                raise NotFoundError(f"session {session_id!r} does not exist")
+                raise _no_session(session_id)
             if context.interaction_id is None:
                 raise NotFoundError(
                     f"session {session_id!r} has no logged turn {turn}; append_interaction it first"
@@ -523,7 +523,7 @@ class SessionStore:
             if row is None:
                 if missing_ok:
                     return PruneResult(0, 0)
-                raise NotFoundError(f"session {session_id!r} does not exist")
+                raise _no_session(session_id)
             versions = s.execute(
                 select(VersionRow.version, VersionRow.blob_id)
                 .where(VersionRow.session_id == session_id)
@@ -613,7 +613,7 @@ def _interaction(s: Session, session_id: str, turn: int) -> InteractionRow:
 
 def _raise_missing_version(conn: Connection, session_id: str, version: int | None) -> NoReturn:
     if conn.execute(q.SESSION_EXISTS, {"sid": session_id}).first() is None:
-        raise NotFoundError(f"session {session_id!r} does not exist")
+        raise _no_session(session_id)
     raise NotFoundError(f"session {session_id!r} has no version {version} (never written, or pruned)")
 
 
