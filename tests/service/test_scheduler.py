@@ -150,9 +150,10 @@ def test_a_failed_decode_step_fails_its_rows_and_the_loop_keeps_serving(model):
         return [e.token async for e in loop.generate(req) if e.token is not None]
 
     async def main():
-        with pytest.raises(RuntimeError, match="generation failed: out of memory"):
-            await answer(request(model, 0))
-        return await answer(request(model, 1))
+        async with asyncio.timeout(30):  # a swallowed failure would leave the caller waiting forever
+            with pytest.raises(RuntimeError, match="generation failed: out of memory"):
+                await answer(request(model, 0))
+            return await answer(request(model, 1))
 
     try:
         got = asyncio.run(main())
