@@ -47,6 +47,14 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument(
         "--echo", type=int, default=0, help="also write echo.jsonl: this many one-turn copy dialogues"
     )
+    synth.add_argument(
+        "--novel-values",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="train/valid/echo only: each stated value is made up (random letters, syllables, another "
+        "pool's value) with probability P, so models learn to copy any string (default 0)",
+    )
     synth.set_defaults(run=_synth)
 
     tok = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer")
@@ -71,7 +79,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    config = SynthConfig(min_turns=args.min_turns, max_turns=args.max_turns, max_distance=args.max_distance)
+    config = SynthConfig(
+        min_turns=args.min_turns,
+        max_turns=args.max_turns,
+        max_distance=args.max_distance,
+        novel_value_prob=args.novel_values,
+    )
     counts: dict[SynthSplit, int] = {
         "train": args.train,
         "valid": args.heldout if args.valid is None else args.valid,
@@ -81,12 +94,13 @@ def _synth(args: argparse.Namespace) -> int:
     for split, n in counts.items():
         start = time.perf_counter()
         path = args.out / f"{split}.jsonl"
-        write_jsonl(path, generate(split, n, args.seed, config))
+        split_config = dataclasses.replace(config, novel_value_prob=0.0) if split == "heldout" else config
+        write_jsonl(path, generate(split, n, args.seed, split_config))
         seconds = time.perf_counter() - start
         print(f"{path}: {n} dialogues in {seconds:.1f} s ({n / max(seconds, 1e-9):,.0f} dialogues/s)")
     if args.echo:
         path = args.out / "echo.jsonl"
-        write_jsonl(path, generate_echo(args.echo, args.seed))
+        write_jsonl(path, generate_echo(args.echo, args.seed, args.novel_values))
         print(f"{path}: {args.echo} one-turn echo dialogues")
     meta = {"seed": args.seed, "counts": counts, "echo": args.echo, "config": dataclasses.asdict(config)}
     (args.out / "synth.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -608,6 +608,7 @@ class EntityPools:
 
     split: EntitySplit
     pools: dict[str, tuple[str, ...]]
+    reserved: frozenset[str] = frozenset()  # lower-cased texts no made-up value may be (novel.py)
 
     def __getitem__(self, pool: str) -> tuple[str, ...]:
         return self.pools[pool]
@@ -627,7 +628,10 @@ def partition(template_texts: Iterable[str]) -> dict[EntitySplit, EntityPools]:
         for v in values
         if hash_bucket(v) == 0 and " ".join(words(v)) not in protected
     }
+    reserved = frozenset(protected | {" ".join(words(v)) for v in heldout})
     return {
-        "train": EntityPools("train", {k: tuple(v for v in vs if v not in heldout) for k, vs in raw.items()}),
-        "heldout": EntityPools("heldout", {k: tuple(v for v in vs if v in heldout) for k, vs in raw.items()}),
+        "train": EntityPools(
+            "train", {k: tuple(v for v in vs if v not in heldout) for k, vs in raw.items()}, reserved
+        ),
+        "heldout": EntityPools("heldout", {k: tuple(v for v in vs if v in heldout) for k, vs in raw.items()}, reserved),
     }

@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 
 from .entities import PET_KINDS, EntityPools
+from .novel import novel_value
 
 Filler = Callable[[random.Random, EntityPools], tuple[str, str]]
 
@@ -126,10 +127,14 @@ _ECHO_QUERIES = (
 _ECHO_POOLS = ("name", "name", "pet_name", "city", "food", "colour", "sport")
 
 
-def echo(rng: random.Random, pools: EntityPools) -> tuple[str, str]:
+def echo(rng: random.Random, pools: EntityPools, novel_value_prob: float = 0.0) -> tuple[str, str]:
     """Copy one to four values, most of them made-up names, in order. Recall answers must copy
     values the model has never seen whole; this teaches copying from the current query first."""
-    values = [rng.choice(pools[rng.choice(_ECHO_POOLS)]) for _ in range(rng.randint(1, 4))]
+    values = []
+    for _ in range(rng.randint(1, 4)):
+        pool = rng.choice(_ECHO_POOLS)
+        novel = novel_value_prob and rng.random() < novel_value_prob
+        values.append(novel_value(rng, pool, pools) if novel else rng.choice(pools[pool]))
     names = values[0] if len(values) == 1 else ", ".join(values[:-1]) + " and " + values[-1]
     return rng.choice(_ECHO_QUERIES).format(names=names), names + "."
 

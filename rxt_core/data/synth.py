@@ -27,6 +27,7 @@ from .entities import PET_KINDS, RELATIONS, EntityPools, EntitySplit, partition
 from .facts import FACT_TYPES, FACTS_BY_NAME, FactType, article
 from .filler import FILLERS, echo
 from .filler import TEXTS as FILLER_TEXTS
+from .novel import NOVEL_POOLS, novel_value
 
 SynthSplit = Literal["train", "valid", "heldout"]
 SPLITS: tuple[SynthSplit, ...] = ("train", "valid", "heldout")
@@ -47,12 +48,15 @@ class SynthConfig:
     correction_weight: float = 0.8
     unknown_weight: float = 0.3  # ask about a fact never stated ("You haven't told me ...")
     final_recall: bool = True  # the last turn asks about an earlier fact whenever one qualifies
+    novel_value_prob: float = 0.0  # a stated value is made up (novel.py) instead of drawn from a pool
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_turns <= self.max_turns:
             raise ValueError(f"need 1 <= min_turns ({self.min_turns}) <= max_turns ({self.max_turns})")
         if self.max_distance is not None and self.max_distance < 1:
             raise ValueError(f"max_distance must be >= 1, got {self.max_distance}")
+        if not 0.0 <= self.novel_value_prob <= 1.0:
+            raise ValueError(f"novel_value_prob must be in [0, 1], got {self.novel_value_prob}")
 
 
 def generate(split: SynthSplit, n: int, seed: int, config: SynthConfig | None = None) -> Iterator[Dialogue]:
@@ -62,6 +66,8 @@ def generate(split: SynthSplit, n: int, seed: int, config: SynthConfig | None = 
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     config = config or SynthConfig()
+    if split == "heldout" and config.novel_value_prob:
+        raise ValueError("the held-out split takes held-out pool values only: novel_value_prob must be 0")
     pools = split_pools("heldout" if split == "heldout" else "train")
     stream = SPLITS.index(split)
     for i in range(n):
@@ -69,14 +75,17 @@ def generate(split: SynthSplit, n: int, seed: int, config: SynthConfig | None = 
         yield generate_dialogue(rng, pools, config)
 
 
-def generate_echo(n: int, seed: int) -> Iterator[Dialogue]:
-    """`n` one-turn dialogues that echo 1-4 training names/values: a copy curriculum for stages
-    1-2 (in whole dialogues echo turns are a few percent; models learned to copy only with more)."""
+def generate_echo(n: int, seed: int, novel_value_prob: float = 0.0) -> Iterator[Dialogue]:
+    """`n` one-turn dialogues that echo 1-4 training names/values (each made up with probability
+    `novel_value_prob`): a copy curriculum for stages 1-2 (in whole dialogues echo turns are a few
+    percent; models learned to copy only with more)."""
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
+    if not 0.0 <= novel_value_prob <= 1.0:
+        raise ValueError(f"novel_value_prob must be in [0, 1], got {novel_value_prob}")
     pools = split_pools("train")
     for i in range(n):
-        query, answer = echo(SynthRandom((seed << 64) | (len(SPLITS) << 48) | i), pools)
+        query, answer = echo(SynthRandom((seed << 64) | (len(SPLITS) << 48) | i), pools, novel_value_prob)
         yield Dialogue((Turn(query, answer),))
 
 
@@ -212,8 +221,14 @@ class _Conversation:
         """A value not used yet in this dialogue, so every question has one right answer.
 
         Small held-out pools can run out after many corrections; then any value but the
-        fact's current one will do.
+        fact's current one will do. With `novel_value_prob` the value may be made up instead.
         """
+        novel = self.config.novel_value_prob
+        if novel and fact.pool in NOVEL_POOLS and self.rng.random() < novel:
+            while (value := novel_value(self.rng, fact.pool, self.pools)) in self.used:
+                pass
+            self.used.add(value)
+            return value
         pool = self.pools[fact.pool]
         for _ in range(8):
             value = self.rng.choice(pool)

@@ -1,0 +1,64 @@
+"""Made-up values: any shape, cased like their pool, never a held-out value or a template word."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from rxt_core.data.entities import phrases, words
+from rxt_core.data.novel import CAPITALISED_POOLS, NOVEL_POOLS, novel_value
+from rxt_core.data.synth import SynthConfig, generate, generate_echo, split_pools
+from tests.data.test_synth import _replay
+
+
+def _heldout_texts() -> set[str]:
+    heldout = split_pools("heldout")
+    return {" ".join(words(v)) for values in heldout.pools.values() for v in values if not v.isdigit()}
+
+
+def test_made_up_values_are_new_strings_cased_like_their_pool() -> None:
+    train = split_pools("train")
+    rng = random.Random(0)
+    known = {v for values in train.pools.values() for v in values}
+    heldout = _heldout_texts()
+    for pool in sorted(NOVEL_POOLS):
+        values = [novel_value(rng, pool, train) for _ in range(400)]
+        assert len(set(values)) > 300, pool  # not a small fixed list
+        assert sum(v not in known for v in values) > 300, pool  # mostly in no pool at all
+        for v in values:
+            assert not {" ".join(words(v)), *words(v)} & (train.reserved | heldout), v
+            first_letters = {w[0] for w in v.split()}
+            assert all(c.isupper() for c in first_letters) if pool in CAPITALISED_POOLS else v == v.lower()
+    with pytest.raises(ValueError, match="made-up"):
+        novel_value(rng, "age", train)
+
+
+def test_training_dialogues_with_made_up_values_stay_consistent_and_clear_of_heldout() -> None:
+    config = SynthConfig(novel_value_prob=0.5)
+    dialogues = list(generate("train", 1500, seed=5, config=config))
+    assert [d.to_json() for d in dialogues[:20]] == [d.to_json() for d in generate("train", 20, 5, config)]
+    known = {v for values in split_pools("train").pools.values() for v in values}
+    stated = [f.value for d in dialogues for t in d.turns for f in t.stated]
+    made_up = [v for v in stated if v not in known]
+    assert 0.2 < len(made_up) / len(stated) < 0.5  # half of the values of most pools
+    heldout = _heldout_texts()
+    for d in dialogues:
+        _replay(d)  # recall answers follow the state, corrections included
+        for t in d.turns:
+            assert not heldout & phrases(f"{t.query} {t.answer}"), t
+
+
+def test_the_heldout_split_refuses_made_up_values() -> None:
+    with pytest.raises(ValueError, match="held-out"):
+        next(generate("heldout", 1, seed=0, config=SynthConfig(novel_value_prob=0.1)))
+
+
+def test_echo_with_made_up_values_still_copies_the_query() -> None:
+    dialogues = list(generate_echo(500, seed=2, novel_value_prob=0.5))
+    plain = list(generate_echo(500, seed=2))
+    assert sum(a.turns[0].answer != b.turns[0].answer for a, b in zip(dialogues, plain, strict=True)) > 300
+    for d in dialogues:
+        (turn,) = d.turns
+        echoed = turn.answer.removesuffix(".")
+        assert f"{echoed}." in turn.query or f"{echoed}?" in turn.query
