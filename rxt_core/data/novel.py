@@ -5,7 +5,7 @@ instead of copying them. The session-4 model copied names from the syllable gene
 not) but rewrote real names and unseen cities into familiar-looking ones, so it could not recall
 what it never wrote down (docs/training.md). Values of no pool (random letters, syllables from
 the whole alphabet, another pool's values, two-word values) leave copying as the only way to be
-right. They never equal a held-out value or a word of the fixed template texts (`reserved`), so
+right. The made-up words are never a held-out value or a word of the fixed texts (`reserved`), so
 the held-out split stays unseen and "the answer contains the value" stays a fair check.
 """
 
@@ -16,19 +16,26 @@ import random
 from .entities import EntityPools, words
 
 CAPITALISED_POOLS = ("name", "pet_name", "city", "language")
-# Pools whose values may be made up: not plans (verb phrases), numbers or dates.
-NOVEL_POOLS = frozenset((*CAPITALISED_POOLS, "job", "food", "colour", "drink", "sport"))
+NUMBER_POOLS = ("age", "number")
+# Every pool but birthdays (month names and days, all seen in training in every combination).
+NOVEL_POOLS = frozenset((*CAPITALISED_POOLS, *NUMBER_POOLS, "job", "food", "colour", "drink", "sport", "plan"))
 _CROSS_POOLS = ("name", "pet_name", "city", "language", "job", "food", "colour", "drink", "sport")
 
+_PLAN_VERBS = ("learn", "visit", "try", "build", "study", "make", "see")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _CONSONANTS = "bcdfghjklmnpqrstvwxz"
 _VOWELS = "aeiouy"
 
 
 def novel_value(rng: random.Random, pool: str, pools: EntityPools) -> str:
-    """A value for `pool` in no pool's shape, cased like the pool's values."""
+    """A value for `pool` in no pool's shape, cased like the pool's values. Numbers are
+    100-9999 (the pools hold 2-99), plans a verb and a made-up object ("visit qorvexi")."""
     if pool not in NOVEL_POOLS:
         raise ValueError(f"pool {pool!r} takes no made-up values (only {sorted(NOVEL_POOLS)})")
+    if pool in NUMBER_POOLS:
+        return str(rng.randint(100, 9999))
+    if pool == "plan":
+        return f"{rng.choice(_PLAN_VERBS)} {novel_value(rng, 'food', pools)}"
     while True:
         roll = rng.random()
         if roll < 0.35:
