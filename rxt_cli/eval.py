@@ -5,7 +5,8 @@
 
 Prints one table, RxT and baseline side by side: answer perplexity and next-token accuracy
 (teacher-forced), MRL reward (0-10; mean/max/min over dialogues) and fact recall by distance
-(greedy generation, memory/history built from the model's own answers), and for RxT the memory
+and by fact kind, and how often a value the query states is copied into the answer (greedy
+generation, memory/history built from the model's own answers), and for RxT the memory
 probe (rxt_core.training.memory_probe): next-token accuracy on the recalled values with the
 dialogue's own memory vs another dialogue's — equal numbers mean the decoder ignores memory.
 Writes everything,
@@ -90,6 +91,7 @@ def format_table(results: dict) -> str:
         ("fact recall, all distances", [_pct(m["recall_overall"]) for m in models]),
         ("fact recall, 1-8 turns back", [_pct(m["recall_1_8"]) for m in models]),
         ("fact recall, 9-16 turns back", [_pct(m["recall_9_16"]) for m in models]),
+        ("stated values copied into the answer", [_pct(m["copy_overall"]) for m in models]),
         ("recalled-value accuracy, own memory", [_probe(m, "own_value_accuracy") for m in models]),
         ("  ... with another dialogue's memory", [_probe(m, "other_value_accuracy") for m in models]),
         (
@@ -98,11 +100,11 @@ def format_table(results: dict) -> str:
         ),
     ]
     for d in distances:
-        cells = []
-        for m in models:
-            r = m["recall_by_distance"].get(str(d))
-            cells.append(f"{_pct(r['accuracy'])} ({r['hits']}/{r['total']})" if r else "-")
-        rows.append((f"  recall at distance {d}", cells))
+        rows.append((f"  recall at distance {d}", [_rate(m["recall_by_distance"].get(str(d))) for m in models]))
+    facts = sorted({f for m in models for key in ("recall_by_fact", "copy_by_fact") for f in m[key]})
+    for f in facts:
+        cells = [f"{_rate(m['recall_by_fact'].get(f))}, copy {_rate(m['copy_by_fact'].get(f))}" for m in models]
+        rows.append((f"  recall, copy: {f}", cells))
     width = max(len(name) for name, _ in rows)
     cols = [max(len(m["name"]), *(len(cells[i]) for _, cells in rows)) for i, m in enumerate(models)]
     header = " " * width + " | " + " | ".join(m["name"].ljust(c) for m, c in zip(models, cols, strict=True))
@@ -116,6 +118,10 @@ def format_table(results: dict) -> str:
             name.ljust(width) + " | " + " | ".join(c.ljust(w) for c, w in zip(cells, cols, strict=True))
         )
     return "\n".join(lines)
+
+
+def _rate(r: dict | None) -> str:
+    return f"{_pct(r['accuracy'])} ({r['hits']}/{r['total']})" if r else "-"
 
 
 def _pct(x: float) -> str:

@@ -91,26 +91,35 @@ def recalled(answer: str, value: str) -> bool:
 
 
 @dataclass
-class RecallByDistance:
-    """Fact-recall accuracy per distance (in turns since the fact was last mentioned)."""
+class HitRates:
+    """Hits out of totals per key: a distance in turns, a fact kind."""
 
     hits: Counter = field(default_factory=Counter)
     totals: Counter = field(default_factory=Counter)
 
-    def add(self, distance: int, hit: bool) -> None:
-        self.totals[distance] += 1
-        self.hits[distance] += int(hit)
+    def add(self, key, hit: bool) -> None:
+        self.totals[key] += 1
+        self.hits[key] += int(hit)
 
-    def accuracy(self, distance: int) -> float:
-        return self.hits[distance] / self.totals[distance] if self.totals[distance] else float("nan")
+    def accuracy(self, key) -> float:
+        return self.hits[key] / self.totals[key] if self.totals[key] else float("nan")
+
+    def overall(self) -> float:
+        total = sum(self.totals.values())
+        return sum(self.hits.values()) / total if total else float("nan")
+
+    def as_dict(self) -> dict[str, dict[str, float]]:
+        return {
+            str(k): {"hits": self.hits[k], "total": self.totals[k], "accuracy": self.accuracy(k)}
+            for k in sorted(self.totals)
+        }
+
+
+@dataclass
+class RecallByDistance(HitRates):
+    """Fact-recall accuracy per distance (in turns since the fact was last mentioned)."""
 
     def overall(self, lo: int = 1, hi: int | None = None) -> float:
         keys = [d for d in self.totals if d >= lo and (hi is None or d <= hi)]
         total = sum(self.totals[d] for d in keys)
         return sum(self.hits[d] for d in keys) / total if total else float("nan")
-
-    def as_dict(self) -> dict[str, dict[str, float]]:
-        return {
-            str(d): {"hits": self.hits[d], "total": self.totals[d], "accuracy": self.accuracy(d)}
-            for d in sorted(self.totals)
-        }

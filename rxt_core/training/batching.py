@@ -13,7 +13,7 @@ from typing import Protocol
 import torch
 
 from ..config import RxTConfig
-from ..data.dialogue import DataError, Dialogue, Recall
+from ..data.dialogue import DataError, Dialogue, Fact, Recall
 from ..interaction import interaction_ids
 
 
@@ -28,7 +28,7 @@ class TokenTurn:
     recall: Recall | None = None
     query_text: str = ""
     answer_text: str = ""
-    stated: tuple[str, ...] = ()  # values of the facts the query states
+    stated: tuple[Fact, ...] = ()  # the facts the query states (kind and value)
 
 
 TokenDialogue = list[TokenTurn]
@@ -49,8 +49,7 @@ def tokenize_dialogues(
                     f"{source}: dialogue {n}, turn {i} is {len(q) + len(a) + 3} tokens as "
                     f"[Q] query [A] answer [EOS]; the model has {config.max_seq_len} positions"
                 )
-            stated = tuple(f.value for f in turn.stated)
-            turns.append(TokenTurn(q, a, turn.recall, turn.query, turn.answer, stated))
+            turns.append(TokenTurn(q, a, turn.recall, turn.query, turn.answer, turn.stated))
         out.append(turns)
     if not out:
         raise DataError(f"{source}: no dialogues")

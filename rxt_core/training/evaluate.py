@@ -6,8 +6,10 @@ Two passes over the same dialogues:
   reference history. The scored tokens are identical for both, so the numbers compare.
 - generation (greedy): each model answers every query as in a real chat. RxT's memory is
   updated with its *own* answers (as in serving); the baseline's history holds its own
-  answers. Scored: fact recall by distance (the asked value appears in the answer) and the MRL
-  reward (rxt_core.metrics) per turn, averaged per dialogue.
+  answers. Scored: fact recall by distance and by fact kind (the asked value appears in the
+  answer), the copy of stated values by fact kind (where the reference answer repeats a value
+  the query states, does the generated one?) and the MRL reward (rxt_core.metrics) per turn,
+  averaged per dialogue. A model that cannot copy a kind of value cannot recall it either.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .. import generation
-from ..metrics import RecallByDistance, mrl_reward, perplexity, recalled
+from ..metrics import HitRates, RecallByDistance, mrl_reward, perplexity, recalled
 from ..model import ReactiveTransformer
 from ..sampling import SamplingParams
 from ..stateless import StatelessLM
@@ -37,6 +39,8 @@ class EvalResult:
     answer_correct: int = 0
     rewards: list[float] = field(default_factory=list)  # per-dialogue mean reward
     recall: RecallByDistance = field(default_factory=RecallByDistance)
+    recall_by_fact: HitRates = field(default_factory=HitRates)
+    copy_by_fact: HitRates = field(default_factory=HitRates)
     seconds: float = 0.0
     samples: list[dict] = field(default_factory=list)
 
@@ -62,6 +66,9 @@ class EvalResult:
             "recall_1_8": self.recall.overall(1, 8),
             "recall_9_16": self.recall.overall(9, 16),
             "recall_by_distance": self.recall.as_dict(),
+            "recall_by_fact": self.recall_by_fact.as_dict(),
+            "copy_overall": self.copy_by_fact.overall(),
+            "copy_by_fact": self.copy_by_fact.as_dict(),
             "seconds": self.seconds,
             "samples": self.samples,
         }
@@ -168,7 +175,12 @@ def _score(dialogues, answers, tokenizer, result: EvalResult, samples: int) -> N
             text = tokenizer.decode(ids)
             rewards.append(mrl_reward(text, turn.answer_text, history))
             if turn.recall is not None:
-                result.recall.add(turn.recall.distance, recalled(text, turn.recall.value))
+                hit = recalled(text, turn.recall.value)
+                result.recall.add(turn.recall.distance, hit)
+                result.recall_by_fact.add(turn.recall.fact, hit)
+            for fact in turn.stated:
+                if recalled(turn.answer_text, fact.value):
+                    result.copy_by_fact.add(fact.fact, recalled(text, fact.value))
             history.append(f"{turn.query_text} {turn.answer_text}")
             transcript.append({"query": turn.query_text, "reference": turn.answer_text, "generated": text})
         result.rewards.append(sum(rewards) / len(rewards))

@@ -74,7 +74,7 @@ def value_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
 
 def copy_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
     """Indices into `turn.answer` of the tokens of values the query states and the answer repeats."""
-    return sorted({k for value in turn.stated for k in _span(turn.answer, value, tokenizer)})
+    return sorted({k for fact in turn.stated for k in _span(turn.answer, fact.value, tokenizer)})
 
 
 def _span(answer: list[int], value: str, tokenizer: TextTokenizer) -> list[int]:

@@ -21,7 +21,7 @@ def test_value_positions_point_at_the_recalled_value(token_dialogues, tokenizer)
 def test_copy_positions_point_at_the_stated_value_the_answer_repeats(token_dialogues, tokenizer):
     turn = token_dialogues[0][0]  # "I am NAME ." -> "Hi NAME ."
     (k,) = copy_positions(turn, tokenizer)
-    assert tokenizer.decode([turn.answer[k]]) == turn.stated[0]
+    assert tokenizer.decode([turn.answer[k]]) == turn.stated[0].value
     assert copy_positions(token_dialogues[0][3], tokenizer) == []  # a recall states nothing
 
 
@@ -41,7 +41,9 @@ def test_copy_accuracy_rises_when_the_model_learns_to_echo(config, token_dialogu
 
     model = ReactiveTransformer(config)
     before = probe_memory(model, token_dialogues, tokenizer, batch_size=8).copy_accuracy
-    loop = LoopConfig(steps=200, batch_size=16, lr=5e-3, warmup_steps=2, log_every=1000)
+    # 300 steps learn the echo fully (copy score 1.0); at 200 it was 0.44 on an AVX-512 Xeon and
+    # above 0.5 on an AVX2 EPYC: kernels round differently, so leave a margin.
+    loop = LoopConfig(steps=300, batch_size=16, lr=5e-3, warmup_steps=2, log_every=1000)
     rows = interaction_rows(token_dialogues, config)
     stage = JointStage("2", model, rows, loop, JointConfig(swap_prob=1.0))  # no answer in memory
     train(stage, loop, Runtime(tmp_path / "ckpt", progress=False))
