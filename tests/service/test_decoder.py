@@ -300,16 +300,13 @@ def test_session_is_free_as_soon_as_the_last_message_is_out(model_dir, db):
 
 
 BUNDLED = bundled_model_dir()
-NAMES = ["Ada", "Marcus", "Priya"]
+# Real names and made-up ones, in and out of the training pools. Greedy, in-process, session 5:
+# the bundled model (stage 4f) recalls 6 of these 10 (Ada, Priya, Omar, Tralon, Oslo, Zhang), the
+# stage-4e model before it 1 (Tralon): it rewrote Ada as "Aaaa" and recalled "Drada".
+NAMES = ["Ada", "Marcus", "Priya", "Omar", "Tralon", "Oslo", "Sophie", "Kwame", "Ingrid", "Zhang"]
 
 
 @pytest.mark.skipif(not (BUNDLED / "config.json").is_file(), reason="the bundled model is not built yet")
-@pytest.mark.xfail(
-    reason="the bundled model recalls too few facts yet (31% one turn back on held-out data, issue 3); "
-    "it repeats syllable-style names like its training names (Tralon, Vedis) but garbles real ones "
-    "already when told (Ada -> 'Aaaa', then 'Drada'); an XPASS means it recalls these",
-    strict=False,
-)
 def test_memory_is_visible_in_later_answers_with_the_bundled_model(tmp_path):
     """Told a name in turn 1, the model recalls it in turn 2 — from memory alone (each turn
     sends only its query) — and does not produce it without having been told."""
@@ -326,4 +323,4 @@ def test_memory_is_visible_in_later_answers_with_the_bundled_model(tmp_path):
         return recalled, guessed
 
     recalled, guessed = run(BUNDLED, tmp_path / "rxt.db", body)
-    assert recalled >= 2 and guessed == 0
+    assert recalled >= 4 and guessed == 0  # 6 of 10 measured: a margin for other CPUs' rounding
