@@ -85,8 +85,8 @@ DEEP=(--stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress --log-e
 #    stages 4e and 4f (one thread each), 130 minutes, on the dialogues with made-up values (the
 #    data of RxT's last stage: if anything it favours the baseline on held-out values).
 BASELINE_PID=
-if [ ! -f "$RUN/base-run/baseline/model/config.json" ]; then
-  rxt train --stage baseline --data "$RUN/novel/train.jsonl" --out "$RUN/base-run" "${COMMON[@]}" "${MODEL[@]}" \
+if ! done_ baseline; then
+  rxt train --stage baseline --data "$RUN/novel/train.jsonl" --out "$RUN/run" "${COMMON[@]}" "${MODEL[@]}" \
     --threads 1 --steps 6000 --batch-size 16 --lr 2e-3 --warmup-steps 30 --checkpoint-every 50 \
     --max-seconds "$BASELINE_SECONDS" > "$RUN/baseline.log" 2>&1 &
   BASELINE_PID=$!
@@ -106,7 +106,7 @@ FINAL="$RUN/f-run/stage4-memory-aware/model"
 [ -z "$BASELINE_PID" ] || wait "$BASELINE_PID"
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.
-rxt eval --model "$FINAL" --baseline "$RUN/base-run/baseline/model" \
+rxt eval --model "$FINAL" --baseline "$RUN/run/baseline/model" \
     --data "$RUN/eval/heldout.jsonl" --out "$RUN/eval_results.json" --threads 2 | tee "$RUN/eval_table.txt"
 mkdir -p models/rxt-nano
 cp "$FINAL/"{config.json,model.safetensors,tokenizer.json} models/rxt-nano/
