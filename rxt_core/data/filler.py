@@ -133,7 +133,7 @@ def echo(rng: random.Random, pools: EntityPools, novel_value_prob: float = 0.0) 
     values = []
     for _ in range(rng.randint(1, 4)):
         pool = rng.choice(_ECHO_POOLS)
-        novel = novel_value_prob and rng.random() < novel_value_prob
+        novel = novel_value_prob > 0 and rng.random() < novel_value_prob  # no draw when off
         values.append(novel_value(rng, pool, pools) if novel else rng.choice(pools[pool]))
     names = values[0] if len(values) == 1 else ", ".join(values[:-1]) + " and " + values[-1]
     return rng.choice(_ECHO_QUERIES).format(names=names), names + "."

@@ -27,6 +27,11 @@ _CONSONANTS = "bcdfghjklmnpqrstvwxz"
 _VOWELS = "aeiouy"
 
 
+def check_probability(novel_value_prob: float) -> None:
+    if not 0.0 <= novel_value_prob <= 1.0:
+        raise ValueError(f"novel_value_prob must be in [0, 1], got {novel_value_prob}")
+
+
 def novel_value(rng: random.Random, pool: str, pools: EntityPools) -> str:
     """A value for `pool` in no pool's shape, cased like the pool's values. Numbers are
     100-9999 (the pools hold 2-99), plans a verb and a made-up object ("visit qorvexi")."""

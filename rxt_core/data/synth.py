@@ -27,7 +27,7 @@ from .entities import PET_KINDS, RELATIONS, EntityPools, EntitySplit, partition
 from .facts import FACT_TYPES, FACTS_BY_NAME, FactType, article
 from .filler import FILLERS, echo
 from .filler import TEXTS as FILLER_TEXTS
-from .novel import NOVEL_POOLS, novel_value
+from .novel import NOVEL_POOLS, check_probability, novel_value
 
 SynthSplit = Literal["train", "valid", "heldout"]
 SPLITS: tuple[SynthSplit, ...] = ("train", "valid", "heldout")
@@ -55,8 +55,7 @@ class SynthConfig:
             raise ValueError(f"need 1 <= min_turns ({self.min_turns}) <= max_turns ({self.max_turns})")
         if self.max_distance is not None and self.max_distance < 1:
             raise ValueError(f"max_distance must be >= 1, got {self.max_distance}")
-        if not 0.0 <= self.novel_value_prob <= 1.0:
-            raise ValueError(f"novel_value_prob must be in [0, 1], got {self.novel_value_prob}")
+        check_probability(self.novel_value_prob)
 
 
 def generate(split: SynthSplit, n: int, seed: int, config: SynthConfig | None = None) -> Iterator[Dialogue]:
@@ -81,8 +80,7 @@ def generate_echo(n: int, seed: int, novel_value_prob: float = 0.0) -> Iterator[
     percent; models learned to copy only with more)."""
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
-    if not 0.0 <= novel_value_prob <= 1.0:
-        raise ValueError(f"novel_value_prob must be in [0, 1], got {novel_value_prob}")
+    check_probability(novel_value_prob)
     pools = split_pools("train")
     for i in range(n):
         query, answer = echo(SynthRandom((seed << 64) | (len(SPLITS) << 48) | i), pools, novel_value_prob)

@@ -51,9 +51,13 @@ def test_training_dialogues_with_made_up_values_stay_consistent_and_clear_of_hel
             assert not heldout & phrases(f"{t.query} {t.answer}"), t
 
 
-def test_the_heldout_split_refuses_made_up_values() -> None:
+def test_the_heldout_split_refuses_made_up_values_and_probabilities_are_checked() -> None:
     with pytest.raises(ValueError, match="held-out"):
         next(generate("heldout", 1, seed=0, config=SynthConfig(novel_value_prob=0.1)))
+    with pytest.raises(ValueError, match=r"novel_value_prob must be in \[0, 1\]"):
+        SynthConfig(novel_value_prob=1.5)
+    with pytest.raises(ValueError, match=r"novel_value_prob must be in \[0, 1\]"):
+        next(generate_echo(1, seed=0, novel_value_prob=-0.1))
 
 
 def test_echo_with_made_up_values_still_copies_the_query() -> None:
