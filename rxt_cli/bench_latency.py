@@ -46,6 +46,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-sizes", type=_sizes, default=d.batch_sizes, help="e.g. 1,2,4,8")
     p.add_argument("--no-bf16", action="store_true", help="skip the bf16-weights comparison")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default=d.device, help="cpu, or cuda (bf16 autocast on the GPU)")
     p.add_argument("--out", type=Path, default=Path("bench_latency.json"))
     p.add_argument("--plot", type=Path, default=None, help="PNG path (default: --out with .png)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress log")
@@ -66,6 +67,7 @@ def main(argv: list[str]) -> int:
         batch_sizes=args.batch_sizes,
         compare_bf16=not args.no_bf16,
         seed=args.seed,
+        device=args.device,
     )
     result = run_benchmark(bench)
     args.out.parent.mkdir(parents=True, exist_ok=True)

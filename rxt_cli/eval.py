@@ -36,6 +36,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
     return p
 
 
@@ -61,11 +62,12 @@ def run(args) -> dict:
     from rxt_core import ReactiveTransformer, StatelessLM
     from rxt_core.training.evaluate import evaluate
     from rxt_core.training.memory_probe import probe_memory
-    from rxt_core.training.pipeline import load_token_dialogues, load_tokenizer
+    from rxt_core.training.pipeline import load_token_dialogues, load_tokenizer, pick_device
 
     torch.set_num_threads(args.threads)
     tokenizer = load_tokenizer(args.tokenizer or str(Path(args.model) / "tokenizer.json"))
-    rxt = ReactiveTransformer.from_pretrained(args.model)
+    device = pick_device(args.device)
+    rxt = ReactiveTransformer.from_pretrained(args.model, device=device)
     dialogues = load_token_dialogues([args.data], tokenizer, rxt.config, args.max_dialogues)
     common = {"batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens}
     results = {"data": args.data, "models": [evaluate(rxt, tokenizer, dialogues, "RxT", **common).as_dict()]}
@@ -73,7 +75,7 @@ def run(args) -> dict:
     probe = probe_memory(rxt, dialogues, tokenizer, batch_size=max(2, args.batch_size))
     results["models"][0]["memory_probe"] = probe.as_dict()
     if args.baseline:
-        base = StatelessLM.from_pretrained(args.baseline)
+        base = StatelessLM.from_pretrained(args.baseline, device=device)
         scored = evaluate(base, tokenizer, dialogues, "Stateless baseline", **common).as_dict()
         scored["path"] = args.baseline
         results["models"].append(scored)

@@ -55,6 +55,7 @@ class LatencyBenchConfig:
     dtype_repeats: int = 5
     compare_bf16: bool = True
     seed: int = 0
+    device: str = "cpu"  # "cuda": on the GPU, generation and updates under bf16 autocast
 
 
 # ----------------------------------------------------------------------------- timing helpers
@@ -78,6 +79,9 @@ class StreamTiming:
 
 
 def _clocks() -> tuple[float, float]:
+    """Wall and CPU time in ms; waits for queued GPU work first, so a GPU time is the work's."""
+    if torch.cuda.is_initialized():
+        torch.cuda.synchronize()
     return time.perf_counter() * 1e3, time.process_time() * 1e3
 
 
@@ -150,7 +154,7 @@ def build_models(bench: LatencyBenchConfig) -> tuple[ReactiveTransformer, Statel
     stateless = StatelessLM(stateless_config(config, bench.turns, bench.query_len, bench.answer_len)).eval()
     shared = stateless.state_dict()
     stateless.load_state_dict({k: v for k, v in rxt.state_dict().items() if k in shared})
-    return rxt, stateless
+    return rxt.to(bench.device), stateless.to(bench.device)
 
 
 def random_queries(config: RxTConfig, count: int, length: int, generator: torch.Generator) -> list[list[int]]:
@@ -354,13 +358,13 @@ def active_decode_shapes(config: RxTConfig) -> list[tuple[int, int]]:
     return layer * config.layers + [(d, config.vocab_size)]
 
 
-def matmul_floor_ms(config: RxTConfig, dtype: torch.dtype, repeats: int) -> float:
+def matmul_floor_ms(config: RxTConfig, dtype: torch.dtype, repeats: int, device: torch.device) -> float:
     """One token's matrix-vector products over distinct weights of the active shapes, nothing
     else: the time a decode step cannot go below without fewer or narrower weights."""
     generator = torch.Generator().manual_seed(0)
     shapes = active_decode_shapes(config)
-    weights = [(torch.randn(i, o, generator=generator) * 0.02).to(dtype) for i, o in shapes]
-    inputs = {i: torch.randn(1, i, generator=generator).to(dtype) for i, _ in shapes}
+    weights = [(torch.randn(i, o, generator=generator) * 0.02).to(device, dtype) for i, o in shapes]
+    inputs = {i: torch.randn(1, i, generator=generator).to(device, dtype) for i, _ in shapes}
 
     def one_pass() -> None:
         for w in weights:
@@ -410,7 +414,7 @@ def compare_dtypes(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> list[
             ttft_ms=median(t.ttft_ms for t, _ in runs[name]),
             per_token_ms=median(t.per_token_ms for t, _ in runs[name]),
             update_ms=median(u for _, u in runs[name]),
-            floor_ms=matmul_floor_ms(rxt.config, getattr(torch, name), bench.dtype_repeats),
+            floor_ms=matmul_floor_ms(rxt.config, getattr(torch, name), bench.dtype_repeats, rxt.device),
         )
         for name in names
     ]
@@ -443,10 +447,10 @@ def count_flops(fn: Callable[[], object]) -> int:
     return counter.get_total_flops()
 
 
-def gemm_gflops(repeats: int) -> float:
+def gemm_gflops(repeats: int, device: torch.device) -> float:
     """fp32 matrix-product rate at the current thread count, on the memory update's largest
     shape (512 slots x [old; update] -> dim): the ceiling any update time is judged against."""
-    a, b = torch.randn(512, 512), torch.randn(512, 256)
+    a, b = torch.randn(512, 512, device=device), torch.randn(512, 256, device=device)
     for _ in range(3):
         a @ b
     ms = median(time_call(lambda: a @ b).ms for _ in range(max(repeats, 5) * 4))
@@ -465,7 +469,7 @@ def measure_update_variants(bench: LatencyBenchConfig) -> list[UpdateResult]:
         for gate in GATE_KINDS:
             gate_config = base.gate.model_copy(update={"kind": gate})
             config = base.model_copy(update={"memory_attention": variant, "gate": gate_config})
-            models[variant, gate] = ReactiveTransformer(config).eval()
+            models[variant, gate] = ReactiveTransformer(config).eval().to(bench.device)
     stms = {key: model.init_memory(1) for key, model in models.items()}
     times: dict[tuple[str, str], list[float]] = {key: [] for key in models}
     keys = list(models)
@@ -483,7 +487,7 @@ def measure_update_variants(bench: LatencyBenchConfig) -> list[UpdateResult]:
 
 
 # ----------------------------------------------------------------------------- the whole run
-def machine_info() -> dict:
+def machine_info(device: torch.device) -> dict:
     flags: set[str] = set()
     model_name = platform.processor()
     try:
@@ -506,6 +510,8 @@ def machine_info() -> dict:
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "threads": torch.get_num_threads(),
         "python": platform.python_version(),
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
     }
 
 
@@ -585,7 +591,7 @@ def run_benchmark(bench: LatencyBenchConfig) -> dict:
     query = random_queries(rxt.config, 1, bench.query_len, generator)[0]
     answer = random_queries(rxt.config, 1, bench.answer_len, generator)[0]
     update_gflop = count_flops(lambda: rxt.update_memory(rxt.init_memory(1), query, answer)) / 1e9
-    gemm_rate = gemm_gflops(bench.dtype_repeats)
+    gemm_rate = gemm_gflops(bench.dtype_repeats, rxt.device)
     return {
         "config": asdict(bench),
         "model": {
@@ -596,7 +602,7 @@ def run_benchmark(bench: LatencyBenchConfig) -> dict:
             "memory_attention": rxt.config.memory_attention,
             "gate": rxt.config.gate.kind,
         },
-        "machine": machine_info(),
+        "machine": machine_info(rxt.device),
         "loadavg": {"start": load_start, "after_turns": load_turns, "end": os.getloadavg()},
         "summary": summarize(turns, batches, dtypes, update_gflop, gemm_rate),
         "turns": [asdict(t) for t in turns],
