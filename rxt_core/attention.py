@@ -125,8 +125,9 @@ class SelfAttention(nn.Module):
         else:
             lengths = positions[:, 0]
             rows = torch.arange(x.shape[0], device=x.device)
-            cache.k[rows, :, lengths] = k[:, :, 0]
-            cache.v[rows, :, lengths] = v[:, :, 0]
+            # an index put does not cast: under autocast K (after RoPE) and V can differ in dtype
+            cache.k[rows, :, lengths] = k[:, :, 0].to(cache.k.dtype)
+            cache.v[rows, :, lengths] = v[:, :, 0].to(cache.v.dtype)
             visible = (torch.arange(span, device=x.device) <= lengths.unsqueeze(1))[:, None, None, :]
         out = attend(q, cache.k.narrow(2, 0, span), cache.v.narrow(2, 0, span), mask=visible)
         return self.out(_merge_heads(out))

@@ -72,6 +72,15 @@ def autocast_for(device: torch.device) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
+def compute_dtype(model) -> torch.dtype:
+    """The dtype K/V come out in, so the KV cache holds them as they are: autocast's when it is
+    on (bf16 on CUDA, half the cache memory), else the weights'."""
+    device_type = model.device.type
+    if torch.is_autocast_enabled(device_type):
+        return torch.get_autocast_dtype(device_type)
+    return model.embedding.weight.dtype
+
+
 def answer_limit(config, prompt_length: int, max_new_tokens: int) -> int:
     """How many tokens a row may generate: its own limit, capped so that prompt + answer + [EOS]
     still fit the model's positions (the memory encoder reads the whole interaction)."""
@@ -98,7 +107,7 @@ def prefill(model, prompts: list[list[int]], memory_kv=None) -> tuple[torch.Tens
     config, device = model.config, model.device
     ids, mask = pad_batch(prompts, config.pad_id, device)
     batch, width = ids.shape
-    dtype = model.embedding.weight.dtype
+    dtype = compute_dtype(model)
     caches = [
         KVCache.empty(batch, config.attention.kv_heads, config.max_seq_len, config.head_dim, device, dtype)
         for _ in model.decoder.blocks

@@ -19,12 +19,15 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
 
 echo "== 1. core tests (CUDA tests included)"
-timeout "${TEST_SECONDS:-240}" "$PY" -m pytest -q -p no:cacheprovider tests/core -rs 2>&1 | tail -25
+timeout "${TEST_SECONDS:-240}" "$PY" -m pytest -q -p no:cacheprovider tests/core -rfEs --tb=line 2>&1 | tail -30
 
 echo "== 2. latency benchmark on the GPU"
-timeout "${BENCH_SECONDS:-200}" "$PY" -m rxt_cli.main bench latency --device "$DEVICE" --threads 4 -q \
+timeout "${BENCH_SECONDS:-200}" "$PY" -m rxt_cli.main bench latency --device "$DEVICE" --threads 4 ${BENCH_ARGS:-} \
     --out "$OUT/bench_latency_cuda.json"
 
+[ -n "${EVAL_DATA:-}" ] && [ -z "${TRAIN_DATA:-}" ] && timeout "${EVAL_SECONDS:-120}" "$PY" -m rxt_cli.main eval \
+    --model models/rxt-nano --data "$EVAL_DATA" --device "$DEVICE" --out "$OUT/eval_bundled.json" ${EVAL_ARGS:-} 2>&1 \
+    | grep -v " INFO " | head -14
 [ -n "${TRAIN_DATA:-}" ] || exit 0
 echo "== 3. stage 4 from the bundled model on the GPU, ${TRAIN_SECONDS:=240} s"
 RUN=${RUN:-/tmp/gpu-run}

@@ -158,3 +158,18 @@ def test_stateless_incremental_decoding_matches_full_forward(stateless):
     with torch.no_grad():
         logits, _ = stateless(torch.tensor([prompt + answer]))
     assert answer == logits[0, len(prompt) - 1 : -1].argmax(-1).tolist()[: len(answer)]
+
+
+def test_batched_generation_under_bf16_autocast(model):
+    """On a GPU generation runs under bf16 autocast: the KV cache must take the bf16 K/V of a
+    batched decode step (an index put refuses mixed dtypes), and rows must stay apart."""
+    params = SamplingParams(max_new_tokens=8)
+    stm = random_stm(model, 3)
+    queries = [[10, 11, 12], [20, 21], [30, 31, 32, 33, 34]]
+    other = stm.clone()
+    other[1] = random_stm(model, 1, seed=7)[0]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        first = model.generate(queries, stm, params)
+        second = model.generate([queries[0], [40, 41, 42], queries[2]], other, params)
+    assert all(len(answer) == 8 for answer in first)
+    assert [first[0], first[2]] == [second[0], second[2]]
