@@ -434,14 +434,22 @@ class UpdateResult:
     gflops: float  # achieved rate
 
 
-def _cpu_flash_attention_flops(query, key, value, *args, out_val=None, **kwargs) -> int:
-    """Q K^T and P V of the CPU SDPA kernel, which FlopCounterMode does not know (shapes in)."""
+def _attention_flops(query, key, value, *args, out_val=None, **kwargs) -> int:
+    """Q K^T and P V of an SDPA kernel (shapes in): FlopCounterMode does not know the CPU kernel,
+    and its formula for the CUDA kernels refuses fewer K/V heads than query heads (GQA, SQA)."""
     batch, heads, q_len, head_dim = query
     return 2 * batch * heads * q_len * key[-2] * (head_dim + value[-1])
 
 
 def count_flops(fn: Callable[[], object]) -> int:
-    mapping = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_attention_flops}
+    aten = torch.ops.aten
+    kernels = (
+        aten._scaled_dot_product_flash_attention_for_cpu,
+        aten._scaled_dot_product_flash_attention,
+        aten._scaled_dot_product_efficient_attention,
+        aten._scaled_dot_product_cudnn_attention,
+    )
+    mapping = {kernel: _attention_flops for kernel in kernels}
     with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
         fn()
     return counter.get_total_flops()
