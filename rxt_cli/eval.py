@@ -8,9 +8,9 @@ Prints one table, RxT and baseline side by side: answer perplexity and next-toke
 and by fact kind, and how often a value the query states is copied into the answer (greedy
 generation, memory/history built from the model's own answers), and for RxT the memory
 probe (rxt_core.training.memory_probe): next-token accuracy on the recalled values with the
-dialogue's own memory vs another dialogue's — equal numbers mean the decoder ignores memory.
-Writes everything,
-with a few sample transcripts, as JSON.
+dialogue's own memory vs another dialogue's — equal numbers mean the decoder ignores memory —
+and the share of a turn's memory write left 1-16 turns later (rxt_core.training.write_retention:
+a ceiling on recall at that distance). Writes everything, with a few sample transcripts, as JSON.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def run(args) -> dict:
     from rxt_core.training.evaluate import evaluate
     from rxt_core.training.memory_probe import probe_memory
     from rxt_core.training.pipeline import load_token_dialogues, load_tokenizer, pick_device
+    from rxt_core.training.write_retention import write_retention
 
     torch.set_num_threads(args.threads)
     tokenizer = load_tokenizer(args.tokenizer or str(Path(args.model) / "tokenizer.json"))
@@ -74,6 +75,8 @@ def run(args) -> dict:
     results["models"][0]["path"] = args.model
     probe = probe_memory(rxt, dialogues, tokenizer, batch_size=max(2, args.batch_size))
     results["models"][0]["memory_probe"] = probe.as_dict()
+    if rxt.config.gate.activation == "sigmoid":
+        results["models"][0]["write_retention"] = write_retention(rxt, dialogues, batch_size=args.batch_size)
     if args.baseline:
         base = StatelessLM.from_pretrained(args.baseline, device=device)
         scored = evaluate(base, tokenizer, dialogues, "Stateless baseline", **common).as_dict()
@@ -100,6 +103,7 @@ def format_table(results: dict) -> str:
             "copied-value accuracy (stated in the query)",
             [_probe(m, "copied_value_accuracy", "copied_value_tokens") for m in models],
         ),
+        ("memory write left after 1 / 2 / 4 / 8 turns", [_retention(m) for m in models]),
     ]
     for d in distances:
         rows.append((f"  recall at distance {d}", [_rate(m["recall_by_distance"].get(str(d))) for m in models]))
@@ -133,6 +137,13 @@ def _pct(x: float) -> str:
 def _probe(model: dict, key: str, count: str = "value_tokens") -> str:
     probe = model.get("memory_probe")
     return _pct(probe[key]) if probe and probe.get(count) else "-"
+
+
+def _retention(model: dict) -> str:
+    shares = model.get("write_retention")
+    if not shares:
+        return "-"
+    return " / ".join(_pct(shares.get(d, shares.get(str(d)))) for d in (1, 2, 4, 8))
 
 
 def _reward(r: dict) -> str:

@@ -306,8 +306,9 @@ def measure_batches(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> list
         return timing, time_call(lambda: rxt.update_memory(stm, queries, answers))
 
     runs: dict[int, list[tuple[StreamTiming, Timed]]] = {b: [] for b in bench.batch_sizes}
-    for _ in range(bench.warmup):
-        run(bench.batch_sizes[0])
+    for _ in range(bench.warmup):  # every size: on a GPU each new shape's first run pays one-time costs
+        for batch in bench.batch_sizes:
+            run(batch)
     for repeat in range(bench.repeats):
         order = bench.batch_sizes if repeat % 2 == 0 else bench.batch_sizes[::-1]
         for batch in order:

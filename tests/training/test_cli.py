@@ -83,7 +83,12 @@ def test_train_all_stages_then_baseline_then_eval(corpus, tmp_path, capsys):
     assert probe["value_tokens"] > 0 and 0 <= probe["own_value_accuracy"] <= 1
     assert "memory_probe" not in scored["models"][1]  # the baseline has no memory to probe
     expected = {}
-    for d in generate("heldout", 6, 0, SynthConfig(min_turns=3, max_turns=5)):
+    heldout = list(generate("heldout", 6, 0, SynthConfig(min_turns=3, max_turns=5)))
+    retention = scored["models"][0]["write_retention"]  # every distance up to the longest dialogue's
+    assert sorted(map(int, retention)) == list(range(1, max(len(d.turns) for d in heldout)))
+    assert all(0 < v <= 1 for v in retention.values()) and "write_retention" not in scored["models"][1]
+    assert "memory write left after 1 / 2 / 4 / 8 turns" in table
+    for d in heldout:
         for t in d.turns:
             if t.recall:
                 expected[str(t.recall.distance)] = expected.get(str(t.recall.distance), 0) + 1

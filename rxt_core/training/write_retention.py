@@ -1,0 +1,84 @@
+"""How long a memory write lasts: the share of what turn k wrote that the STM still holds d turns
+later. A diagnostic printed by `rxt eval`.
+
+With a sigmoid residual gate every STM entry moves as STM_t = K_t * STM_{t-1} + (1 - K_t) * U_t,
+where the keep factor K_t = 1 - G_t (times 1 - G_pre of the pre-step in the self / interlayer
+variants). Of what turn k wrote (weight 1 - K_k) the part (1 - K_k) * K_{k+1} * ... * K_{k+d} is
+left d turns later; summed over entries and divided by the sum of 1 - K_k, that is the share of
+turn k's write still in memory. Whatever the decoder reads, it cannot recall more of turn k than
+what is left. (Session 6: on the bundled model this share, 32% after 1 turn and 16% after 4, fell
+with distance much as fact recall did.) Sigmoid gates only: a tanh gate does not mix. In the self
+/ interlayer variants the pre-step also moves content between slots, which this counts as lost:
+there it is a lower bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ..gates import ResidualGate
+from ..model import ReactiveTransformer
+from .batching import TokenDialogue, interaction_batch
+
+
+@torch.inference_mode()
+def write_retention(
+    model: ReactiveTransformer, dialogues: Sequence[TokenDialogue], max_distance: int = 16, batch_size: int = 32
+) -> dict[int, float]:
+    """{d: share of a turn's write left d turns later}, over every turn with a turn d later,
+    teacher-forced on the reference interactions."""
+    if model.config.gate.activation != "sigmoid":
+        raise ValueError("write retention is defined for sigmoid gates (a convex mix) only")
+    was_training = model.training
+    model.eval()
+    kept = torch.zeros(max_distance + 1, dtype=torch.float64)
+    written = torch.zeros(max_distance + 1, dtype=torch.float64)
+    for start in range(0, len(dialogues), batch_size):
+        keeps, present = _keep_factors(model, dialogues[start : start + batch_size])
+        for k in range(len(keeps)):
+            write = 1 - keeps[k]
+            share = write
+            for d in range(1, min(max_distance, len(keeps) - 1 - k) + 1):
+                share = share * keeps[k + d]
+                rows = present[k + d]  # dialogues still going at turn k + d (and so at k)
+                kept[d] += share[rows].sum(dtype=torch.float64).cpu()
+                written[d] += write[rows].sum(dtype=torch.float64).cpu()
+    model.train(was_training)
+    return {d: float(kept[d] / written[d]) for d in range(1, max_distance + 1) if written[d] > 0}
+
+
+def _keep_factors(
+    model: ReactiveTransformer, dialogues: Sequence[TokenDialogue]
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Per turn: the keep factor K of every STM entry, [B, layers, slots, dim], and which rows
+    had that turn."""
+    layers = model.memory_attention.layers
+    factors: list[torch.Tensor | None] = [None] * len(layers)
+
+    def recorder(i: int):
+        def record(gate: ResidualGate, args: tuple, _output) -> None:
+            old, update = args
+            keep = (1 - gate.gate(old, update)).expand_as(old).float()
+            factors[i] = keep if factors[i] is None else factors[i] * keep
+
+        return record
+
+    writing_gates = [(i, g) for i, layer in enumerate(layers) for g in (getattr(layer, "pre_gate", None), layer.gate)]
+    hooks = [g.register_forward_hook(recorder(i)) for i, g in writing_gates if g is not None]
+    keeps, present = [], []
+    try:
+        stm = model.init_memory(len(dialogues))
+        for t in range(max(len(d) for d in dialogues)):
+            batch = interaction_batch([d[t] if t < len(d) else None for d in dialogues], model.config)
+            batch = batch.to(model.device)
+            factors[:] = [None] * len(layers)
+            new = model.write_memory(stm, batch.ids, batch.mask)
+            keeps.append(torch.stack(factors, dim=1))
+            present.append(batch.present)
+            stm = torch.where(batch.present[:, None, None, None], new, stm)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return keeps, present
