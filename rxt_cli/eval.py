@@ -10,7 +10,7 @@ generation, memory/history built from the model's own answers), and for RxT the 
 probe (rxt_core.training.memory_probe): next-token accuracy on the recalled values with the
 dialogue's own memory vs another dialogue's — equal numbers mean the decoder ignores memory —
 and the share of a turn's memory write left 1-16 turns later (rxt_core.training.write_retention:
-a ceiling on recall at that distance). Writes everything, with a few sample transcripts, as JSON.
+what recall at that distance has to read from). Writes everything, with a few sample transcripts, as JSON.
 """
 
 from __future__ import annotations
