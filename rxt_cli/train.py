@@ -68,6 +68,12 @@ def parser() -> argparse.ArgumentParser:
         default=1,
         help="stage 4: replay re-reads the interaction k turns back, k random in 0..depth-1",
     )
+    p.add_argument(
+        "--overlap-weight",
+        type=float,
+        default=0.0,
+        help="stage 4: weight of the penalty on writing where the previous turn just wrote",
+    )
     p.add_argument("--noise-std", type=float, default=0.5, help="stages 1-2: noise on encoder states")
     p.add_argument(
         "--swap-prob", type=float, default=0.0, help="stages 1-2: share of rows that read another row's states"
@@ -177,6 +183,7 @@ def build_jobs(args) -> list:
                     unfreeze_encoder_step=args.unfreeze_encoder_step,
                     replay_weight=args.replay_weight,
                     replay_depth=args.replay_depth,
+                    overlap_weight=args.overlap_weight,
                 ),
                 resume=args.resume,
                 threads=args.threads,

@@ -75,7 +75,10 @@ class MemoryAwareConfig(BaseModel):
     after writing I_t into STM_t, the decoder re-reads the whole of I_t from STM_t — a short,
     direct gradient path that teaches the write to keep tokens and the decoder to read them.
     `replay_depth` D > 1 re-reads I_{t-k} instead, k drawn per turn from 0..min(t, D-1): the
-    write of I_t must then also keep what earlier interactions left in memory (retention)."""
+    write of I_t must then also keep what earlier interactions left in memory (retention).
+    `overlap_weight` λ > 0 (ours, session 6) adds λ times the mean product of consecutive turns'
+    write weights (write_retention.py): writing over the entries the previous turn has just
+    written is what loses most of a fact one turn later."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -84,6 +87,7 @@ class MemoryAwareConfig(BaseModel):
     unfreeze_encoder_step: int = Field(0, ge=0)
     replay_weight: float = Field(0.0, ge=0)
     replay_depth: int = Field(1, ge=1)
+    overlap_weight: float = Field(0.0, ge=0)
 
 
 class TrainJob(BaseModel):

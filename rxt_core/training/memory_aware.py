@@ -19,12 +19,18 @@ Replay (`replay_weight` w > 0, our addition): after each write, the decoder also
 interaction just written back from the new STM (the last turn is written for it too); w times
 its mean token NLL per turn joins the loss. With `replay_depth` D > 1 the interaction read back
 from STM_t is I_{t-k}, k drawn per turn uniformly from 0..min(t, D-1) (k = 0: I_t).
+Overlap (`overlap_weight` λ > 0, ours): with w_t the write weights of update t per STM entry
+(1 minus what the gates keep, write_retention.py), λ · mean(w_{t-1} · w_t) per pair of
+consecutive updates, averaged over the dialogue's turns, joins the loss: it pushes a turn's write
+away from the entries the previous turn has just written.
 Freezing: memory attention and the encoder get no gradient before
 `unfreeze_memory_attention_step` / `unfreeze_encoder_step`; the decoder (with the shared
 embedding) always trains.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 from torch import nn
@@ -34,6 +40,7 @@ from .batching import TokenBatch, TokenDialogue, batch_indices, interaction_batc
 from .config import LoopConfig, MemoryAwareConfig
 from .loop import StepResult
 from .losses import next_token_nll
+from .write_retention import recording_writes
 
 
 class MemoryAwareStage:
@@ -79,37 +86,49 @@ class MemoryAwareStage:
         window = torch.zeros((), device=model.device)
         total_nll, correct, tokens = 0.0, 0, 0
         replay_total, replay_tokens = 0.0, 0
+        overlap_total, previous_write = 0.0, None
         aux_weight = config.moe.aux_loss_weight / turns
-        for t, batch in enumerate(batches):
-            logits, aux = model(batch.ids, stm)
-            nll, right = next_token_nll(logits, batch)
-            window = window + nll / targets + aux_weight * aux
-            total_nll += float(nll.detach())
-            correct += int(right)
-            tokens += batch.token_count
-            if t == turns - 1 and not self.cfg.replay_weight:
-                break  # the last write only matters to replay
-            if self.cfg.bptt_turns and t > 0 and t % self.cfg.bptt_turns == 0:  # t updates since the cut
-                window.backward()
-                window = torch.zeros((), device=model.device)
-                stm = stm.detach()
-            new = model.write_memory(stm, batch.ids, batch.mask)
-            if self.cfg.replay_weight > 0:
-                replayed = batches[t - self._replay_back(t, generator)]
-                replay_nll, replay_count = replay_loss(model, replayed, new, batch.present)
-                window = window + self.cfg.replay_weight * replay_nll / max(1, replay_count)
-                replay_total += float(replay_nll.detach())
-                replay_tokens += replay_count
-                tokens += replayed.token_count  # the replay's decoder pass
-            stm = torch.where(batch.present[:, None, None, None], new, stm)
-            tokens += batch.token_count
+        recording = recording_writes(model) if self.cfg.overlap_weight else contextlib.nullcontext()
+        with recording as writes:
+            for t, batch in enumerate(batches):
+                logits, aux = model(batch.ids, stm)
+                nll, right = next_token_nll(logits, batch)
+                window = window + nll / targets + aux_weight * aux
+                total_nll += float(nll.detach())
+                correct += int(right)
+                tokens += batch.token_count
+                if t == turns - 1 and not (self.cfg.replay_weight or self.cfg.overlap_weight):
+                    break  # the last write only matters to replay and overlap
+                if self.cfg.bptt_turns and t > 0 and t % self.cfg.bptt_turns == 0:  # t updates since the cut
+                    window.backward()
+                    window = torch.zeros((), device=model.device)
+                    stm = stm.detach()
+                    previous_write = None if previous_write is None else previous_write.detach()
+                new = model.write_memory(stm, batch.ids, batch.mask)
+                if self.cfg.replay_weight > 0:
+                    replayed = batches[t - self._replay_back(t, generator)]
+                    replay_nll, replay_count = replay_loss(model, replayed, new, batch.present)
+                    window = window + self.cfg.replay_weight * replay_nll / max(1, replay_count)
+                    replay_total += float(replay_nll.detach())
+                    replay_tokens += replay_count
+                    tokens += replayed.token_count  # the replay's decoder pass
+                if writes is not None:
+                    write = writes.pop()
+                    if previous_write is not None and batch.present.any():
+                        overlap = (previous_write * write)[batch.present].mean()
+                        window = window + self.cfg.overlap_weight * overlap / (turns - 1)
+                        overlap_total += float(overlap.detach()) / (turns - 1)
+                    previous_write = write
+                stm = torch.where(batch.present[:, None, None, None], new, stm)
+                tokens += batch.token_count
         if window.requires_grad:
             window.backward()
         metrics = {"answer_accuracy": correct / targets}
         if replay_tokens:
             metrics["replay_loss"] = replay_total / replay_tokens
+        if self.cfg.overlap_weight:
+            metrics["write_overlap"] = overlap_total  # mean over the turn pairs of the batch
         return StepResult(total_nll / targets, tokens, metrics)
-
 
     def _replay_back(self, t: int, generator: torch.Generator) -> int:
         """How many turns back the interaction replayed after writing I_t lies."""

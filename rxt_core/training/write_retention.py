@@ -15,7 +15,8 @@ there it is a lower bound.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 
@@ -55,31 +56,46 @@ def _keep_factors(
 ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Per turn: the keep factor K of every STM entry, [B, layers, slots, dim], and which rows
     had that turn."""
-    layers = model.memory_attention.layers
-    factors: list[torch.Tensor | None] = [None] * len(layers)
-
-    def recorder(i: int):
-        def record(gate: ResidualGate, args: tuple, _output) -> None:
-            old, update = args
-            keep = (1 - gate.gate(old, update)).expand_as(old).float()
-            factors[i] = keep if factors[i] is None else factors[i] * keep
-
-        return record
-
-    writing_gates = [(i, g) for i, layer in enumerate(layers) for g in (getattr(layer, "pre_gate", None), layer.gate)]
-    hooks = [g.register_forward_hook(recorder(i)) for i, g in writing_gates if g is not None]
     keeps, present = [], []
-    try:
+    with recording_writes(model) as writes:
         stm = model.init_memory(len(dialogues))
         for t in range(max(len(d) for d in dialogues)):
             batch = interaction_batch([d[t] if t < len(d) else None for d in dialogues], model.config)
             batch = batch.to(model.device)
-            factors[:] = [None] * len(layers)
             new = model.write_memory(stm, batch.ids, batch.mask)
-            keeps.append(torch.stack(factors, dim=1))
+            keeps.append(1 - writes.pop().float())
             present.append(batch.present)
             stm = torch.where(batch.present[:, None, None, None], new, stm)
+    return keeps, present
+
+
+@contextmanager
+def recording_writes(model: ReactiveTransformer) -> Iterator[list[torch.Tensor]]:
+    """Inside the block, each `write_memory` call appends its write weights 1 - K,
+    [B, layers, slots, dim], to the yielded list (differentiable: stage 4's overlap loss uses
+    them). K multiplies the (1 - G) of every gate that writes into an STM layer."""
+    layers = model.memory_attention.layers
+    factors: list[torch.Tensor | None] = [None] * len(layers)
+    writes: list[torch.Tensor] = []
+
+    def recorder(i: int, last: bool):
+        def record(gate: ResidualGate, args: tuple, _output) -> None:
+            old, update = args
+            keep = (1 - gate.gate(old, update)).expand_as(old)
+            factors[i] = keep if factors[i] is None else factors[i] * keep
+            if last and i == len(layers) - 1:  # the final gate of the last layer: the write is done
+                writes.append(1 - torch.stack(factors, dim=1))
+                factors[:] = [None] * len(layers)
+
+        return record
+
+    hooks = []
+    for i, layer in enumerate(layers):
+        if getattr(layer, "pre_gate", None) is not None:
+            hooks.append(layer.pre_gate.register_forward_hook(recorder(i, last=False)))
+        hooks.append(layer.gate.register_forward_hook(recorder(i, last=True)))
+    try:
+        yield writes
     finally:
         for hook in hooks:
             hook.remove()
-    return keeps, present

@@ -196,3 +196,21 @@ def test_bad_data_names_file_and_line(config, tokenizer, tmp_path, line, message
     path.write_text(json.dumps(good) + "\n" + json.dumps(line) + "\n")
     with pytest.raises(ValueError, match=f"{path}:2:.*{message}"):
         load_token_dialogues([str(path)], tokenizer, config)
+
+
+def test_overlap_weight_makes_writes_last_longer(config, token_dialogues, tmp_path):
+    """The same 30 steps from the same start, with and without the overlap penalty: with it, more
+    of a turn's write is left one turn later, and the step records the overlap it penalised."""
+    from rxt_core.training.write_retention import write_retention
+
+    def trained(overlap_weight: float):
+        torch.manual_seed(3)
+        model = ReactiveTransformer(config)
+        cfg = MemoryAwareConfig(replay_weight=1.0, overlap_weight=overlap_weight)
+        state = run(MemoryAwareStage(model, token_dialogues, loop(30), cfg), loop(30), tmp_path / str(overlap_weight))
+        return model, state.history
+
+    plain, plain_history = trained(0.0)
+    penalised, history = trained(10.0)
+    assert "write_overlap" not in plain_history[0] and 0 < history[0]["write_overlap"] < 1
+    assert write_retention(penalised, token_dialogues)[1] > write_retention(plain, token_dialogues)[1] + 0.05
