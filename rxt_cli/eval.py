@@ -76,7 +76,8 @@ def run(args) -> dict:
     probe = probe_memory(rxt, dialogues, tokenizer, batch_size=max(2, args.batch_size))
     results["models"][0]["memory_probe"] = probe.as_dict()
     if rxt.config.gate.activation == "sigmoid":
-        results["models"][0]["write_retention"] = write_retention(rxt, dialogues, batch_size=args.batch_size)
+        retention = write_retention(rxt, dialogues, batch_size=args.batch_size)
+        results["models"][0]["write_retention"] = retention.as_dict()
     if args.baseline:
         base = StatelessLM.from_pretrained(args.baseline, device=device)
         scored = evaluate(base, tokenizer, dialogues, "Stateless baseline", **common).as_dict()
@@ -103,7 +104,8 @@ def format_table(results: dict) -> str:
             "copied-value accuracy (stated in the query)",
             [_probe(m, "copied_value_accuracy", "copied_value_tokens") for m in models],
         ),
-        ("memory write left after 1 / 2 / 4 / 8 turns", [_retention(m) for m in models]),
+        ("memory rewritten per turn (mean write weight)", [_mean_write(m) for m in models]),
+        ("share of a write left after 1 / 2 / 4 / 8 turns", [_retention(m) for m in models]),
     ]
     for d in distances:
         rows.append((f"  recall at distance {d}", [_rate(m["recall_by_distance"].get(str(d))) for m in models]))
@@ -139,10 +141,16 @@ def _probe(model: dict, key: str, count: str = "value_tokens") -> str:
     return _pct(probe[key]) if probe and probe.get(count) else "-"
 
 
+def _mean_write(model: dict) -> str:
+    retention = model.get("write_retention")
+    return _pct(retention["mean_write"]) if retention else "-"
+
+
 def _retention(model: dict) -> str:
-    shares = model.get("write_retention")
-    if not shares:
+    retention = model.get("write_retention")
+    if not retention:
         return "-"
+    shares = retention["share_left"]
     return " / ".join(_pct(shares.get(d, shares.get(str(d)))) for d in (1, 2, 4, 8))
 
 

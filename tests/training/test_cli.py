@@ -85,9 +85,10 @@ def test_train_all_stages_then_baseline_then_eval(corpus, tmp_path, capsys):
     expected = {}
     heldout = list(generate("heldout", 6, 0, SynthConfig(min_turns=3, max_turns=5)))
     retention = scored["models"][0]["write_retention"]  # every distance up to the longest dialogue's
-    assert sorted(map(int, retention)) == list(range(1, max(len(d.turns) for d in heldout)))
-    assert all(0 < v <= 1 for v in retention.values()) and "write_retention" not in scored["models"][1]
-    assert "memory write left after 1 / 2 / 4 / 8 turns" in table
+    assert sorted(map(int, retention["share_left"])) == list(range(1, max(len(d.turns) for d in heldout)))
+    assert all(0 < v <= 1 for v in retention["share_left"].values()) and 0 < retention["mean_write"] < 1
+    assert "write_retention" not in scored["models"][1]
+    assert "share of a write left after 1 / 2 / 4 / 8 turns" in table and "memory rewritten per turn" in table
     for d in heldout:
         for t in d.turns:
             if t.recall:

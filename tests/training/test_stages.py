@@ -213,4 +213,5 @@ def test_overlap_weight_makes_writes_last_longer(config, token_dialogues, tmp_pa
     plain, plain_history = trained(0.0)
     penalised, history = trained(10.0)
     assert "write_overlap" not in plain_history[0] and 0 < history[0]["write_overlap"] < 1
-    assert write_retention(penalised, token_dialogues)[1] > write_retention(plain, token_dialogues)[1] + 0.05
+    left = write_retention(penalised, token_dialogues).share_left[1]
+    assert left > write_retention(plain, token_dialogues).share_left[1] + 0.05

@@ -17,9 +17,10 @@ def model_with_static_gates(config, variant: str, logit: float, activation: str 
 def test_a_fixed_gate_keeps_one_minus_g_per_turn(config, token_dialogues):
     g = 1 / (1 + math.exp(-0.5))  # sigmoid(0.5): every update overwrites 62% of every entry
     model = model_with_static_gates(config, "simple", 0.5)
-    shares = write_retention(model, token_dialogues)
-    assert sorted(shares) == [1, 2, 3, 4]  # five-turn dialogues
-    for d, share in shares.items():
+    retention = write_retention(model, token_dialogues)
+    assert retention.mean_write == pytest.approx(g, rel=1e-5)
+    assert sorted(retention.share_left) == [1, 2, 3, 4]  # five-turn dialogues
+    for d, share in retention.share_left.items():
         assert share == pytest.approx((1 - g) ** d, rel=1e-5)
 
 
@@ -27,8 +28,9 @@ def test_the_pre_step_gate_counts_as_a_write(config, token_dialogues):
     """In the self variant the pre-step mixes slots through its own gate before the update."""
     g = 1 / (1 + math.exp(1.0))
     model = model_with_static_gates(config, "self", -1.0)
-    shares = write_retention(model, token_dialogues)
-    for d, share in shares.items():
+    retention = write_retention(model, token_dialogues)
+    assert retention.mean_write == pytest.approx(1 - (1 - g) ** 2, rel=1e-5)
+    for d, share in retention.share_left.items():
         assert share == pytest.approx((1 - g) ** (2 * d), rel=1e-5)
 
 
