@@ -74,6 +74,12 @@ def parser() -> argparse.ArgumentParser:
         default=0.0,
         help="stage 4: weight of the penalty on writing where the previous turn just wrote",
     )
+    p.add_argument(
+        "--sparsity-weight",
+        type=float,
+        default=0.0,
+        help="stage 4: weight of the penalty on write weights between 0 and 1 (mean w(1-w))",
+    )
     p.add_argument("--noise-std", type=float, default=0.5, help="stages 1-2: noise on encoder states")
     p.add_argument(
         "--swap-prob", type=float, default=0.0, help="stages 1-2: share of rows that read another row's states"
@@ -184,6 +190,7 @@ def build_jobs(args) -> list:
                     replay_weight=args.replay_weight,
                     replay_depth=args.replay_depth,
                     overlap_weight=args.overlap_weight,
+                    sparsity_weight=args.sparsity_weight,
                 ),
                 resume=args.resume,
                 threads=args.threads,

@@ -22,7 +22,8 @@ from STM_t is I_{t-k}, k drawn per turn uniformly from 0..min(t, D-1) (k = 0: I_
 Overlap (`overlap_weight` λ > 0, ours): with w_t the write weights of update t per STM entry
 (1 minus what the gates keep, write_retention.py), λ · mean(w_{t-1} · w_t) per pair of
 consecutive updates, averaged over the dialogue's turns, joins the loss: it pushes a turn's write
-away from the entries the previous turn has just written.
+away from the entries the previous turn has just written. Sparsity (`sparsity_weight` μ > 0):
+μ · mean(w_t · (1 - w_t)) per update, averaged the same way: writes of 0 or 1, not a thin mix.
 Freezing: memory attention and the encoder get no gradient before
 `unfreeze_memory_attention_step` / `unfreeze_encoder_step`; the decoder (with the shared
 embedding) always trains.
@@ -86,9 +87,10 @@ class MemoryAwareStage:
         window = torch.zeros((), device=model.device)
         total_nll, correct, tokens = 0.0, 0, 0
         replay_total, replay_tokens = 0.0, 0
-        overlap_total, previous_write = 0.0, None
+        overlap_total, mixed_total, previous_write = 0.0, 0.0, None
         aux_weight = config.moe.aux_loss_weight / turns
-        recording = recording_writes(model) if self.cfg.overlap_weight else contextlib.nullcontext()
+        shaping = self.cfg.overlap_weight or self.cfg.sparsity_weight
+        recording = recording_writes(model) if shaping else contextlib.nullcontext()
         with recording as writes:
             for t, batch in enumerate(batches):
                 logits, aux = model(batch.ids, stm)
@@ -97,8 +99,8 @@ class MemoryAwareStage:
                 total_nll += float(nll.detach())
                 correct += int(right)
                 tokens += batch.token_count
-                if t == turns - 1 and not (self.cfg.replay_weight or self.cfg.overlap_weight):
-                    break  # the last write only matters to replay and overlap
+                if t == turns - 1 and not (self.cfg.replay_weight or shaping):
+                    break  # the last write only matters to replay and to the write-shaping terms
                 if self.cfg.bptt_turns and t > 0 and t % self.cfg.bptt_turns == 0:  # t updates since the cut
                     window.backward()
                     window = torch.zeros((), device=model.device)
@@ -114,6 +116,10 @@ class MemoryAwareStage:
                     tokens += replayed.token_count  # the replay's decoder pass
                 if writes is not None:
                     write = writes.pop()
+                    if self.cfg.sparsity_weight and batch.present.any():
+                        mixed = (write * (1 - write))[batch.present].mean()
+                        window = window + self.cfg.sparsity_weight * mixed / turns
+                        mixed_total += float(mixed.detach()) / turns
                     if previous_write is not None and batch.present.any():
                         overlap = (previous_write * write)[batch.present].mean()
                         window = window + self.cfg.overlap_weight * overlap / (turns - 1)
@@ -128,6 +134,8 @@ class MemoryAwareStage:
             metrics["replay_loss"] = replay_total / replay_tokens
         if self.cfg.overlap_weight:
             metrics["write_overlap"] = overlap_total  # mean over the turn pairs of the batch
+        if self.cfg.sparsity_weight:
+            metrics["write_mixing"] = mixed_total  # mean w (1 - w) over the updates of the batch
         return StepResult(total_nll / targets, tokens, metrics)
 
     def _replay_back(self, t: int, generator: torch.Generator) -> int:

@@ -215,3 +215,20 @@ def test_overlap_weight_makes_writes_last_longer(config, token_dialogues, tmp_pa
     assert "write_overlap" not in plain_history[0] and 0 < history[0]["write_overlap"] < 1
     left = write_retention(penalised, token_dialogues).share_left[1]
     assert left > write_retention(plain, token_dialogues).share_left[1] + 0.05
+
+
+def test_sparsity_weight_pushes_write_weights_to_0_or_1(config, token_dialogues, tmp_path):
+    from rxt_core.training.batching import interaction_batch
+    from rxt_core.training.write_retention import recording_writes
+
+    def mixing_after_training(sparsity_weight: float) -> float:
+        torch.manual_seed(3)
+        model = ReactiveTransformer(config)
+        cfg = MemoryAwareConfig(replay_weight=1.0, sparsity_weight=sparsity_weight)
+        run(MemoryAwareStage(model, token_dialogues, loop(30), cfg), loop(30), tmp_path / str(sparsity_weight))
+        batch = interaction_batch([d[0] for d in token_dialogues], config)
+        with torch.no_grad(), recording_writes(model) as writes:
+            model.write_memory(model.init_memory(len(token_dialogues)), batch.ids, batch.mask)
+        return float((writes[0] * (1 - writes[0])).mean())
+
+    assert mixing_after_training(10.0) < 0.5 * mixing_after_training(0.0)
