@@ -15,7 +15,6 @@ from rxt_cli.train import main as train_main
 from rxt_core import ReactiveTransformer, SamplingParams
 from rxt_core.bundled import bundled_model_dir
 from rxt_core.data.synth import SynthConfig, generate
-from rxt_core.generation import decode_step, prefill
 from rxt_core.tokenizer import RxTTokenizer
 from rxt_core.training.batching import tokenize_dialogues
 from rxt_core.training.config import STAGE_DIRS
@@ -23,6 +22,7 @@ from rxt_core.training.evaluate import evaluate
 from rxt_core.training.pipeline import load_tokenizer
 
 from .conftest import random_stm
+from .test_decoding import assert_incremental_decoding_matches_full_forward
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 CUDA = torch.device("cuda")
@@ -48,22 +48,7 @@ def test_forward_on_cuda_matches_cpu(model):
 
 def test_incremental_decoding_on_cuda_matches_full_forward(model):
     """The KV cache and the right-padding masks with CUDA kernels, rows of different lengths."""
-    gpu = _on_cuda(model)
-    stm = random_stm(model, 3).to(CUDA)
-    prompts = [[3, 10, 11, 4], [3, 12, 13, 14, 15, 16, 17, 4], [3, 9, 4]]
-    with torch.no_grad():
-        logits, state = prefill(gpu, prompts, gpu.memory_kv(stm))
-        steps, tokens = [logits], [[] for _ in prompts]
-        for _ in range(6):
-            nxt = logits.argmax(-1)
-            for row, t in enumerate(nxt.tolist()):
-                tokens[row].append(t)
-            logits = decode_step(gpu, nxt, state)
-            steps.append(logits)
-        for row, prompt in enumerate(prompts):
-            reference, _ = gpu(torch.tensor([prompt + tokens[row]], device=CUDA), stm[row : row + 1])
-            for step, got in enumerate(steps):
-                torch.testing.assert_close(got[row], reference[0, len(prompt) - 1 + step], atol=2e-4, rtol=1e-4)
+    assert_incremental_decoding_matches_full_forward(_on_cuda(model), random_stm(model, 3).to(CUDA))
 
 
 def test_batched_generation_on_cuda_keeps_sessions_apart(model):

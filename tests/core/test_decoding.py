@@ -10,7 +10,7 @@ from .conftest import random_stm
 
 def full_logits(model, ids, stm):
     with torch.no_grad():
-        logits, _ = model(torch.tensor([ids]), stm)
+        logits, _ = model(torch.tensor([ids], device=stm.device), stm)
     return logits[0]
 
 
@@ -24,9 +24,13 @@ def test_decoder_is_causal(model):
 
 
 def test_incremental_decoding_matches_full_forward(model):
+    assert_incremental_decoding_matches_full_forward(model, random_stm(model, 3))
+
+
+def assert_incremental_decoding_matches_full_forward(model, stm):
     """Prefill + per-token decode with the KV cache gives the logits of one full forward pass, for
-    a batch whose rows have different prompt lengths (right padding must not leak)."""
-    stm = random_stm(model, 3)
+    a batch whose rows have different prompt lengths (right padding must not leak). Shared with
+    the CUDA tests: `stm` (3 rows) sits on the model's device."""
     prompts = [[3, 10, 11, 4], [3, 12, 13, 14, 15, 16, 17, 4], [3, 9, 4]]
     with torch.no_grad():
         logits, state = prefill(model, prompts, model.memory_kv(stm))
