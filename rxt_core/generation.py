@@ -72,9 +72,9 @@ def autocast_for(device: torch.device) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
-def compute_dtype(model) -> torch.dtype:
-    """The dtype K/V come out in, so the KV cache holds them as they are: autocast's when it is
-    on (bf16 on CUDA, half the cache memory), else the weights'."""
+def kv_cache_dtype(model) -> torch.dtype:
+    """What the KV cache holds: autocast's dtype when it is on (bf16 on CUDA: half the memory;
+    decoding casts K and V to it, they can come out in different dtypes), else the weights'."""
     device_type = model.device.type
     if torch.is_autocast_enabled(device_type):
         return torch.get_autocast_dtype(device_type)
@@ -107,7 +107,7 @@ def prefill(model, prompts: list[list[int]], memory_kv=None) -> tuple[torch.Tens
     config, device = model.config, model.device
     ids, mask = pad_batch(prompts, config.pad_id, device)
     batch, width = ids.shape
-    dtype = compute_dtype(model)
+    dtype = kv_cache_dtype(model)
     caches = [
         KVCache.empty(batch, config.attention.kv_heads, config.max_seq_len, config.head_dim, device, dtype)
         for _ in model.decoder.blocks

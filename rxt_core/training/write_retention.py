@@ -42,7 +42,10 @@ class WriteRetention:
 
 @torch.inference_mode()
 def write_retention(
-    model: ReactiveTransformer, dialogues: Sequence[TokenDialogue], max_distance: int = 16, batch_size: int = 32
+    model: ReactiveTransformer,
+    dialogues: Sequence[TokenDialogue],
+    max_distance: int = 16,
+    batch_size: int = 32,
 ) -> WriteRetention:
     """The write weights of every update and what is left of them at each distance, over every
     turn with a turn d later, teacher-forced on the reference interactions."""

@@ -89,14 +89,14 @@ def test_save_on_cuda_load_on_cpu(model, tmp_path):
 
 
 def test_training_on_cuda_lowers_the_loss_and_checkpoints_load_on_cpu(tmp_path):
-    history = train_tiny_stage4(tmp_path, "cuda")
+    history = train_tiny_model(tmp_path, "cuda")
     losses = [row["loss"] for row in history]
     assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5, losses
     loaded = ReactiveTransformer.from_pretrained(tmp_path / "run" / STAGE_DIRS["4"] / "model", device="cpu")
     assert next(loaded.parameters()).device.type == "cpu"
 
 
-def train_tiny_stage4(tmp_path: Path, device: str) -> list[dict]:
+def train_tiny_model(tmp_path: Path, device: str) -> list[dict]:
     """`rxt train --stage all` (60 steps a stage) on two-turn name dialogues; returns the loss history."""
     rng, dialogues = random.Random(0), []
     for _ in range(64):
