@@ -63,7 +63,7 @@ def run(args) -> dict:
     from rxt_core.training.evaluate import evaluate
     from rxt_core.training.memory_probe import probe_memory
     from rxt_core.training.pipeline import load_token_dialogues, load_tokenizer, pick_device
-    from rxt_core.training.write_retention import write_retention
+    from rxt_core.training.write_retention import write_retention, writes_are_convex
 
     torch.set_num_threads(args.threads)
     tokenizer = load_tokenizer(args.tokenizer or str(Path(args.model) / "tokenizer.json"))
@@ -75,7 +75,7 @@ def run(args) -> dict:
     results["models"][0]["path"] = args.model
     probe = probe_memory(rxt, dialogues, tokenizer, batch_size=max(2, args.batch_size))
     results["models"][0]["memory_probe"] = probe.as_dict()
-    if rxt.config.gate.activation == "sigmoid":
+    if writes_are_convex(rxt.config):
         retention = write_retention(rxt, dialogues, batch_size=args.batch_size)
         results["models"][0]["write_retention"] = retention.as_dict()
     if args.baseline:

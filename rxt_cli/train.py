@@ -33,7 +33,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--preset", default="nano")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=JSON", help="model config override")
-    p.add_argument("--init", help="model folder to start from")
+    p.add_argument(
+        "--init",
+        help="model folder to start from (--set then changes its config: weights that no longer fit start fresh)",
+    )
+    p.add_argument(
+        "--reinit",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="with --init: parameters whose names start with PREFIX start fresh (e.g. memory_attention.)",
+    )
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -82,7 +92,10 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--noise-std", type=float, default=0.5, help="stages 1-2: noise on encoder states")
     p.add_argument(
-        "--swap-prob", type=float, default=0.0, help="stages 1-2: share of rows that read another row's states"
+        "--swap-prob",
+        type=float,
+        default=0.0,
+        help="stages 1-2: share of rows that read another row's states",
     )
     p.add_argument("--baseline-layers", type=int, help="baseline decoder layers (default 2x RxT)")
     p.add_argument("--baseline-max-seq-len", type=int, default=1024)
@@ -179,6 +192,7 @@ def build_jobs(args) -> list:
                 preset=args.preset,
                 config_overrides=overrides,
                 init=str(Path(args.init).resolve()) if args.init and stage == stages[0] else None,
+                reinit=args.reinit if args.init and stage == stages[0] else [],
                 baseline_layers=args.baseline_layers,
                 baseline_max_seq_len=args.baseline_max_seq_len,
                 loop=loop,

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 AttentionKind = Literal["mha", "gqa", "sqa"]
 MemoryAttentionVariant = Literal["simple", "self", "interlayer", "gated-self-interlayer"]
+MemoryWrite = Literal["gated", "slot"]
 GateActivation = Literal["sigmoid", "tanh"]
 GateKind = Literal["static", "per-slot", "per-feature", "linear"]
 StmInit = Literal["zeros", "normal", "learned"]
@@ -100,6 +101,10 @@ class RxTConfig(BaseModel):
     stm_init_std: float = 0.02
     memory_attention: MemoryAttentionVariant = "interlayer"
     gate: GateConfig = GateConfig()
+    # the write step after the variant's pre-step: "gated" = the paper's attention + residual gate,
+    # "slot" = tokens compete for slots and a turn rewrites only the slots it was handed
+    # (slot_write.py; `gate` then applies to the pre-step only)
+    memory_write: MemoryWrite = "gated"
     rope_on_encoded_keys: bool = True
     rope_theta: float = 10000.0
     norm_eps: float = 1e-6

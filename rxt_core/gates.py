@@ -39,6 +39,10 @@ class ResidualGate(nn.Module):
             logits = self.logit
         return torch.sigmoid(logits) if self.config.activation == "sigmoid" else torch.tanh(logits)
 
+    def write_weight(self, old: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
+        """How much of each entry the gate replaces (sigmoid: G; what write_retention tracks)."""
+        return self.gate(old, update)
+
     def forward(self, old: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
         g = self.gate(old, update)
         if self.config.activation == "sigmoid":

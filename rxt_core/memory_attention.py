@@ -14,6 +14,8 @@ Every step that writes into the memory goes through a residual gate (the paper p
 every memory attention layer): an ungated pre-step (H_l = STM_l + Attention) adds a nearly
 constant vector to every slot at each turn, and in training the STM's norm grew 29 -> 41 -> 52
 over three updates until one shared component was 98% of it (docs/training.md).
+With `memory_write = "slot"` the final step is instead the slot-allocating write of
+slot_write.py (tokens compete for slots; a slot handed nothing keeps its content exactly).
 Slots have no order, so nothing rotates the slots; RoPE rotates only the keys of ED (which is a
 sequence) when `rope_on_encoded_keys` is set.
 """
@@ -28,6 +30,7 @@ from .config import RxTConfig
 from .gates import ResidualGate
 from .norm import RMSNorm
 from .rope import RotaryEmbedding
+from .slot_write import SlotWrite
 
 PRE_STEP_SOURCE = {
     "simple": None,
@@ -50,12 +53,20 @@ class MemoryAttentionLayer(nn.Module):
             self.pre_gate = ResidualGate(d, slots, config.gate)
         if self.pre_source == "gated-mix":
             self.source_gate = ResidualGate(d, slots, config.gate)
+        if config.memory_write == "slot":
+            self.slot_write = SlotWrite(config, rope)
+            return
         self.query_norm = RMSNorm(d, eps)
         self.encoded_norm = RMSNorm(d, eps)
         self.attention = Attention(
             d, config.attention, config.head_dim, rope=rope, rope_keys=config.rope_on_encoded_keys
         )
         self.gate = ResidualGate(d, slots, config.gate)
+
+    @property
+    def write_gate(self) -> nn.Module:
+        """The module whose output is the layer's new STM (its inputs give the write weights)."""
+        return self.slot_write.gate if hasattr(self, "slot_write") else self.gate
 
     def _pre_step(self, stm: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
         if self.pre_source is None:
@@ -69,6 +80,8 @@ class MemoryAttentionLayer(nn.Module):
 
     def forward(self, stm, others, encoded, encoded_positions, encoded_mask):
         h = self._pre_step(stm, others)
+        if hasattr(self, "slot_write"):
+            return self.slot_write(h, encoded, encoded_positions, encoded_mask)
         kv = self.attention.project_source(self.encoded_norm(encoded), encoded_positions)
         update = self.attention(self.query_norm(h), kv, key_mask=encoded_mask)
         return self.gate(h, update)

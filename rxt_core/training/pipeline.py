@@ -31,6 +31,7 @@ from .joint import JointStage, interaction_rows, text_rows
 from .loop import Reporter, Runtime, train
 from .memory_aware import MemoryAwareStage
 from .memory_pretrain import MemoryPretrainStage
+from .transplant import transplant
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def build_model(job: TrainJob, tokenizer) -> ReactiveTransformer | StatelessLM:
             f"stage {job.stage} starts from {init}, which is not a model folder: "
             f"train stage {PREVIOUS.get(job.stage)} first or pass --init"
         )
-    model = ReactiveTransformer.from_pretrained(init)
+    model = transplant(ReactiveTransformer.from_pretrained(init), job.config_overrides, job.reinit)
     if model.config.vocab_size != tokenizer.vocab_size:
         raise ValueError(f"{init} has vocab {model.config.vocab_size}, the tokenizer {tokenizer.vocab_size}")
     return model

@@ -20,8 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
-from ..gates import ResidualGate
+from ..config import RxTConfig
 from ..model import ReactiveTransformer
 from .batching import TokenDialogue, interaction_batch
 
@@ -40,6 +41,13 @@ class WriteRetention:
         return {"mean_write": self.mean_write, "share_left": self.share_left}
 
 
+def writes_are_convex(config: RxTConfig) -> bool:
+    """Whether every step that writes into the STM is a convex mix (what the shares assume): the
+    slot write always is; residual gates are with the sigmoid activation."""
+    uses_residual_gates = config.memory_write == "gated" or config.memory_attention != "simple"
+    return config.gate.activation == "sigmoid" or not uses_residual_gates
+
+
 @torch.inference_mode()
 def write_retention(
     model: ReactiveTransformer,
@@ -49,7 +57,7 @@ def write_retention(
 ) -> WriteRetention:
     """The write weights of every update and what is left of them at each distance, over every
     turn with a turn d later, teacher-forced on the reference interactions."""
-    if model.config.gate.activation != "sigmoid":
+    if not writes_are_convex(model.config):
         raise ValueError("write retention is defined for sigmoid gates (a convex mix) only")
     was_training = model.training
     model.eval()
@@ -101,9 +109,8 @@ def recording_writes(model: ReactiveTransformer) -> Iterator[list[torch.Tensor]]
     writes: list[torch.Tensor] = []
 
     def recorder(i: int, last: bool):
-        def record(gate: ResidualGate, args: tuple, _output) -> None:
-            old, update = args
-            keep = (1 - gate.gate(old, update)).expand_as(old)
+        def record(gate: nn.Module, args: tuple, _output) -> None:
+            keep = (1 - gate.write_weight(*args)).expand_as(args[0])
             factors[i] = keep if factors[i] is None else factors[i] * keep
             if last and i == len(layers) - 1:  # the final gate of the last layer: the write is done
                 writes.append(1 - torch.stack(factors, dim=1))
@@ -115,7 +122,7 @@ def recording_writes(model: ReactiveTransformer) -> Iterator[list[torch.Tensor]]
     for i, layer in enumerate(layers):
         if getattr(layer, "pre_gate", None) is not None:
             hooks.append(layer.pre_gate.register_forward_hook(recorder(i, last=False)))
-        hooks.append(layer.gate.register_forward_hook(recorder(i, last=True)))
+        hooks.append(layer.write_gate.register_forward_hook(recorder(i, last=True)))
     try:
         yield writes
     finally:

@@ -37,3 +37,16 @@ def test_the_pre_step_gate_counts_as_a_write(config, token_dialogues):
 def test_tanh_gates_are_refused(config, token_dialogues):
     with pytest.raises(ValueError, match="sigmoid"):
         write_retention(model_with_static_gates(config, "simple", 0.0, "tanh"), token_dialogues)
+
+
+def test_the_slot_write_is_measured(config, token_dialogues):
+    """The slot write's allocated weights are what it keeps and replaces; tanh residual gates,
+    which the slot write does not use, do not stop the measurement."""
+    gate = GateConfig(activation="tanh")
+    model = ReactiveTransformer(
+        config.model_copy(update={"memory_write": "slot", "memory_attention": "simple", "gate": gate})
+    ).eval()
+    retention = write_retention(model, token_dialogues)
+    assert 0 < retention.mean_write < 1
+    shares = [retention.share_left[d] for d in sorted(retention.share_left)]
+    assert all(0 < s <= 1 for s in shares) and shares == sorted(shares, reverse=True)

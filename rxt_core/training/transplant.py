@@ -1,0 +1,52 @@
+"""Start a stage from a trained model with part of it changed: a different config (e.g. another
+memory write) or some modules re-initialised. Every weight whose name and shape still fit is
+copied; the rest start fresh. This is how a new memory write is tried on a decoder and encoder
+that already read and encode (session 7: `--set memory_write='"slot"'` on the bundled model),
+with a control that re-initialises the old write the same way (`--reinit memory_attention.`)."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from ..config import RxTConfig
+from ..model import ReactiveTransformer
+
+log = logging.getLogger(__name__)
+
+
+def transplant(
+    model: ReactiveTransformer, overrides: dict, reinit: list[str] | tuple[str, ...] = ()
+) -> ReactiveTransformer:
+    """`model` rebuilt with `overrides` applied to its config; parameters named with a prefix in
+    `reinit`, or whose name or shape the new config does not have, keep their fresh init.
+    Returns `model` itself when nothing changes."""
+    config = RxTConfig.model_validate({**model.config.model_dump(), **overrides})
+    if config == model.config and not reinit:
+        return model
+    fresh = ReactiveTransformer(config).to(model.device)
+    old = model.state_dict()
+    kept = {
+        name: tensor
+        for name, tensor in fresh.state_dict().items()
+        if name in old and old[name].shape == tensor.shape and not name.startswith(tuple(reinit))
+    }
+    with torch.no_grad():
+        for name, tensor in kept.items():
+            tensor.copy_(old[name])
+    started = [name for name in fresh.state_dict() if name not in kept]
+    dropped = [name for name in old if name not in fresh.state_dict()]
+    log.info(
+        "transplant: %d tensors copied, %d start fresh (%s), %d dropped",
+        len(kept),
+        len(started),
+        _summary(started),
+        len(dropped),
+    )
+    return fresh.train(model.training)
+
+
+def _summary(names: list[str]) -> str:
+    """The distinct module prefixes (two levels) of `names`, for a one-line log."""
+    return ", ".join(sorted({".".join(n.split(".")[:2]) for n in names})) or "none"

@@ -1,0 +1,37 @@
+"""Starting a stage from a trained model with a changed config or re-initialised modules."""
+
+import torch
+
+from rxt_core import ReactiveTransformer
+from rxt_core.training.transplant import transplant
+
+
+def test_a_new_memory_write_keeps_the_trained_decoder_and_encoder(config):
+    trained = ReactiveTransformer(config.model_copy(update={"memory_attention": "simple"}))
+    moved = transplant(trained, {"memory_write": "slot"})
+    assert moved.config.memory_write == "slot" and moved is not trained
+    old, new = trained.state_dict(), moved.state_dict()
+    for name, tensor in new.items():
+        if name.startswith(("decoder.", "encoder.", "embedding")):
+            assert torch.equal(tensor, old[name]), name
+    assert any(".slot_write." in name for name in new) and not any(".slot_write." in name for name in old)
+    ids = torch.randint(6, config.vocab_size, (2, 9))
+    stm = trained.init_memory(2)
+    with torch.no_grad():  # the decoder reads a given STM exactly as before
+        torch.testing.assert_close(moved(ids, stm)[0], trained(ids, stm)[0])
+
+
+def test_reinit_starts_the_named_modules_fresh(config):
+    torch.manual_seed(0)
+    trained = ReactiveTransformer(config)
+    with torch.no_grad():
+        for p in trained.memory_attention.parameters():
+            p.add_(1.0)  # "trained": far from any fresh init
+    fresh = transplant(trained, {}, reinit=["memory_attention."])
+    for (name, before), after in zip(trained.state_dict().items(), fresh.state_dict().values(), strict=True):
+        assert torch.equal(before, after) != name.startswith("memory_attention."), name
+
+
+def test_no_change_is_a_no_op(config):
+    trained = ReactiveTransformer(config)
+    assert transplant(trained, {"memory_attention": config.memory_attention}) is trained
