@@ -424,6 +424,7 @@ def compare_dtypes(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> list[
 # ----------------------------------------------------------------------------- memory update cost
 MEMORY_VARIANTS = ("simple", "self", "interlayer", "gated-self-interlayer")
 GATE_KINDS = ("linear", "per-slot")
+SLOT_WRITE = "slot-write"  # in the gate column: the slot-allocating write instead of a residual gate
 
 
 @dataclass
@@ -468,16 +469,19 @@ def gemm_gflops(repeats: int, device: torch.device) -> float:
 
 def measure_update_variants(bench: LatencyBenchConfig) -> list[UpdateResult]:
     """Batch-1 `update_memory` of every memory-attention variant with a dynamic (linear) and a
-    per-slot gate, interleaved: what each choice costs on this machine."""
+    per-slot gate, and with the slot write, interleaved: what each choice costs on this machine."""
     base = preset(bench.preset)
     generator = torch.Generator().manual_seed(bench.seed + 3)
     query = random_queries(base, 1, bench.query_len, generator)[0]
     answer = random_queries(base, 1, bench.answer_len, generator)[0]
     models = {}
     for variant in MEMORY_VARIANTS:
-        for gate in GATE_KINDS:
-            gate_config = base.gate.model_copy(update={"kind": gate})
-            config = base.model_copy(update={"memory_attention": variant, "gate": gate_config})
+        for gate in (*GATE_KINDS, SLOT_WRITE):
+            kind, write = (gate, "gated") if gate != SLOT_WRITE else (base.gate.kind, "slot")
+            gate_config = base.gate.model_copy(update={"kind": kind})
+            config = base.model_copy(
+                update={"memory_attention": variant, "gate": gate_config, "memory_write": write}
+            )
             models[variant, gate] = ReactiveTransformer(config).eval().to(bench.device)
     stms = {key: model.init_memory(1) for key, model in models.items()}
     times: dict[tuple[str, str], list[float]] = {key: [] for key in models}

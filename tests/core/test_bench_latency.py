@@ -47,6 +47,7 @@ def test_bench_latency_writes_json_and_plot(tmp_path):
     assert [d["dtype"] for d in result["dtypes"]] == ["float32", "bfloat16"]
     variants = {(u["memory_attention"], u["gate"]) for u in result["update_variants"]}
     assert ("interlayer", "linear") in variants and ("simple", "per-slot") in variants
+    assert ("simple", "slot-write") in variants
     assert all(u["update_ms"] > 0 and u["gflop"] > 0 for u in result["update_variants"])
     summary = result["summary"]
     assert {"rxt_turn_ratio", "stateless_turn_ratio", "rxt_per_token_ms", "rxt_update_ms"} <= set(summary)

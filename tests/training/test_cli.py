@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from rxt_cli import eval as eval_cli
 from rxt_cli import train as train_cli
-from rxt_core import ReactiveTransformer, StatelessLM
+from rxt_core import ReactiveTransformer, StatelessLM, preset
 from rxt_core.data.dialogue import write_jsonl
 from rxt_core.data.synth import SynthConfig, generate
 from rxt_core.tokenizer import RxTTokenizer
@@ -122,3 +123,35 @@ def test_bad_data_is_a_clear_cli_error(corpus, tmp_path, capsys):
     assert "not a model folder" in capsys.readouterr().err
     assert train_cli.main(["--stage", "1", *args[2:], *TINY]) == 2
     assert f"{bad}:2: turn 1: missing field 'query'" in capsys.readouterr().err
+
+
+def test_init_with_a_new_memory_write(corpus, tmp_path):
+    """`--init DIR --set memory_write='"slot"'` trains a slot write on DIR's decoder and encoder;
+    `--reinit memory_attention.` starts DIR's own write over. (lr 1e-9: the one step moves no
+    weight by more than ~1e-9, so a real difference is the re-initialisation.)"""
+    vocab = RxTTokenizer.load(corpus / "tokenizer.json").vocab_size
+    trained = ReactiveTransformer(preset("tiny", vocab_size=vocab, max_seq_len=96))
+    trained.save_pretrained(tmp_path / "trained")
+    runs = {"slot": ["--set", 'memory_write="slot"'], "reinit": ["--reinit", "memory_attention."]}
+    for name, flags in runs.items():
+        args = [
+            "--stage",
+            "4",
+            "--data",
+            str(corpus / "train.jsonl"),
+            "--tokenizer",
+            str(corpus / "tokenizer.json"),
+        ]
+        args += ["--out", str(tmp_path / name), "--init", str(tmp_path / "trained"), "--steps", "1"]
+        args += ["--batch-size", "4", "--lr", "1e-9", "--warmup-steps", "1", "--no-progress", *flags]
+        assert train_cli.main(args) == 0
+        model = ReactiveTransformer.from_pretrained(tmp_path / name / "stage4-memory-aware" / "model")
+        assert model.config.memory_write == ("slot" if name == "slot" else "gated")
+        for module in ("encoder", "decoder"):
+            for key, tensor in getattr(trained, module).state_dict().items():
+                torch.testing.assert_close(
+                    getattr(model, module).state_dict()[key], tensor, atol=1e-6, rtol=0
+                )
+        if name == "reinit":
+            before = trained.memory_attention.layers[0].attention.out.weight
+            assert (model.memory_attention.layers[0].attention.out.weight - before).abs().max() > 1e-3
