@@ -53,8 +53,8 @@ class MemoryAttentionLayer(nn.Module):
             self.pre_gate = ResidualGate(d, slots, config.gate)
         if self.pre_source == "gated-mix":
             self.source_gate = ResidualGate(d, slots, config.gate)
-        if config.memory_write == "slot":
-            self.slot_write = SlotWrite(config, rope)
+        self.slot_write = SlotWrite(config, rope) if config.memory_write == "slot" else None
+        if self.slot_write is not None:
             return
         self.query_norm = RMSNorm(d, eps)
         self.encoded_norm = RMSNorm(d, eps)
@@ -66,7 +66,7 @@ class MemoryAttentionLayer(nn.Module):
     @property
     def write_gate(self) -> nn.Module:
         """The module whose output is the layer's new STM (its inputs give the write weights)."""
-        return self.slot_write.gate if hasattr(self, "slot_write") else self.gate
+        return self.gate if self.slot_write is None else self.slot_write.gate
 
     def _pre_step(self, stm: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
         if self.pre_source is None:
@@ -80,7 +80,7 @@ class MemoryAttentionLayer(nn.Module):
 
     def forward(self, stm, others, encoded, encoded_positions, encoded_mask):
         h = self._pre_step(stm, others)
-        if hasattr(self, "slot_write"):
+        if self.slot_write is not None:
             return self.slot_write(h, encoded, encoded_positions, encoded_mask)
         kv = self.attention.project_source(self.encoded_norm(encoded), encoded_positions)
         update = self.attention(self.query_norm(h), kv, key_mask=encoded_mask)
