@@ -161,6 +161,8 @@ def build_jobs(args) -> list:
             (args.stage_max_seconds, float),
         )
     )
+    if args.reinit and not args.init:
+        raise ValueError("--reinit restarts modules of the --init model: pass --init")
     overrides = {}
     for item in args.set:
         key, _, value = item.partition("=")

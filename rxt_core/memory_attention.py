@@ -53,15 +53,16 @@ class MemoryAttentionLayer(nn.Module):
             self.pre_gate = ResidualGate(d, slots, config.gate)
         if self.pre_source == "gated-mix":
             self.source_gate = ResidualGate(d, slots, config.gate)
-        self.slot_write = SlotWrite(config, rope) if config.memory_write == "slot" else None
-        if self.slot_write is not None:
-            return
-        self.query_norm = RMSNorm(d, eps)
-        self.encoded_norm = RMSNorm(d, eps)
-        self.attention = Attention(
-            d, config.attention, config.head_dim, rope=rope, rope_keys=config.rope_on_encoded_keys
-        )
-        self.gate = ResidualGate(d, slots, config.gate)
+        if config.memory_write == "slot":
+            self.slot_write = SlotWrite(config, rope)
+        else:
+            self.slot_write = None
+            self.query_norm = RMSNorm(d, eps)
+            self.encoded_norm = RMSNorm(d, eps)
+            self.attention = Attention(
+                d, config.attention, config.head_dim, rope=rope, rope_keys=config.rope_on_encoded_keys
+            )
+            self.gate = ResidualGate(d, slots, config.gate)
 
     @property
     def write_gate(self) -> nn.Module:

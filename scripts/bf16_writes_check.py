@@ -13,11 +13,11 @@
 import json
 import statistics
 import sys
-import time
 
 import torch
 
 from rxt_core import ReactiveTransformer, preset
+from rxt_core.benchmark import time_call
 from rxt_core.bundled import bundled_model_dir
 from rxt_core.tokenizer import RxTTokenizer
 from rxt_core.training.evaluate import evaluate
@@ -41,11 +41,10 @@ def update_times(write: str, variant: str) -> dict[str, float]:
     times: dict[str, list[float]] = {"fp32": [], "bf16": []}
     for mode in ("fp32", "bf16") * 2:
         for i in range(12):
-            start = time.perf_counter()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16"):
-                model.update_memory(stm, query, answer)
-            if i >= 2:
-                times[mode].append((time.perf_counter() - start) * 1e3)
+                ms = time_call(lambda: model.update_memory(stm, query, answer)).ms
+            if i >= 2:  # two warm-up calls per block
+                times[mode].append(ms)
     return {mode: statistics.median(ms) for mode, ms in times.items()}
 
 

@@ -6,7 +6,8 @@
 #   TRAIN_DATA=runs/s7/novel/train.jsonl EVAL_DATA=runs/eval/heldout.jsonl TRAIN_SECONDS=300 \
 #   OUT=/tmp/out bash scripts/gpu_arms.sh
 # Every arm starts from INIT (default models/rxt-nano). Per arm, OUT gets <name>_history.json,
-# <name>_eval.json, <name>.log and the model (<name>_model/). Wheels a registry-less GPU image
+# <name>_eval.json, <name>.log and the model (<name>_model/). The lent device returns only about 8
+# files from its $OUT (session 7 lost most of 16): with more arms, copy what you need afterwards. Wheels a registry-less GPU image
 # lacks: see scripts/gpu_check.sh's header (WHEELS=.whl installs them into /tmp/site first).
 set -uo pipefail
 OUT=${OUT:-gpu_out}

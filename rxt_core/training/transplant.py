@@ -22,6 +22,11 @@ def transplant(
     """`model` rebuilt with `overrides` applied to its config; parameters named with a prefix in
     `reinit`, or whose name or shape the new config does not have, keep their fresh init.
     Returns `model` itself when nothing changes."""
+    unknown = [prefix for prefix in reinit if not any(n.startswith(prefix) for n in model.state_dict())]
+    if unknown:
+        raise ValueError(
+            f"--reinit {unknown[0]!r} names no parameter of the model (e.g. 'memory_attention.')"
+        )
     config = RxTConfig.model_validate({**model.config.model_dump(), **overrides})
     if config == model.config and not reinit:
         return model

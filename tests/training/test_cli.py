@@ -121,6 +121,8 @@ def test_bad_data_is_a_clear_cli_error(corpus, tmp_path, capsys):
     ]
     assert train_cli.main([*args, *TINY, "--init", str(tmp_path / "none")]) == 2
     assert "not a model folder" in capsys.readouterr().err
+    assert train_cli.main([*args, *TINY, "--reinit", "memory_attention."]) == 2
+    assert "--reinit restarts modules of the --init model" in capsys.readouterr().err
     assert train_cli.main(["--stage", "1", *args[2:], *TINY]) == 2
     assert f"{bad}:2: turn 1: missing field 'query'" in capsys.readouterr().err
 

@@ -1,5 +1,6 @@
 """Starting a stage from a trained model with a changed config or re-initialised modules."""
 
+import pytest
 import torch
 
 from rxt_core import ReactiveTransformer
@@ -35,3 +36,9 @@ def test_reinit_starts_the_named_modules_fresh(config):
 def test_no_change_is_a_no_op(config):
     trained = ReactiveTransformer(config)
     assert transplant(trained, {"memory_attention": config.memory_attention}) is trained
+
+
+def test_a_reinit_prefix_that_names_nothing_is_an_error(config):
+    """A typo must not silently turn a re-initialised control into a plain continuation."""
+    with pytest.raises(ValueError, match="memory_atention"):
+        transplant(ReactiveTransformer(config), {}, reinit=["memory_atention."])
