@@ -17,7 +17,9 @@ the values it was handed:
 
 per head and slot, on that head's head_dim features of the slot (no output projection: a slot's
 features are the heads' value spaces, so each head's write lands on its own features and the
-write stays a convex mix). A slot handed no mass keeps its content exactly.
+write stays a convex mix). A slot handed no mass keeps its content exactly. The heads are
+`attention.heads` with head_dim = dim / heads; the SQA/GQA layout (query_heads, kv_heads) shapes
+the gated write only.
 """
 
 from __future__ import annotations
