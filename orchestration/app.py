@@ -57,9 +57,9 @@ class MemoryUpdaterDeployment:
     def __init__(self, config: ServiceConfig):
         model, tokenizer = load_model(config)
         self.store = open_store(config)
-        self.updater = MemoryUpdater(
-            model, tokenizer, self.store, AgentRegistry(config.agents, config.default_agent)
-        )
+        agents = AgentRegistry(config.agents, config.default_agent)
+        self.updater = MemoryUpdater(model, tokenizer, self.store, agents, config.write_precision)
+        log.info("memory writes in %s on %s", self.updater.precision, model.device)
         self.metrics = RayMetrics()
         self._apply_batch.set_max_batch_size(config.update_batch_size)
         self._apply_batch.set_batch_wait_timeout_s(config.update_batch_wait_s)
@@ -217,11 +217,14 @@ class ReactiveIngress:
     ) -> health_pb2.HealthCheckResponse:
         if request.service not in ("", SERVICE_NAME):
             await grpc_context.abort(
-                grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}; this server offers {SERVICE_NAME!r}"
+                grpc.StatusCode.NOT_FOUND,
+                f"unknown service {request.service!r}; this server offers {SERVICE_NAME!r}",
             )
         return health_pb2.HealthCheckResponse(status=await self._status())
 
-    async def List(self, request: health_pb2.HealthListRequest, grpc_context) -> health_pb2.HealthListResponse:
+    async def List(
+        self, request: health_pb2.HealthListRequest, grpc_context
+    ) -> health_pb2.HealthListResponse:
         status = health_pb2.HealthCheckResponse(status=await self._status())
         return health_pb2.HealthListResponse(statuses={"": status, SERVICE_NAME: status})
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.spec import DEFAULT_AGENT, AgentSpec
 from rxt_core.bundled import bundled_model_dir
+from rxt_core.precision import WritePrecision
 
 DEFAULT_PORT = 50051
 DEFAULT_DATA_DIR = Path.home() / ".rxt"
@@ -47,6 +48,9 @@ class ServiceConfig(BaseModel):
     """'auto' = CUDA when the replica got a GPU, else CPU."""
     torch_threads: int = Field(1, ge=1)
     """Intra-op threads per model replica (decoder and updater)."""
+    write_precision: WritePrecision = "auto"
+    """What the memory updater computes in: 'auto' = bf16 on GPUs and on CPUs with bf16 hardware
+    (avx512_bf16 / AMX), else fp32; the STM is stored in fp32 either way (`rxt_core.precision`)."""
 
     access_log: bool = False
     """Serve's per-request access log lines in every replica (off: they cost CPU on each turn)."""

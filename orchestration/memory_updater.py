@@ -24,6 +24,7 @@ import torch
 
 from agents.registry import AgentRegistry
 from rxt_core import ReactiveTransformer
+from rxt_core.precision import WritePrecision, resolve_write_precision
 from storage import AsyncSessionStore
 from storage.errors import NotFoundError, SessionClosedError, VersionConflictError
 
@@ -60,8 +61,10 @@ class MemoryUpdater:
         tokenizer: Tokenizer,
         store: AsyncSessionStore,
         agents: AgentRegistry,
+        precision: WritePrecision = "auto",
     ):
         self.model, self.tokenizer, self.store, self.agents = model, tokenizer, store, agents
+        self.precision = resolve_write_precision(precision, model.device)
         self.fingerprint = model.fingerprint()
         self._initial: dict[str, torch.Tensor] = {}
         self._compute = asyncio.Lock()  # one forward pass at a time per replica
@@ -109,7 +112,7 @@ class MemoryUpdater:
         self, stm: torch.Tensor, queries: list[list[int]], answers: list[list[int]]
     ) -> torch.Tensor:
         async with self._compute:
-            return await asyncio.to_thread(self.model.update_memory, stm, queries, answers)
+            return await asyncio.to_thread(self.model.update_memory, stm, queries, answers, self.precision)
 
     async def _commit(self, job: UpdateJob, new: torch.Tensor, start: float) -> UpdateResult:
         sid, turn = job.session_id, job.turn

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from rxt_core.benchmark import LatencyBenchConfig, run_benchmark
+from rxt_core.precision import WRITE_PRECISIONS
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -47,6 +48,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-bf16", action="store_true", help="skip the bf16-weights comparison")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="cpu, or cuda (bf16 autocast on the GPU)")
+    p.add_argument(
+        "--write-precision",
+        choices=WRITE_PRECISIONS,
+        default=d.write_precision,
+        help="what memory updates compute in (auto: bf16 where the hardware has it)",
+    )
     p.add_argument("--out", type=Path, default=Path("bench_latency.json"))
     p.add_argument("--plot", type=Path, default=None, help="PNG path (default: --out with .png)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress log")
@@ -68,6 +75,7 @@ def main(argv: list[str]) -> int:
         compare_bf16=not args.no_bf16,
         seed=args.seed,
         device=args.device,
+        write_precision=args.write_precision,
     )
     result = run_benchmark(bench)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -95,8 +103,9 @@ def summary_text(result: dict) -> str:
         f"{s['rxt_cpu_per_token_ms']:.2f} ms/token, update {s['rxt_cpu_update_ms']:.1f} ms; "
         f"stateless ratio {s['stateless_turn_ratio_cpu']:.2f}",
         f"matmul floor {s['matmul_floor_ms']:.2f} ms/token; decode is {s['per_token_over_floor']:.2f}x the floor",
-        f"memory update {s['update_gflop']:.2f} GFLOP; matmuls run at {s['gemm_gflops']:.0f} GFLOP/s here, "
-        f"so it cannot take less than {s['update_floor_ms']:.1f} ms",
+        f"memory update ({s['write_precision']} writes) {s['update_gflop']:.2f} GFLOP; {s['write_precision']} "
+        f"matmuls run at {s['gemm_gflops']:.0f} GFLOP/s here, so it cannot take less than "
+        f"{s['update_floor_ms']:.1f} ms",
     ]
     lines += [
         f"{d['dtype']:>9}: {d['per_token_ms']:.2f} ms/token, update {d['update_ms']:.1f} ms, "
@@ -110,7 +119,8 @@ def summary_text(result: dict) -> str:
         for b in result["batches"]
     ]
     lines += [
-        f"update {u['memory_attention']:>21} / {u['gate']:<8}: {u['update_ms']:6.1f} ms, {u['gflop']:.3f} GFLOP"
+        f"update {u['memory_attention']:>21} / {u['gate']:<10} {u['precision']}: {u['update_ms']:6.1f} ms, "
+        f"{u['gflop']:.3f} GFLOP"
         for u in result["update_variants"]
     ]
     lines.append(

@@ -34,6 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .config import RxTConfig, preset
 from .model import ReactiveTransformer
+from .precision import resolve_write_precision
 from .sampling import SamplingParams
 from .stateless import StatelessLM
 
@@ -56,6 +57,7 @@ class LatencyBenchConfig:
     compare_bf16: bool = True
     seed: int = 0
     device: str = "cpu"  # "cuda": on the GPU, generation and updates under bf16 autocast
+    write_precision: str = "auto"  # memory updates: bf16 where the hardware has it (rxt_core.precision)
 
 
 # ----------------------------------------------------------------------------- timing helpers
@@ -239,7 +241,10 @@ def _measure_turn(
     for repeat in range(bench.repeats):
         interleaved(repeat, run_rxt, run_stateless)
     answer = rxt_runs[-1].tokens
-    updates = [time_call(lambda: rxt.update_memory(stm, query, answer)) for _ in range(bench.repeats)]
+    updates = [
+        time_call(lambda: rxt.update_memory(stm, query, answer, bench.write_precision))
+        for _ in range(bench.repeats)
+    ]
     result = TurnResult(
         turn=turn,
         rxt_ttft_ms=median(r.ttft_ms for r in rxt_runs),
@@ -303,7 +308,7 @@ def measure_batches(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> list
         queries, stm = inputs[batch]
         timing = time_stream(rxt.stream(queries, stm, sampling))
         answers = [[5] * bench.answer_len] * batch
-        return timing, time_call(lambda: rxt.update_memory(stm, queries, answers))
+        return timing, time_call(lambda: rxt.update_memory(stm, queries, answers, bench.write_precision))
 
     runs: dict[int, list[tuple[StreamTiming, Timed]]] = {b: [] for b in bench.batch_sizes}
     for _ in range(bench.warmup):  # every size: on a GPU each new shape's first run pays one-time costs
@@ -387,7 +392,8 @@ class DtypeResult:
 
 
 def compare_dtypes(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> list[DtypeResult]:
-    """Batch-1 turn and memory update with fp32 weights and with bf16 weights, interleaved."""
+    """Batch-1 turn and memory update with fp32 weights (and fp32 writes) and with bf16 weights,
+    interleaved."""
     generator = torch.Generator().manual_seed(bench.seed + 2)
     query = random_queries(rxt.config, 1, bench.query_len, generator)[0]
     sampling = SamplingParams(max_new_tokens=bench.answer_len)
@@ -400,7 +406,7 @@ def compare_dtypes(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> list[
     def run(name: str) -> tuple[StreamTiming, float]:
         model, stm = models[name], stms[name]
         timing = time_stream(model.interact(query, stm, sampling))
-        return timing, time_call(lambda: model.update_memory(stm, query, timing.tokens)).ms
+        return timing, time_call(lambda: model.update_memory(stm, query, timing.tokens, "fp32")).ms
 
     names = list(models)
     for _ in range(bench.warmup):
@@ -427,10 +433,14 @@ GATE_KINDS = ("linear", "per-slot")
 SLOT_WRITE = "slot-write"  # in the gate column: the slot-allocating write instead of a residual gate
 
 
+WRITE_PRECISIONS = ("fp32", "bf16")
+
+
 @dataclass
 class UpdateResult:
     memory_attention: str
     gate: str
+    precision: str  # what the write computed in (fp32 weights either way)
     update_ms: float
     gflop: float  # matmul + attention FLOPs of one update
     gflops: float  # achieved rate
@@ -457,10 +467,13 @@ def count_flops(fn: Callable[[], object]) -> int:
     return counter.get_total_flops()
 
 
-def gemm_gflops(repeats: int, device: torch.device) -> float:
-    """fp32 matrix-product rate at the current thread count, on the memory update's largest
-    shape (512 slots x [old; update] -> dim): the ceiling any update time is judged against."""
-    a, b = torch.randn(512, 512, device=device), torch.randn(512, 256, device=device)
+def gemm_gflops(repeats: int, device: torch.device, dtype: torch.dtype = torch.float32) -> float:
+    """Matrix-product rate at the current thread count, on the memory update's largest shape
+    (512 slots x [old; update] -> dim): the ceiling any update time is judged against."""
+    a, b = (
+        torch.randn(512, 512, device=device, dtype=dtype),
+        torch.randn(512, 256, device=device, dtype=dtype),
+    )
     for _ in range(3):
         a @ b
     ms = median(time_call(lambda: a @ b).ms for _ in range(max(repeats, 5) * 4))
@@ -469,7 +482,8 @@ def gemm_gflops(repeats: int, device: torch.device) -> float:
 
 def measure_update_variants(bench: LatencyBenchConfig) -> list[UpdateResult]:
     """Batch-1 `update_memory` of every memory-attention variant with a dynamic (linear) and a
-    per-slot gate, and with the slot write, interleaved: what each choice costs on this machine."""
+    per-slot gate, and with the slot write, each in fp32 and in bf16, interleaved: what each
+    choice costs on this machine."""
     base = preset(bench.preset)
     generator = torch.Generator().manual_seed(bench.seed + 3)
     query = random_queries(base, 1, bench.query_len, generator)[0]
@@ -484,18 +498,22 @@ def measure_update_variants(bench: LatencyBenchConfig) -> list[UpdateResult]:
             )
             models[variant, gate] = ReactiveTransformer(config).eval().to(bench.device)
     stms = {key: model.init_memory(1) for key, model in models.items()}
-    times: dict[tuple[str, str], list[float]] = {key: [] for key in models}
-    keys = list(models)
+    keys = [(variant, gate, precision) for variant, gate in models for precision in WRITE_PRECISIONS]
+    times: dict[tuple[str, str, str], list[float]] = {key: [] for key in keys}
+
+    def update(variant: str, gate: str, precision: str) -> torch.Tensor:
+        return models[variant, gate].update_memory(stms[variant, gate], query, answer, precision)
+
     for repeat in range(bench.warmup + bench.dtype_repeats):
         for key in keys if repeat % 2 == 0 else keys[::-1]:
-            ms = time_call(lambda k=key: models[k].update_memory(stms[k], query, answer)).ms
+            ms = time_call(lambda k=key: update(*k)).ms
             if repeat >= bench.warmup:
                 times[key].append(ms)
     results = []
-    for (variant, gate), model in models.items():
-        flops = count_flops(lambda m=model, s=stms[variant, gate]: m.update_memory(s, query, answer))
-        ms = median(times[variant, gate])
-        results.append(UpdateResult(variant, gate, ms, flops / 1e9, flops / ms / 1e6))
+    for variant, gate, precision in keys:
+        flops = count_flops(lambda v=variant, g=gate: update(v, g, "fp32"))
+        ms = median(times[variant, gate, precision])
+        results.append(UpdateResult(variant, gate, precision, ms, flops / 1e9, flops / ms / 1e6))
     return results
 
 
@@ -534,6 +552,7 @@ def summarize(
     dtypes: list[DtypeResult],
     update_gflop: float,
     gemm_rate: float,
+    write_precision: str,
 ) -> dict:
     first, last = turns[0], turns[-1]
     fp32 = dtypes[0]
@@ -563,7 +582,8 @@ def summarize(
         "matmul_floor_ms": fp32.floor_ms,
         "per_token_over_floor": per_token / fp32.floor_ms,
         "update_gflop": update_gflop,
-        "gemm_gflops": gemm_rate,
+        "write_precision": write_precision,  # what the turn loop's updates computed in
+        "gemm_gflops": gemm_rate,  # in that dtype
         "update_floor_ms": update_gflop / gemm_rate * 1e3,  # its FLOPs at the matmul rate
     }
     if 1 in by_batch:
@@ -603,8 +623,10 @@ def run_benchmark(bench: LatencyBenchConfig) -> dict:
     generator = torch.Generator().manual_seed(bench.seed)
     query = random_queries(rxt.config, 1, bench.query_len, generator)[0]
     answer = random_queries(rxt.config, 1, bench.answer_len, generator)[0]
-    update_gflop = count_flops(lambda: rxt.update_memory(rxt.init_memory(1), query, answer)) / 1e9
-    gemm_rate = gemm_gflops(bench.dtype_repeats, rxt.device)
+    update_gflop = count_flops(lambda: rxt.update_memory(rxt.init_memory(1), query, answer, "fp32")) / 1e9
+    precision = resolve_write_precision(bench.write_precision, rxt.device)
+    gemm_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    gemm_rate = gemm_gflops(bench.dtype_repeats, rxt.device, gemm_dtype)
     return {
         "config": asdict(bench),
         "model": {
@@ -617,7 +639,7 @@ def run_benchmark(bench: LatencyBenchConfig) -> dict:
         },
         "machine": machine_info(rxt.device),
         "loadavg": {"start": load_start, "after_turns": load_turns, "end": os.getloadavg()},
-        "summary": summarize(turns, batches, dtypes, update_gflop, gemm_rate),
+        "summary": summarize(turns, batches, dtypes, update_gflop, gemm_rate, precision),
         "turns": [asdict(t) for t in turns],
         "batches": [asdict(b) for b in batches],
         "dtypes": [asdict(d) for d in dtypes],

@@ -22,6 +22,7 @@ from .decoder import Decoder
 from .encoder import MemoryEncoder
 from .interaction import TokenIds, as_batch, as_id_list, interaction_ids, pad_batch, prompt_ids
 from .memory_attention import MemoryAttention
+from .precision import WritePrecision, write_autocast
 from .rope import RotaryEmbedding
 from .sampling import SamplingParams
 
@@ -108,16 +109,19 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         stm: torch.Tensor,
         query_ids: TokenIds | Sequence[TokenIds],
         answer_ids: TokenIds | Sequence[TokenIds],
+        precision: WritePrecision = "auto",
     ) -> torch.Tensor:
         """STM_t from STM_{t-1} and the finished interaction(s). Batched: pass lists of queries and
-        answers, one per STM row. Returns a new tensor; `stm` is not modified."""
+        answers, one per STM row. Returns a new tensor in `stm`'s dtype; `stm` is not modified.
+        `precision` is what the write computes in: "auto" = bf16 where the device multiplies bf16
+        in hardware (CUDA, CPUs with avx512_bf16 / AMX), else fp32 (`rxt_core.precision`)."""
         queries, answers = self._batch_args(query_ids, stm), self._batch_args(answer_ids, stm, answers=True)
         if len(queries) != len(answers):
             raise ValueError(f"{len(queries)} queries but {len(answers)} answers")
         self.check_memory(stm, len(queries))
         rows = [interaction_ids(q, a, self.config) for q, a in zip(queries, answers, strict=True)]
         ids, mask = pad_batch(rows, self.config.pad_id, self.device)
-        with torch.inference_mode(), generation.autocast_for(self.device):
+        with torch.inference_mode(), write_autocast(precision, self.device):
             return self.write_memory(stm, ids, mask).to(stm.dtype)
 
     # ---------------------------------------------------------------- decoding

@@ -137,7 +137,8 @@ def _generate_rxt(
         queries = [dialogues[b][t].query for b in rows]
         index = torch.tensor(rows, device=stm.device)
         produced = model.generate(queries, stm[index], params)
-        stm[index] = model.update_memory(stm[index], queries, produced)
+        # fp32 writes, like the teacher-forced pass: the figures do not depend on the CPU kind
+        stm[index] = model.update_memory(stm[index], queries, produced, precision="fp32")
         for b, ids in zip(rows, produced, strict=True):
             answers[b].append(ids)
     return answers

@@ -15,6 +15,7 @@ def test_bench_latency_writes_json_and_plot(tmp_path):
     out = tmp_path / "latency.json"
     argv = ["--preset", "tiny", "--turns", "3", "--query-len", "8", "--answer-len", "6"]
     argv += ["--repeats", "1", "--warmup", "0", "--batch-sizes", "1,2", "--threads", "1", "-q"]
+    argv += ["--write-precision", "bf16"]
     assert bench_latency.main([*argv, "--out", str(out)]) == 0
 
     result = json.loads(out.read_text())
@@ -45,13 +46,19 @@ def test_bench_latency_writes_json_and_plot(tmp_path):
     assert [b["batch"] for b in result["batches"]] == [1, 2]
     assert all(b["tokens_per_s"] > 0 and b["updates_per_s"] > 0 for b in result["batches"])
     assert [d["dtype"] for d in result["dtypes"]] == ["float32", "bfloat16"]
-    variants = {(u["memory_attention"], u["gate"]) for u in result["update_variants"]}
-    assert ("interlayer", "linear") in variants and ("simple", "per-slot") in variants
-    assert ("simple", "slot-write") in variants
+    variants = {(u["memory_attention"], u["gate"], u["precision"]) for u in result["update_variants"]}
+    for precision in ("fp32", "bf16"):  # every variant is timed in both
+        assert ("interlayer", "linear", precision) in variants and (
+            "simple",
+            "per-slot",
+            precision,
+        ) in variants
+        assert ("simple", "slot-write", precision) in variants
     assert all(u["update_ms"] > 0 and u["gflop"] > 0 for u in result["update_variants"])
     summary = result["summary"]
     assert {"rxt_turn_ratio", "stateless_turn_ratio", "rxt_per_token_ms", "rxt_update_ms"} <= set(summary)
     assert summary["matmul_floor_ms"] > 0
+    assert summary["write_precision"] == "bf16"  # the turn loop's updates ran as asked
     assert set(summary["targets_met"]) >= {"rxt_turn_ratio<=1.05", "per_token_ms<=5", "update_ms<=15"}
 
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from rxt_core import ReactiveTransformer, preset
+from rxt_core.precision import write_autocast
 from rxt_core.slot_write import NULL_SLOTS, SlotWrite
 from rxt_core.training.write_retention import recording_writes
 
@@ -42,9 +43,11 @@ def _steer(write: SlotWrite, stm_dim: int) -> None:
         write.null_queries.zero_()
 
 
-def test_only_the_slot_the_tokens_choose_is_rewritten():
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_only_the_slot_the_tokens_choose_is_rewritten(precision):
     """Every token matches slot 0 alone: slot 0 is rewritten towards the tokens, every other
-    slot keeps its content exactly (to float precision): a turn does not blur the whole memory."""
+    slot keeps its content exactly (to float precision): a turn does not blur the whole memory.
+    With the write in bf16 too: untouched slots do not pick up bf16 rounding turn after turn."""
     write = slot_model().memory_attention.layers[0].slot_write
     d, slots = 64, 16
     _steer(write, d)
@@ -56,7 +59,9 @@ def test_only_the_slot_the_tokens_choose_is_rewritten():
     encoded = direction.repeat(1, 6, 1) + torch.randn(1, 6, d) * 0.01
     mask = torch.ones(1, 6, dtype=torch.bool)
     positions = torch.zeros(1, 6, dtype=torch.long)
-    new = write(stm, encoded, positions, mask)
+    with write_autocast(precision, stm.device):
+        new = write(stm, encoded, positions, mask)
+    assert new.dtype == torch.float32
     torch.testing.assert_close(new[0, 1:], stm[0, 1:], atol=1e-5, rtol=0)
     assert (new[0, 0] - stm[0, 0]).norm() > 0.1
 

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+import torch
 
 from orchestration.config import ServiceConfig
 from orchestration.decoder import Decoder, TurnRequest
@@ -44,9 +45,14 @@ class Service:
 
     async def __aenter__(self) -> Service:
         self.store = await AsyncSessionStore.open(self.config.database_url)
-        self.updater = MemoryUpdater(self.model, self.tokenizer, self.store, self.decoder_agents())
+        self.updater = MemoryUpdater(
+            self.model, self.tokenizer, self.store, self.decoder_agents(), self.config.write_precision
+        )
+
+        self.jobs = []  # every update handed to the updater
 
         async def apply(job):
+            self.jobs.append(job)
             return (await self.updater.apply([job]))[0]
 
         self.decoder = Decoder(
@@ -111,6 +117,27 @@ def test_turns_stream_then_update_memory_in_order(model_dir, db):
         assert s.decoder.cache.stats.hits >= 1  # turn 2 read the STM the updater handed back
 
     run(model_dir, db, body)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_stored_memory_is_written_in_the_configured_precision(model_dir, db, precision):
+    """`write_precision` reaches the updater: the stored version 1 is exactly the model's update
+    of version 0 in that precision, kept in fp32."""
+
+    async def body(s: Service):
+        sid = await s.create()
+        await s.turn(sid, "my name is Ada")
+        await s.settled(sid)
+        before = (await s.store.load_stm(sid, 0)).stm.unsqueeze(0)
+        after = (await s.store.load_stm(sid, 1)).stm.unsqueeze(0)
+        [job] = s.jobs
+        query, answer = job.query_ids, job.answer_ids
+        other = "bf16" if precision == "fp32" else "fp32"
+        assert after.dtype == torch.float32
+        assert torch.equal(after, s.model.update_memory(before, query, answer, precision))
+        assert not torch.equal(after, s.model.update_memory(before, query, answer, other))
+
+    run(model_dir, db, body, write_precision=precision)
 
 
 def test_memory_from_the_store_equals_the_cached_memory(model_dir, db):
