@@ -59,7 +59,7 @@ class MemoryUpdaterDeployment:
         self.store = open_store(config)
         agents = AgentRegistry(config.agents, config.default_agent)
         self.updater = MemoryUpdater(model, tokenizer, self.store, agents, config.write_precision)
-        log.info("memory writes in %s on %s", self.updater.precision, model.device)
+        log.info("memory writes: %s on %s", self.updater.precision, model.device)
         self.metrics = RayMetrics()
         self._apply_batch.set_max_batch_size(config.update_batch_size)
         self._apply_batch.set_batch_wait_timeout_s(config.update_batch_wait_s)

@@ -24,7 +24,7 @@ import torch
 
 from agents.registry import AgentRegistry
 from rxt_core import ReactiveTransformer
-from rxt_core.precision import WritePrecision, resolve_write_precision
+from rxt_core.precision import WritePrecision, check_write_precision
 from storage import AsyncSessionStore
 from storage.errors import NotFoundError, SessionClosedError, VersionConflictError
 
@@ -64,7 +64,8 @@ class MemoryUpdater:
         precision: WritePrecision = "auto",
     ):
         self.model, self.tokenizer, self.store, self.agents = model, tokenizer, store, agents
-        self.precision = resolve_write_precision(precision, model.device)
+        check_write_precision(precision)
+        self.precision = precision
         self.fingerprint = model.fingerprint()
         self._initial: dict[str, torch.Tensor] = {}
         self._compute = asyncio.Lock()  # one forward pass at a time per replica

@@ -34,7 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .config import RxTConfig, preset
 from .model import ReactiveTransformer
-from .precision import resolve_write_precision
+from .precision import write_dtype
 from .sampling import SamplingParams
 from .stateless import StatelessLM
 
@@ -624,7 +624,7 @@ def run_benchmark(bench: LatencyBenchConfig) -> dict:
     query = random_queries(rxt.config, 1, bench.query_len, generator)[0]
     answer = random_queries(rxt.config, 1, bench.answer_len, generator)[0]
     update_gflop = count_flops(lambda: rxt.update_memory(rxt.init_memory(1), query, answer, "fp32")) / 1e9
-    precision = resolve_write_precision(bench.write_precision, rxt.device)
+    precision = write_dtype(bench.write_precision, rxt.init_memory(1))
     gemm_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     gemm_rate = gemm_gflops(bench.dtype_repeats, rxt.device, gemm_dtype)
     return {

@@ -114,14 +114,15 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         """STM_t from STM_{t-1} and the finished interaction(s). Batched: pass lists of queries and
         answers, one per STM row. Returns a new tensor in `stm`'s dtype; `stm` is not modified.
         `precision` is what the write computes in: "auto" = bf16 where the device multiplies bf16
-        in hardware (CUDA, CPUs with avx512_bf16 / AMX), else fp32 (`rxt_core.precision`)."""
+        in hardware (CUDA; CPUs with avx512_bf16 / AMX, for writes large enough to gain), else
+        fp32 (`rxt_core.precision`)."""
         queries, answers = self._batch_args(query_ids, stm), self._batch_args(answer_ids, stm, answers=True)
         if len(queries) != len(answers):
             raise ValueError(f"{len(queries)} queries but {len(answers)} answers")
         self.check_memory(stm, len(queries))
         rows = [interaction_ids(q, a, self.config) for q, a in zip(queries, answers, strict=True)]
         ids, mask = pad_batch(rows, self.config.pad_id, self.device)
-        with torch.inference_mode(), write_autocast(precision, self.device):
+        with torch.inference_mode(), write_autocast(precision, stm):
             return self.write_memory(stm, ids, mask).to(stm.dtype)
 
     # ---------------------------------------------------------------- decoding

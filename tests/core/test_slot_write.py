@@ -59,7 +59,7 @@ def test_only_the_slot_the_tokens_choose_is_rewritten(precision):
     encoded = direction.repeat(1, 6, 1) + torch.randn(1, 6, d) * 0.01
     mask = torch.ones(1, 6, dtype=torch.bool)
     positions = torch.zeros(1, 6, dtype=torch.long)
-    with write_autocast(precision, stm.device):
+    with write_autocast(precision, stm):
         new = write(stm, encoded, positions, mask)
     assert new.dtype == torch.float32
     torch.testing.assert_close(new[0, 1:], stm[0, 1:], atol=1e-5, rtol=0)
