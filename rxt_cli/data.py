@@ -55,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
         help="train/valid/echo only: each stated value is made up (random letters, syllables, another "
         "pool's value) with probability P, so models learn to copy any string (default 0)",
     )
+    synth.add_argument(
+        "--novel-phrases",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="a made-up plan, food, drink, job, sport or colour is a phrase mixing made-up and real words "
+        "('restore the old vorblin', 'zintu juice') with probability P (default 0)",
+    )
     synth.set_defaults(run=_synth)
 
     tok = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer")
@@ -84,6 +92,7 @@ def _synth(args: argparse.Namespace) -> int:
         max_turns=args.max_turns,
         max_distance=args.max_distance,
         novel_value_prob=args.novel_values,
+        novel_phrase_prob=args.novel_phrases,
     )
     counts: dict[SynthSplit, int] = {
         "train": args.train,

@@ -49,6 +49,7 @@ class SynthConfig:
     unknown_weight: float = 0.3  # ask about a fact never stated ("You haven't told me ...")
     final_recall: bool = True  # the last turn asks about an earlier fact whenever one qualifies
     novel_value_prob: float = 0.0  # a stated value is made up (novel.py) instead of drawn from a pool
+    novel_phrase_prob: float = 0.0  # a made-up plan/food/drink/job/sport/colour is phrase-shaped
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_turns <= self.max_turns:
@@ -56,6 +57,7 @@ class SynthConfig:
         if self.max_distance is not None and self.max_distance < 1:
             raise ValueError(f"max_distance must be >= 1, got {self.max_distance}")
         check_probability(self.novel_value_prob)
+        check_probability(self.novel_phrase_prob, "novel_phrase_prob")
 
 
 def generate(split: SynthSplit, n: int, seed: int, config: SynthConfig | None = None) -> Iterator[Dialogue]:
@@ -223,7 +225,8 @@ class _Conversation:
         """
         novel = self.config.novel_value_prob
         if novel and fact.pool in NOVEL_POOLS and self.rng.random() < novel:
-            while (value := novel_value(self.rng, fact.pool, self.pools)) in self.used:
+            phrases = self.config.novel_phrase_prob
+            while (value := novel_value(self.rng, fact.pool, self.pools, phrases)) in self.used:
                 pass
             self.used.add(value)
             return value

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from rxt_core.data.entities import phrases, words
-from rxt_core.data.novel import CAPITALISED_POOLS, NOVEL_POOLS, novel_value
+from rxt_core.data.novel import CAPITALISED_POOLS, NOVEL_POOLS, PHRASE_POOLS, novel_phrase, novel_value
 from rxt_core.data.synth import SynthConfig, generate, generate_echo, split_pools
 from tests.data.test_synth import _replay
 
@@ -68,3 +68,41 @@ def test_echo_with_made_up_values_still_copies_the_query() -> None:
         (turn,) = d.turns
         echoed = turn.answer.removesuffix(".")
         assert f"{echoed}." in turn.query or f"{echoed}?" in turn.query
+
+
+def test_phrase_values_mix_made_up_words_into_real_shapes() -> None:
+    """Every phrase value has a word no pool and no template knows (so it must be copied), the
+    other pools' phrases keep one word of the pool's own values, and none is, or contains, a
+    held-out value."""
+    train = split_pools("train")
+    rng = random.Random(3)
+    heldout = _heldout_texts()
+    cities = {c.lower() for c in train["city"]}
+    for pool in sorted(PHRASE_POOLS):
+        own_words = {w.lower() for v in train[pool] for w in v.split()}
+        values = [novel_phrase(rng, pool, train) for _ in range(300)]
+        assert len(set(values)) > 280, pool
+        for v in values:
+            assert len(v.split()) >= 2, v
+            made_up = [w for w in words(v) if w not in train.reserved and w not in cities]
+            assert made_up, v
+            assert not phrases(v) & heldout, v
+            assert v == v.lower() or any(c in v for c in train["city"]), v
+            if pool != "plan":
+                assert len(v.split()) == 2 and len(set(v.split()) & own_words) >= 1, v
+    with pytest.raises(ValueError, match="phrase"):
+        novel_phrase(rng, "name", train)
+
+
+def test_dialogues_with_phrase_values_stay_consistent_and_clear_of_heldout() -> None:
+    config = SynthConfig(novel_value_prob=0.6, novel_phrase_prob=1.0)
+    dialogues = list(generate("train", 800, seed=7, config=config))
+    plans = [f.value for d in dialogues for t in d.turns for f in t.stated if f.fact == "plan"]
+    assert len(plans) > 50 and sum(len(p.split()) >= 3 for p in plans) > len(plans) / 3
+    heldout = _heldout_texts()
+    for d in dialogues:
+        _replay(d)
+        for t in d.turns:
+            assert not heldout & phrases(f"{t.query} {t.answer}"), t
+    with pytest.raises(ValueError, match=r"novel_phrase_prob must be in \[0, 1\]"):
+        SynthConfig(novel_phrase_prob=2.0)
