@@ -7,9 +7,9 @@ held-out recall unchanged; docs/benchmarks.md). Elsewhere bf16 is emulated and s
 keeps fp32 there. Decoding is matrix-vector work and is not affected by this setting.
 
 On a CPU the casts to bf16 cost more than they save on small writes: the bundled model (4 x 64
-slots x 128) took 4.8 ms in fp32 and 5.3 ms in bf16 for one session, the same for two, 12.1 vs
-11.0 ms for four and 58 vs 44 ms for 32 (session 8, 1 and 2 threads). So "auto" on a CPU uses bf16
-from BF16_MIN_STM_ELEMENTS memory elements per write (batch x layers x slots x dim) up.
+slots x 128) took 5.5 ms in fp32 and 5.8 ms in bf16 for one session, 7.8 vs 7.4 ms for two, 12.1
+vs 11.0 ms for four and 58 vs 44 ms for 32 (session 8, 2 threads; 1 thread alike). So "auto" on a
+CPU uses bf16 from BF16_MIN_STM_ELEMENTS memory elements per write (batch x layers x slots x dim).
 
 Only the products round to bf16: the STM goes in and comes out in the weights' dtype, and the
 gate mixes old and new memory in that dtype, so slots a write leaves alone do not drift.
