@@ -78,9 +78,9 @@ def novel_value(rng: random.Random, pool: str, pools: EntityPools, phrase_prob: 
 
 
 def novel_phrase(rng: random.Random, pool: str, pools: EntityPools) -> str:
-    """A phrase with at least one made-up word, lower-case but for city names: plans "verb [determiner] object
-    [place]" ("try two quorbel", "carve the drindle near Lisbon"), other pools a made-up word
-    before or after a word of the pool's own values ("zintu juice", "tea vorp")."""
+    """A phrase with at least one made-up word, lower-case but for city names: plans "verb
+    [determiner] object [place]" ("try two quorbel", "carve the drindle near Lisbon"), other pools
+    a made-up word before or after a word of the pool's own values ("zintu juice", "tea vorp")."""
     if pool not in PHRASE_POOLS:
         raise ValueError(f"pool {pool!r} takes no phrase values (only {sorted(PHRASE_POOLS)})")
     while True:
