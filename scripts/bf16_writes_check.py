@@ -3,7 +3,9 @@
     .venv/bin/python scripts/bf16_writes_check.py runs/eval/heldout.jsonl OUT.json
 
 1. Batch-1 `update_memory` of bench-22m (random weights) with the slot write and with interlayer +
-   linear gates, fp32 vs bf16 autocast, alternated, medians of 20 calls each (2 threads).
+   linear gates, precision="fp32" vs "bf16", alternated, medians of 20 calls each (2 threads).
+   (Before session 8 this wrapped the default call in autocast; since "auto" picks bf16 on such
+   CPUs, the precision is now named explicitly so the fp32 arm really is fp32.)
 2. `evaluate` of the bundled model on a dialogue file with every memory write in bf16 (the
    teacher-forced perplexity and the generated recall both read bf16-written memories), to set
    beside `rxt eval`'s fp32 figures. Session 7 measured this on an AMD EPYC with avx512_bf16
@@ -41,8 +43,7 @@ def update_times(write: str, variant: str) -> dict[str, float]:
     times: dict[str, list[float]] = {"fp32": [], "bf16": []}
     for mode in ("fp32", "bf16") * 2:
         for i in range(12):
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16"):
-                ms = time_call(lambda: model.update_memory(stm, query, answer)).ms
+            ms = time_call(lambda p=mode: model.update_memory(stm, query, answer, precision=p)).ms
             if i >= 2:  # two warm-up calls per block
                 times[mode].append(ms)
     return {mode: statistics.median(ms) for mode, ms in times.items()}
