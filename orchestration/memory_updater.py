@@ -29,13 +29,14 @@ from storage import AsyncSessionStore
 from storage.errors import NotFoundError, SessionClosedError, VersionConflictError
 
 from .text import Tokenizer
+from .wire import TensorsAsNumpy
 from .write_gate import write_gate
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class UpdateJob:
+class UpdateJob(TensorsAsNumpy):
     session_id: str
     turn: int
     from_version: int
@@ -45,7 +46,7 @@ class UpdateJob:
 
 
 @dataclass(frozen=True)
-class UpdateResult:
+class UpdateResult(TensorsAsNumpy):
     session_id: str
     turn: int
     version: int | None  # the committed version; None if the update was refused
