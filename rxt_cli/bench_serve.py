@@ -8,7 +8,10 @@ session's turns in order, sessions in parallel) and measures, on the client:
 - aggregate answer tokens per second over the level's wall time;
 - memory-update lag: a turn's last message -> its memory version committed (the snapshot's
   `created_at`; client and server must share a clock, i.e. run on one host), and the time the
-  server reports each turn waited for the previous turn's update.
+  server reports each turn waited for the previous turn's update;
+- CPU per turn by process role (each Serve deployment's replicas, this client, the Serve
+  controller, the rest of Ray, other processes) and the cores busy, from /proc on this host:
+  with few cores, throughput is bounded by their sum (rxt_cli/process_cpu.py).
 
 With --model (or --start) it also times the model called directly in this process — same
 query, same token limit, greedy, memory update after each answer — so the service's overhead
@@ -34,6 +37,8 @@ import grpc
 from orchestration.config import DEFAULT_PORT
 from protos.rxt.v1 import reactive_pb2 as pb
 from protos.rxt.v1 import reactive_pb2_grpc
+
+from . import process_cpu
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -89,6 +94,8 @@ class Level:
     memory_wait_ms: dict[str, float]
     update_lag_ms: dict[str, float]
     errors: int
+    cpu_ms_per_turn: dict[str, float]  # by process role, on this host (empty without /proc)
+    cores_busy: float  # CPU seconds of every process on this host / wall seconds
     raw: list[Turn] = field(default_factory=list, repr=False)
 
 
@@ -147,9 +154,10 @@ async def run_level(address: str, sessions: int, turns: int, max_new_tokens: int
                     )
                 )
 
-        start = time.perf_counter()
+        cpu_before, start = process_cpu.snapshot(), time.perf_counter()
         await asyncio.gather(*(conversation(i, sid) for i, sid in enumerate(ids)))
         wall = time.perf_counter() - start
+        cpu = process_cpu.cpu_seconds_by_role(cpu_before, process_cpu.snapshot())
         await asyncio.sleep(0.5)  # let the last updates land
         committed: dict[tuple[int, int], float] = {}
         for i, sid in enumerate(ids):
@@ -174,6 +182,8 @@ async def run_level(address: str, sessions: int, turns: int, max_new_tokens: int
         memory_wait_ms=percentiles([r.memory_wait_ms for r in results], scale=1.0),
         update_lag_ms=percentiles([r.lag_s for r in results if r.lag_s is not None]),
         errors=errors,
+        cpu_ms_per_turn={role: s / max(1, len(results)) * 1e3 for role, s in cpu.most_common()},
+        cores_busy=sum(cpu.values()) / wall,
         raw=results,
     )
 
@@ -256,6 +266,11 @@ def main(argv: list[str]) -> int:
                 f"memory wait p50 {level.memory_wait_ms['p50']:5.1f} ms, errors {level.errors}",
                 flush=True,
             )
+            if level.cpu_ms_per_turn:
+                shares = ", ".join(
+                    f"{role} {ms:.1f}" for role, ms in level.cpu_ms_per_turn.items() if ms >= 0.05
+                )
+                print(f"      CPU ms per turn: {shares} ({level.cores_busy:.2f} cores busy)", flush=True)
     finally:
         if stop is not None:
             stop()
