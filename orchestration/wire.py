@@ -11,7 +11,8 @@ packed form raised throughput from 215-218 to 260-268 answer tokens/s.
 
 `TensorsAsNumpy` gives a dataclass that behaviour: its tensor fields (on any device, any
 dtype numpy lacks included, e.g. bfloat16) pickle as bytes + dtype + shape and come back as
-CPU tensors with the same values, dtype and shape.
+CPU tensors with the same values, dtype and shape (the receiver moves them to its device).
+`copy.copy` / `copy.deepcopy` take the same path, so a copy's tensors are on the CPU too.
 """
 
 from __future__ import annotations
