@@ -108,10 +108,14 @@ def format_table(results: dict) -> str:
         ("share of a write left after 1 / 2 / 4 / 8 turns", [_retention(m) for m in models]),
     ]
     for d in distances:
-        rows.append((f"  recall at distance {d}", [_rate(m["recall_by_distance"].get(str(d))) for m in models]))
+        rows.append(
+            (f"  recall at distance {d}", [_rate(m["recall_by_distance"].get(str(d))) for m in models])
+        )
     facts = sorted({f for m in models for key in ("recall_by_fact", "copy_by_fact") for f in m[key]})
     for f in facts:
-        cells = [f"{_rate(m['recall_by_fact'].get(f))}, copy {_rate(m['copy_by_fact'].get(f))}" for m in models]
+        cells = [
+            f"{_rate(m['recall_by_fact'].get(f))}, copy {_rate(m['copy_by_fact'].get(f))}" for m in models
+        ]
         rows.append((f"  recall, copy: {f}", cells))
     width = max(len(name) for name, _ in rows)
     cols = [max(len(m["name"]), *(len(cells[i]) for _, cells in rows)) for i, m in enumerate(models)]

@@ -8,4 +8,5 @@ cd "$(dirname "$0")/.."
 . .venv/bin/activate
 export RAY_AUTH_MODE=${RAY_AUTH_MODE:-disabled}
 ruff check .
+ruff format --check .
 exec python -m pytest "$@"

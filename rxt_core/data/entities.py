@@ -633,5 +633,7 @@ def partition(template_texts: Iterable[str]) -> dict[EntitySplit, EntityPools]:
         "train": EntityPools(
             "train", {k: tuple(v for v in vs if v not in heldout) for k, vs in raw.items()}, reserved
         ),
-        "heldout": EntityPools("heldout", {k: tuple(v for v in vs if v in heldout) for k, vs in raw.items()}, reserved),
+        "heldout": EntityPools(
+            "heldout", {k: tuple(v for v in vs if v in heldout) for k, vs in raw.items()}, reserved
+        ),
     }

@@ -106,8 +106,9 @@ def probe_memory(
         for t in range(max(len(d) for d in chunk)):
             turns = [d[t] if t < len(d) else None for d in chunk]
             batch = interaction_batch(turns, config).to(model.device)
-            recalled, copied = _select(turns, batch, value_positions, tokenizer), _select(
-                turns, batch, copy_positions, tokenizer
+            recalled, copied = (
+                _select(turns, batch, value_positions, tokenizer),
+                _select(turns, batch, copy_positions, tokenizer),
             )
             if recalled.target_count or copied.target_count:
                 logits = model(batch.ids, stm)[0]

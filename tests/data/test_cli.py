@@ -38,7 +38,9 @@ def test_synth_novel_values_reach_train_valid_and_echo_but_never_heldout(
     for split in ("train", "valid", "echo"):
         plain = (tmp_path / "plain" / f"{split}.jsonl").read_bytes()
         assert (tmp_path / "novel" / f"{split}.jsonl").read_bytes() != plain, split
-    stated = [f.value for d in read_jsonl(tmp_path / "novel" / "train.jsonl") for t in d.turns for f in t.stated]
+    stated = [
+        f.value for d in read_jsonl(tmp_path / "novel" / "train.jsonl") for t in d.turns for f in t.stated
+    ]
     assert sum(v not in known for v in stated) > 0.2 * len(stated)
     # The held-out split is the benchmark: byte for byte the same with or without the flag.
     heldout = (tmp_path / "novel" / "heldout.jsonl").read_bytes()

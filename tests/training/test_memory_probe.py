@@ -85,7 +85,9 @@ def test_replay_depth_reads_back_earlier_interactions(config, token_dialogues):
     loop = LoopConfig(steps=1, batch_size=4, lr=1e-3, warmup_steps=1)
     model = ReactiveTransformer(config)
     generator = torch.Generator().manual_seed(0)
-    deep = MemoryAwareStage(model, token_dialogues, loop, MemoryAwareConfig(replay_weight=1.0, replay_depth=3))
+    deep = MemoryAwareStage(
+        model, token_dialogues, loop, MemoryAwareConfig(replay_weight=1.0, replay_depth=3)
+    )
     for t in range(5):
         backs = {deep._replay_back(t, generator) for _ in range(200)}
         assert backs == set(range(min(t, 2) + 1))  # every k in 0..min(t, depth-1), never more
