@@ -41,7 +41,7 @@ from .config import ReplicaConfig, ServiceConfig
 from .decoder import Decoder, TurnEvent, TurnRequest
 from .errors import status_of
 from .grpc_server import SERVICE_NAME, start_grpc_server
-from .memory_updater import MemoryUpdater, UpdateJob, UpdateResult
+from .memory_updater import InitialMemory, MemoryUpdater, UpdateJob, UpdateResult
 from .metrics import RayMetrics
 from .runtime import load_model, open_store
 
@@ -75,7 +75,7 @@ class MemoryUpdaterDeployment:
     async def recover(self, session_id: str) -> list[UpdateResult]:
         return await self.updater.recover(session_id)
 
-    async def initial_memory(self, agent: str) -> tuple[Any, str]:
+    async def initial_memory(self, agent: str) -> InitialMemory:
         return await self.updater.initial_memory(agent)
 
     def ready(self) -> bool:
@@ -140,9 +140,12 @@ class ReactiveIngress:
     async def CreateSession(self, request: pb.CreateSessionRequest, grpc_context) -> pb.Session:
         try:
             agent = self.agents.get(request.agent)
-            stm, fingerprint = await self.updater.initial_memory.remote(agent.name)
+            initial = await self.updater.initial_memory.remote(agent.name)
             info = await self.store.create_session(
-                stm, fingerprint=fingerprint, session_id=request.session_id or None, agent=agent.name
+                initial.stm,
+                fingerprint=initial.fingerprint,
+                session_id=request.session_id or None,
+                agent=agent.name,
             )
             return codec.session(info)
         except Exception as exc:

@@ -55,6 +55,14 @@ class UpdateResult(TensorsAsNumpy):
     seconds: float = 0.0  # compute + commit time
 
 
+@dataclass(frozen=True)
+class InitialMemory(TensorsAsNumpy):
+    """STM version 0 of a new session ([layers, slots, dim]) and the model that wrote it."""
+
+    stm: torch.Tensor
+    fingerprint: str
+
+
 class MemoryUpdater:
     def __init__(
         self,
@@ -98,9 +106,9 @@ class MemoryUpdater:
             results.append(await self._commit(job, new, start))
         return results
 
-    async def initial_memory(self, agent_name: str = "") -> tuple[torch.Tensor, str]:
-        """STM version 0 of a new session of this agent ([layers, slots, dim]: the model's initial
-        memory with the agent's setup turns written in) and the model fingerprint."""
+    async def initial_memory(self, agent_name: str = "") -> InitialMemory:
+        """STM version 0 of a new session of this agent: the model's initial memory with the
+        agent's setup turns written in."""
         agent = self.agents.get(agent_name)
         if agent.name not in self._initial:
             stm = self.model.init_memory(1)
@@ -108,7 +116,7 @@ class MemoryUpdater:
                 q, a = self.tokenizer.encode(turn.query), self.tokenizer.encode(turn.answer)
                 stm = await self._update(stm, [q], [a])
             self._initial[agent.name] = stm[0].cpu()
-        return self._initial[agent.name], self.fingerprint
+        return InitialMemory(self._initial[agent.name], self.fingerprint)
 
     async def _update(
         self, stm: torch.Tensor, queries: list[list[int]], answers: list[list[int]]

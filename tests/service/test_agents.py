@@ -42,17 +42,17 @@ def test_setup_turns_are_written_into_the_initial_memory(model_dir, tmp_path):
         updater = MemoryUpdater(
             model, load_tokenizer(model_dir), store, AgentRegistry([AgentSpec(name="default"), PRIMED])
         )
-        plain, fingerprint = await updater.initial_memory("default")
-        primed, _ = await updater.initial_memory("primed")
-        again, _ = await updater.initial_memory("primed")
+        plain = await updater.initial_memory("default")
+        primed = await updater.initial_memory("primed")
+        again = await updater.initial_memory("primed")
         await store.aclose()
-        return plain, primed, again, fingerprint
+        return plain, primed, again
 
-    plain, primed, again, fingerprint = asyncio.run(main())
-    assert fingerprint == model.fingerprint()
-    assert torch.equal(plain, model.init_memory(1)[0])
-    assert not torch.allclose(primed, plain)  # the setup interaction is in memory
-    assert again is primed  # computed once per agent
+    plain, primed, again = asyncio.run(main())
+    assert plain.fingerprint == primed.fingerprint == model.fingerprint()
+    assert torch.equal(plain.stm, model.init_memory(1)[0])
+    assert not torch.allclose(primed.stm, plain.stm)  # the setup interaction is in memory
+    assert again.stm is primed.stm  # computed once per agent
 
 
 def test_idle_sessions_close_after_their_agents_ttl(tmp_path):

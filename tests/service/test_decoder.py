@@ -70,8 +70,10 @@ class Service:
         await self.store.aclose()
 
     async def create(self) -> str:
-        stm, fingerprint = await self.updater.initial_memory()
-        return (await self.store.create_session(stm, fingerprint=fingerprint, agent="default")).session_id
+        initial = await self.updater.initial_memory()
+        return (
+            await self.store.create_session(initial.stm, fingerprint=initial.fingerprint, agent="default")
+        ).session_id
 
     async def turn(self, sid: str, query: str = "what is my name?", **fields):
         text, last = [], None

@@ -5,7 +5,7 @@ import pickle
 import pytest
 import torch
 
-from orchestration.memory_updater import UpdateJob, UpdateResult
+from orchestration.memory_updater import InitialMemory, UpdateJob, UpdateResult
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
@@ -27,6 +27,12 @@ def test_update_result_round_trips_with_and_without_memory():
     assert torch.equal(result.stm, stm) and (result.version, result.seconds) == (5, 0.25)
     refused = pickle.loads(pickle.dumps(UpdateResult("s1", 4, None, None, error="conflict")))
     assert refused == UpdateResult("s1", 4, None, None, error="conflict")
+
+
+def test_initial_memory_round_trips():
+    stm = torch.randn(4, 64, 128)
+    back = pickle.loads(pickle.dumps(InitialMemory(stm, "model-a")))
+    assert torch.equal(back.stm, stm) and back.fingerprint == "model-a"
 
 
 def test_tensors_travel_as_raw_bytes_not_as_torch_archives():
