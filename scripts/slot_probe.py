@@ -9,7 +9,8 @@ slot; one that picks from values it has learnt does well on training values in t
 only. "ranked first": teacher-forced, does the stated value give the question's answer a higher
 likelihood than any other candidate of its pool (all held-out values and 20 training ones) —
 is the value recoverable from memory even where greedy decoding misses it; "prior": the same
-with an empty memory.
+with an empty memory; "among unseen": held-out values ranked against the other held-out values
+of their pool only (no learnt value competing).
 """
 
 from __future__ import annotations
@@ -77,10 +78,10 @@ def main() -> None:
     model, tokenizer = ReactiveTransformer.from_pretrained(args.model).eval(), RxTTokenizer.load(args.model)
     facts = {f.name: f for f in FACT_TYPES}
     sister = facts["sister_name"]
-    print(f"{'pool':>8} {'split':>8}  own slot  as a sister's name  ranked first  prior")
+    print(f"{'pool':>8} {'split':>8}  own slot  as a sister's name  ranked first  prior  among unseen")
     for pool in POOLS:
-        fact = facts[pool]
-        candidates = list(dict.fromkeys([*split_pools("heldout")[pool], *split_pools("train")[pool][:20]]))
+        fact, unseen = facts[pool], list(split_pools("heldout")[pool])
+        candidates = list(dict.fromkeys([*unseen, *split_pools("train")[pool][:20]]))
         for split in ("heldout", "train"):
             values = list(split_pools(split)[pool])[: args.values]
             n = len(values)
@@ -89,8 +90,14 @@ def main() -> None:
             as_name = sum(recalled(model, tokenizer, sister, v, "sister") for v in names)
             first = sum(ranked_first(model, tokenizer, fact, v, [*candidates, v], True) for v in values)
             prior = sum(ranked_first(model, tokenizer, fact, v, [*candidates, v], False) for v in values)
+            among = (
+                f"{sum(ranked_first(model, tokenizer, fact, v, unseen, True) for v in values)}/{n}"
+                if split == "heldout"
+                else "-"
+            )
             print(
-                f"{pool:>8} {split:>8}  {own:>4}/{n:<4} {as_name:>8}/{n:<9} {first:>8}/{n:<4} {prior:>3}/{n}",
+                f"{pool:>8} {split:>8}  {own:>4}/{n:<4} {as_name:>8}/{n:<9} {first:>8}/{n:<4} {prior:>3}/{n:<3}"
+                f" {among:>8}",
                 flush=True,
             )
 
