@@ -34,7 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .config import RxTConfig, preset
 from .model import ReactiveTransformer
-from .precision import write_dtype
+from .precision import WRITE_DTYPES, WritePrecision, write_dtype
 from .sampling import SamplingParams
 from .stateless import StatelessLM
 
@@ -57,7 +57,9 @@ class LatencyBenchConfig:
     compare_bf16: bool = True
     seed: int = 0
     device: str = "cpu"  # "cuda": on the GPU, generation and updates under bf16 autocast
-    write_precision: str = "auto"  # memory updates: bf16 where the hardware has it (rxt_core.precision)
+    write_precision: WritePrecision = (
+        "auto"  # memory updates: bf16 where the hardware has it (rxt_core.precision)
+    )
 
 
 # ----------------------------------------------------------------------------- timing helpers
@@ -433,9 +435,6 @@ GATE_KINDS = ("linear", "per-slot")
 SLOT_WRITE = "slot-write"  # in the gate column: the slot-allocating write instead of a residual gate
 
 
-WRITE_PRECISIONS = ("fp32", "bf16")
-
-
 @dataclass
 class UpdateResult:
     memory_attention: str
@@ -498,7 +497,7 @@ def measure_update_variants(bench: LatencyBenchConfig) -> list[UpdateResult]:
             )
             models[variant, gate] = ReactiveTransformer(config).eval().to(bench.device)
     stms = {key: model.init_memory(1) for key, model in models.items()}
-    keys = [(variant, gate, precision) for variant, gate in models for precision in WRITE_PRECISIONS]
+    keys = [(variant, gate, precision) for variant, gate in models for precision in WRITE_DTYPES]
     times: dict[tuple[str, str, str], list[float]] = {key: [] for key in keys}
 
     def update(variant: str, gate: str, precision: str) -> torch.Tensor:

@@ -24,6 +24,8 @@ import torch
 
 WritePrecision = Literal["auto", "fp32", "bf16"]
 WRITE_PRECISIONS: tuple[str, ...] = get_args(WritePrecision)
+WriteDtype = Literal["fp32", "bf16"]
+WRITE_DTYPES: tuple[str, ...] = get_args(WriteDtype)  # what "auto" resolves to
 BF16_MIN_STM_ELEMENTS = 65_536
 
 
@@ -42,7 +44,7 @@ def check_write_precision(precision: str) -> None:
         raise ValueError(f"write precision must be one of {', '.join(WRITE_PRECISIONS)}; got {precision!r}")
 
 
-def write_dtype(precision: str, stm: torch.Tensor) -> Literal["fp32", "bf16"]:
+def write_dtype(precision: str, stm: torch.Tensor) -> WriteDtype:
     """What a write of `stm` ([batch, layers, slots, dim]) computes in: "auto" -> "bf16" on CUDA,
     and on a CPU with bf16 hardware for writes of at least BF16_MIN_STM_ELEMENTS; else "fp32"."""
     check_write_precision(precision)

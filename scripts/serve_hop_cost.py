@@ -14,30 +14,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
 
 import torch
 
 from orchestration.local_ray import init_local_ray
 from orchestration.memory_updater import UpdateJob
+from rxt_cli import process_cpu
 
 init_local_ray(num_cpus=2, logging_level="ERROR")  # before Ray Serve is imported: it reads its mode once
 from ray import serve  # noqa: E402
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def machine_cpu_seconds() -> float:
-    total = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / TICK
 
 
 def payload(kind: str, nbytes: int):
@@ -80,9 +66,9 @@ async def main(args: argparse.Namespace) -> None:
     for _ in range(2):
         for kind in ("nothing", "tensor", "numpy", "UpdateJob"):
             for together in (False, True):
-                before = machine_cpu_seconds()
+                before = process_cpu.snapshot()
                 wall = await handle.run.remote(kind, nbytes, args.calls, together)
-                cpu = machine_cpu_seconds() - before
+                cpu = sum(process_cpu.cpu_seconds_by_role(before, process_cpu.snapshot()).values())
                 mode = "together" if together else "in turn"
                 print(
                     f"{kind:>10}  {mode:>8}  {wall / args.calls * 1e3:12.2f}  {cpu / args.calls * 1e3:11.2f}"

@@ -22,17 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from rxt_core import ReactiveTransformer, SamplingParams
-from rxt_core.data.facts import FACT_TYPES, FactType
+from rxt_core.data.facts import FACT_TYPES, FactType, render
 from rxt_core.data.synth import split_pools
 from rxt_core.interaction import interaction_ids
 from rxt_core.tokenizer import RxTTokenizer
 
 POOLS = ("colour", "food", "drink", "sport", "language", "city", "plan")
 CAPITALISED = ("city", "language")  # already capitalised; the rest are title-cased as names
-
-
-def fill(template: str, value: str, key: str) -> str:
-    return template.replace("{v}", value).replace("{k}", key).replace("{ak}", "a")
 
 
 def turn(model, tokenizer, stm: torch.Tensor, text: str) -> tuple[str, torch.Tensor]:
@@ -44,17 +40,17 @@ def turn(model, tokenizer, stm: torch.Tensor, text: str) -> tuple[str, torch.Ten
 
 def recalled(model, tokenizer, fact: FactType, value: str, key: str = "") -> bool:
     """State `value` with the fact's first sentence, ask its first question: is it in the answer?"""
-    _, stm = turn(model, tokenizer, model.init_memory(1), fill(fact.sentences[0], value, key))
-    answer, _ = turn(model, tokenizer, stm, fill(fact.questions[0], value, key))
+    _, stm = turn(model, tokenizer, model.init_memory(1), render(fact.sentences[0], value, key))
+    answer, _ = turn(model, tokenizer, stm, render(fact.questions[0], value, key))
     return value.lower() in answer.lower()
 
 
 @torch.inference_mode()
 def answer_logprob(model, tokenizer, stm: torch.Tensor, fact: FactType, value: str) -> float:
     """log p(the fact's first answer, filled with `value` | its first question, `stm`)."""
-    query = tokenizer.encode(fill(fact.questions[0], value, ""))
+    query = tokenizer.encode(render(fact.questions[0], value, ""))
     ids = torch.tensor(
-        [interaction_ids(query, tokenizer.encode(fill(fact.answers[0], value, "")), model.config)]
+        [interaction_ids(query, tokenizer.encode(render(fact.answers[0], value, "")), model.config)]
     )
     logits, _ = model(ids, stm)
     logp = F.log_softmax(logits[0, :-1].float(), dim=-1).gather(1, ids[0, 1:, None])[:, 0]
@@ -64,7 +60,7 @@ def answer_logprob(model, tokenizer, stm: torch.Tensor, fact: FactType, value: s
 def ranked_first(model, tokenizer, fact: FactType, value: str, candidates: list[str], stated: bool) -> bool:
     stm = model.init_memory(1)
     if stated:
-        _, stm = turn(model, tokenizer, stm, fill(fact.sentences[0], value, ""))
+        _, stm = turn(model, tokenizer, stm, render(fact.sentences[0], value, ""))
     scores = {c: answer_logprob(model, tokenizer, stm, fact, c) for c in candidates}
     return max(scores, key=scores.get) == value
 

@@ -33,6 +33,18 @@ def article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
+def render(template: str, value: str, key: str = "", old: str = "") -> str:
+    """A fact template with its slots filled: {v} value, {a} its article, {k} key, {ak} the
+    key's article, {old} an earlier value."""
+    return template.format(
+        v=value,
+        a=article(value) if "{a}" in template else "",
+        k=key,
+        ak=article(key) if "{ak}" in template else "",
+        old=old,
+    )
+
+
 _UPDATE_ACKS = (
     "Got it, {u}.",
     "Thanks for the correction: {u}.",

@@ -24,7 +24,7 @@ from typing import Literal, TypeVar
 
 from .dialogue import Dialogue, Fact, Recall, Turn
 from .entities import PET_KINDS, RELATIONS, EntityPools, EntitySplit, partition
-from .facts import FACT_TYPES, FACTS_BY_NAME, FactType, article
+from .facts import FACT_TYPES, FACTS_BY_NAME, FactType, render
 from .filler import FILLERS, echo
 from .filler import TEXTS as FILLER_TEXTS
 from .novel import NOVEL_POOLS, check_probability, novel_value
@@ -196,7 +196,7 @@ class _Conversation:
                 answer = rng.choice(_GENERIC_ACKS)
         else:
             clauses = [
-                _format(rng.choice(f.clauses), v, key) for f, v, key in zip(facts, values, keys, strict=True)
+                render(rng.choice(f.clauses), v, key) for f, v, key in zip(facts, values, keys, strict=True)
             ]
             text = ", ".join(clauses[:-1]) + " and " + clauses[-1] + "."
             query = _capitalize(prefix + (text if prefix.endswith(_CONTINUING) else _capitalize(text)))
@@ -289,18 +289,8 @@ _FILLER_FNS = [f for f, _ in FILLERS]
 _FILLER_CUM = list(itertools.accumulate(w for _, w in FILLERS))
 
 
-def _format(template: str, value: str, key: str, old: str = "") -> str:
-    return template.format(
-        v=value,
-        a=article(value) if "{a}" in template else "",
-        k=key,
-        ak=article(key) if "{ak}" in template else "",
-        old=old,
-    )
-
-
 def _fill(template: str, value: str, key: str, old: str = "") -> str:
-    return _capitalize(_format(template, value, key, old))
+    return _capitalize(render(template, value, key, old))
 
 
 def _with_prefix(prefix: str, template: str, value: str, key: str) -> str:
@@ -308,7 +298,7 @@ def _with_prefix(prefix: str, template: str, value: str, key: str) -> str:
     unless it is "I" or the value itself."""
     if prefix.endswith(_CONTINUING) and not template.startswith(("I ", "I'", "{")):
         template = template[0].lower() + template[1:]
-    return _capitalize(prefix + _format(template, value, key))
+    return _capitalize(prefix + render(template, value, key))
 
 
 def _capitalize(text: str) -> str:
