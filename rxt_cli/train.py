@@ -57,6 +57,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--stage-lr", default="", help="per-stage learning rates, e.g. 4=2e-3")
     p.add_argument("--stage-batch-size", default="", help="per-stage batch sizes, e.g. 4=24")
     p.add_argument("--max-seconds", type=float, help="time budget of a stage (resumes included)")
+    p.add_argument(
+        "--precision",
+        choices=["fp32", "bf16", "auto"],
+        default="fp32",
+        help="forward/backward in fp32 or under bf16 autocast (auto: bf16 on CUDA; on a CPU bf16 trained slower)",
+    )
     p.add_argument("--stage-max-seconds", default="", help="per-stage time budgets, e.g. 4=2100")
     p.add_argument(
         "--bptt-turns",
@@ -183,6 +189,7 @@ def build_jobs(args) -> list:
             log_every=args.log_every,
             checkpoint_every=args.checkpoint_every,
             max_seconds=budgets.get(stage, args.max_seconds),
+            precision=args.precision,
         )
         data = [*args.data, *args.text] if stage == "1" else args.data
         jobs.append(

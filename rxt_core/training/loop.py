@@ -14,6 +14,7 @@ because stage 4 calls several model methods per step, which DDP's forward hooks 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -101,7 +102,8 @@ def train(stage: Stage, cfg: LoopConfig, runtime: Runtime) -> TrainState:
         budget_used = _agreed_seconds(state.seconds, world, device) if cfg.max_seconds is not None else 0.0
         lr = set_lr(optimizer, step, cfg, budget_used)
         generator = torch.Generator().manual_seed((cfg.seed * 1_000_003 + step) * 64 + rank)
-        result = stage.step(step, rank, world, generator)
+        with _autocast(cfg.precision, device):
+            result = stage.step(step, rank, world, generator)
         loss, tokens = _average_gradients_and_stats([p for _, p in params], result, world)
         grad_norm = torch.nn.utils.clip_grad_norm_(
             [p for _, p in params if p.grad is not None], cfg.grad_clip
@@ -150,6 +152,12 @@ def train(stage: Stage, cfg: LoopConfig, runtime: Runtime) -> TrainState:
             break
     bar.close()
     return state
+
+
+def _autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast for a step's forward and backward, or none (fp32)."""
+    bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
 def _agreed_seconds(seconds: float, world: int, device: torch.device) -> float:

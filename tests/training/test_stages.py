@@ -91,6 +91,24 @@ def test_stage4_memory_aware_loss_falls(config, token_dialogues, tmp_path):
     assert 0 <= state.history[-1]["answer_accuracy"] <= 1
 
 
+def test_stage4_trains_under_bf16_autocast_with_fp32_weights(config, token_dialogues, tmp_path):
+    """--precision bf16: the passes run in bf16 (the loss differs from fp32's), the model still
+    learns, and what is saved stays fp32 (master weights and optimizer state)."""
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        cfg = loop(12, precision=precision)
+        torch.manual_seed(0)
+        model = ReactiveTransformer(config)
+        state = run(
+            MemoryAwareStage(model, token_dialogues, cfg, MemoryAwareConfig()), cfg, tmp_path / precision
+        )
+        assert falls(state.history)
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+        losses[precision] = state.history[0]["loss"]
+    assert losses["bf16"] != losses["fp32"]
+    assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.05)
+
+
 def test_baseline_loss_falls_on_whole_dialogues(config, token_dialogues, tmp_path):
     base = StatelessLM(baseline_config(config, None, 128))
     rxt_params = sum(p.numel() for p in ReactiveTransformer(config).parameters())
