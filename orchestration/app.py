@@ -58,6 +58,14 @@ class MemoryUpdaterDeployment:
         model, tokenizer = load_model(config)
         self.store = open_store(config)
         agents = AgentRegistry(config.agents, config.default_agent)
+        self.writes_compiled = False
+        if config.compile_writes:
+            try:
+                seconds = model.compile_writes(config.write_precision)
+                self.writes_compiled = True
+                log.info("memory writes compiled in %.0f s", seconds)
+            except Exception as exc:  # a missing compiler must not take the service down
+                log.warning("compiling memory writes failed, they stay eager: %s", exc)
         self.updater = MemoryUpdater(model, tokenizer, self.store, agents, config.write_precision)
         log.info("memory writes: %s on %s", self.updater.precision, model.device)
         self.metrics = RayMetrics()
@@ -77,6 +85,10 @@ class MemoryUpdaterDeployment:
 
     async def initial_memory(self, agent: str) -> InitialMemory:
         return await self.updater.initial_memory(agent)
+
+    def write_mode(self) -> str:
+        """ "compiled" or "eager": whether `compile_writes` took effect on this replica."""
+        return "compiled" if self.writes_compiled else "eager"
 
     def ready(self) -> bool:
         return True

@@ -52,6 +52,11 @@ class ServiceConfig(BaseModel):
     """What the memory updater computes in: 'auto' = bf16 on GPUs and on CPUs with bf16 hardware
     (avx512_bf16 / AMX), else fp32; the STM is stored in fp32 either way (`rxt_core.precision`)."""
 
+    compile_writes: bool = False
+    """Compile the memory updater's writes with torch.compile (`ReactiveTransformer.compile_writes`):
+    faster writes for about a minute of start-up per updater replica; falls back to eager writes
+    (with a warning) where compiling fails."""
+
     access_log: bool = False
     """Serve's per-request access log lines in every replica (off: they cost CPU on each turn)."""
 

@@ -54,6 +54,11 @@ def parser() -> argparse.ArgumentParser:
         default=d.write_precision,
         help="what memory updates compute in (auto: bf16 where the hardware has it)",
     )
+    p.add_argument(
+        "--compile-writes",
+        action="store_true",
+        help="also time the batch-1 memory update through torch.compile (about a minute to compile)",
+    )
     p.add_argument("--out", type=Path, default=Path("bench_latency.json"))
     p.add_argument("--plot", type=Path, default=None, help="PNG path (default: --out with .png)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress log")
@@ -76,6 +81,7 @@ def main(argv: list[str]) -> int:
         seed=args.seed,
         device=args.device,
         write_precision=args.write_precision,
+        compile_writes=args.compile_writes,
     )
     result = run_benchmark(bench)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -123,6 +129,11 @@ def summary_text(result: dict) -> str:
         f"{u['gflop']:.3f} GFLOP"
         for u in result["update_variants"]
     ]
+    if c := result.get("compiled_update"):
+        lines.append(
+            f"memory update ({c['precision']}), eager {c['eager_ms']:.1f} ms vs torch.compile "
+            f"{c['compiled_ms']:.1f} ms (compiled once in {c['compile_s']:.0f} s)"
+        )
     lines.append(
         "targets: " + ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in s["targets_met"].items())
     )

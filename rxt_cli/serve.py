@@ -35,6 +35,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--threads", type=int, default=1, help="torch threads per model replica (default: 1)")
     p.add_argument("--max-batch-size", type=int, default=64, help="rows per decode step (default: 64)")
+    p.add_argument(
+        "--compile-writes",
+        action="store_true",
+        help="torch.compile the memory writes: faster updates, about a minute more to start",
+    )
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs for local Ray (default: all)")
     p.add_argument("--verbose", action="store_true", help="show Ray and Serve logs")
     return p.parse_args(argv)
@@ -49,6 +54,7 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
         "updater": ReplicaConfig(replicas=args.updaters, num_gpus=args.num_gpus),
         "torch_threads": args.threads,
         "max_batch_size": args.max_batch_size,
+        "compile_writes": args.compile_writes,
     }
     if args.model is not None:
         fields["model_dir"] = args.model.expanduser().resolve()

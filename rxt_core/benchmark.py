@@ -60,6 +60,7 @@ class LatencyBenchConfig:
     write_precision: WritePrecision = (
         "auto"  # memory updates: bf16 where the hardware has it (rxt_core.precision)
     )
+    compile_writes: bool = False  # also time the batch-1 update through torch.compile
 
 
 # ----------------------------------------------------------------------------- timing helpers
@@ -429,6 +430,34 @@ def compare_dtypes(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> list[
     ]
 
 
+@dataclass
+class CompiledUpdateResult:
+    precision: str  # what both writes computed in
+    eager_ms: float
+    compiled_ms: float
+    compile_s: float  # torch.compile's one-time cost (warm-up included)
+
+
+def compare_compiled_update(rxt: ReactiveTransformer, bench: LatencyBenchConfig) -> CompiledUpdateResult:
+    """Batch-1 memory update, eager vs `compile_writes`, interleaved on the same inputs."""
+    compiled = copy.deepcopy(rxt)
+    compile_s = compiled.compile_writes(bench.write_precision, warm_batches=(1,))
+    generator = torch.Generator().manual_seed(bench.seed + 4)
+    query = random_queries(rxt.config, 1, bench.query_len, generator)[0]
+    answer = random_queries(rxt.config, 1, bench.answer_len, generator)[0]
+    stm = rxt.init_memory(1)
+    models = {"eager": rxt, "compiled": compiled}
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for repeat in range(bench.warmup + 4 * bench.dtype_repeats):
+        for name in list(models) if repeat % 2 == 0 else list(models)[::-1]:
+            model = models[name]
+            ms = time_call(lambda m=model: m.update_memory(stm, query, answer, bench.write_precision)).ms
+            if repeat >= bench.warmup:
+                times[name].append(ms)
+    precision = write_dtype(bench.write_precision, stm)
+    return CompiledUpdateResult(precision, median(times["eager"]), median(times["compiled"]), compile_s)
+
+
 # ----------------------------------------------------------------------------- memory update cost
 MEMORY_VARIANTS = ("simple", "self", "interlayer", "gated-self-interlayer")
 GATE_KINDS = ("linear", "per-slot")
@@ -619,6 +648,10 @@ def run_benchmark(bench: LatencyBenchConfig) -> dict:
     dtypes = compare_dtypes(rxt, bench)
     log.info("memory update of every variant and gate")
     updates = measure_update_variants(bench)
+    compiled = None
+    if bench.compile_writes:
+        log.info("memory update: eager vs torch.compile")
+        compiled = compare_compiled_update(rxt, bench)
     generator = torch.Generator().manual_seed(bench.seed)
     query = random_queries(rxt.config, 1, bench.query_len, generator)[0]
     answer = random_queries(rxt.config, 1, bench.answer_len, generator)[0]
@@ -643,4 +676,5 @@ def run_benchmark(bench: LatencyBenchConfig) -> dict:
         "batches": [asdict(b) for b in batches],
         "dtypes": [asdict(d) for d in dtypes],
         "update_variants": [asdict(u) for u in updates],
+        "compiled_update": asdict(compiled) if compiled is not None else None,
     }

@@ -60,6 +60,20 @@ def test_bench_latency_writes_json_and_plot(tmp_path):
     assert summary["matmul_floor_ms"] > 0
     assert summary["write_precision"] == "bf16"  # the turn loop's updates ran as asked
     assert set(summary["targets_met"]) >= {"rxt_turn_ratio<=1.05", "per_token_ms<=5", "update_ms<=15"}
+    assert result["compiled_update"] is None  # only with --compile-writes
+
+
+@pytest.mark.slow
+def test_bench_latency_times_compiled_writes_beside_eager_ones(tmp_path, capsys):
+    out = tmp_path / "latency.json"
+    argv = ["--preset", "tiny", "--turns", "1", "--query-len", "8", "--answer-len", "6", "--repeats", "1"]
+    argv += ["--warmup", "0", "--batch-sizes", "1", "--threads", "1", "--no-bf16", "-q"]
+    argv += ["--write-precision", "fp32", "--compile-writes", "--out", str(out)]
+    assert bench_latency.main(argv) == 0
+    compiled = json.loads(out.read_text())["compiled_update"]
+    assert compiled["precision"] == "fp32"
+    assert compiled["eager_ms"] > 0 and compiled["compiled_ms"] > 0 and compiled["compile_s"] > 0
+    assert "torch.compile" in capsys.readouterr().out
 
 
 def test_bench_latency_rejects_answers_beyond_the_positions(tmp_path):

@@ -73,3 +73,14 @@ def test_rxt_serve_refuses_a_missing_model_and_a_busy_port(model_dir, tmp_path):
         cmd = [*serve, "--model", str(model_dir), "--port", str(port)]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and f"port {port} is not free" in done.stderr
+
+
+def test_rxt_serve_flags_build_the_service_config(tmp_path):
+    from rxt_cli import serve
+
+    config = serve.config_from(
+        serve.parse(["--data-dir", str(tmp_path), "--decoders", "2", "--compile-writes"])
+    )
+    assert config.compile_writes and config.decoder.replicas == 2
+    assert config.database_url == f"sqlite:///{tmp_path.resolve() / 'rxt.db'}"
+    assert not serve.config_from(serve.parse([])).compile_writes  # eager writes unless asked
