@@ -42,6 +42,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--query-len", type=_positive, default=d.query_len)
     p.add_argument("--answer-len", type=_positive, default=d.answer_len, help="tokens generated per turn")
     p.add_argument("--repeats", type=_positive, default=d.repeats, help="median of this many runs")
+    p.add_argument(
+        "--endpoint-repeats",
+        type=_positive,
+        default=d.endpoint_repeats,
+        help="runs of turns 1 and N, whose ratio is a target",
+    )
     p.add_argument("--warmup", type=int, default=d.warmup, help="untimed warm-up runs")
     p.add_argument("--threads", type=_positive, default=d.threads, help="torch.set_num_threads")
     p.add_argument("--batch-sizes", type=_sizes, default=d.batch_sizes, help="e.g. 1,2,4,8")
@@ -74,6 +80,7 @@ def main(argv: list[str]) -> int:
         query_len=args.query_len,
         answer_len=args.answer_len,
         repeats=args.repeats,
+        endpoint_repeats=args.endpoint_repeats,
         warmup=args.warmup,
         threads=args.threads,
         batch_sizes=args.batch_sizes,

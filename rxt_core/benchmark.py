@@ -50,6 +50,9 @@ class LatencyBenchConfig:
     query_len: int = 32
     answer_len: int = 32
     repeats: int = 3
+    # turns 1 and N, whose ratio is a target, are measured this many times: single turns on a
+    # shared 2-core VM vary by tens of percent, and 3 runs left the ratio to chance
+    endpoint_repeats: int = 9
     warmup: int = 2
     threads: int = 2
     batch_sizes: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
@@ -175,6 +178,7 @@ def random_queries(config: RxTConfig, count: int, length: int, generator: torch.
 @dataclass
 class TurnResult:
     turn: int
+    runs: int  # the medians below are over this many runs of each model
     rxt_ttft_ms: float
     rxt_total_ms: float
     rxt_per_token_ms: float
@@ -204,11 +208,14 @@ def measure_turns(
     stm = rxt.init_memory(1)
     history: list[tuple[list[int], list[int]]] = []
     for _ in range(bench.warmup):
-        _measure_turn(rxt, stateless, stm, [], queries[0], bench, turn=0)
+        _measure_turn(rxt, stateless, stm, [], queries[0], bench, turn=0, repeats=bench.repeats)
 
     results = []
     for turn, query in enumerate(queries, start=1):
-        result, stm, stateless_answer = _measure_turn(rxt, stateless, stm, history, query, bench, turn)
+        repeats = bench.endpoint_repeats if turn in (1, bench.turns) else bench.repeats
+        result, stm, stateless_answer = _measure_turn(
+            rxt, stateless, stm, history, query, bench, turn, max(repeats, bench.repeats)
+        )
         _check_length(result, bench.answer_len)
         results.append(result)
         history.append((query, stateless_answer))
@@ -228,6 +235,7 @@ def _measure_turn(
     query: list[int],
     bench: LatencyBenchConfig,
     turn: int,
+    repeats: int,
 ) -> tuple[TurnResult, torch.Tensor, list[int]]:
     """One turn, `repeats` times on each model; returns the result, RxT's next STM and the
     stateless model's answer."""
@@ -241,15 +249,16 @@ def _measure_turn(
     def run_stateless() -> None:
         stateless_runs.append(time_stream(stateless.interact(query, history, sampling)))
 
-    for repeat in range(bench.repeats):
+    for repeat in range(repeats):
         interleaved(repeat, run_rxt, run_stateless)
     answer = rxt_runs[-1].tokens
     updates = [
         time_call(lambda: rxt.update_memory(stm, query, answer, bench.write_precision))
-        for _ in range(bench.repeats)
+        for _ in range(repeats)
     ]
     result = TurnResult(
         turn=turn,
+        runs=repeats,
         rxt_ttft_ms=median(r.ttft_ms for r in rxt_runs),
         rxt_total_ms=median(r.total_ms for r in rxt_runs),
         rxt_per_token_ms=median(r.per_token_ms for r in rxt_runs),

@@ -14,7 +14,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def test_bench_latency_writes_json_and_plot(tmp_path):
     out = tmp_path / "latency.json"
     argv = ["--preset", "tiny", "--turns", "3", "--query-len", "8", "--answer-len", "6"]
-    argv += ["--repeats", "1", "--warmup", "0", "--batch-sizes", "1,2", "--threads", "1", "-q"]
+    argv += ["--repeats", "1", "--endpoint-repeats", "2", "--warmup", "0", "--batch-sizes", "1,2"]
+    argv += ["--threads", "1", "-q"]
     argv += ["--write-precision", "bf16"]
     assert bench_latency.main([*argv, "--out", str(out)]) == 0
 
@@ -35,6 +36,7 @@ def test_bench_latency_writes_json_and_plot(tmp_path):
 
     turns = result["turns"]
     assert [t["turn"] for t in turns] == [1, 2, 3]
+    assert [t["runs"] for t in turns] == [2, 1, 2]  # turns 1 and N, whose ratio is a target, run more
     for t in turns:
         # Every answer is forced to the full length, so the two models do the same work per turn.
         assert t["rxt_tokens"] == t["stateless_tokens"] == 6
