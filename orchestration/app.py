@@ -87,7 +87,7 @@ class MemoryUpdaterDeployment:
         return await self.updater.initial_memory(agent)
 
     def write_mode(self) -> str:
-        """ "compiled" or "eager": whether `compile_writes` took effect on this replica."""
+        """Whether `compile_writes` took effect on this replica: "compiled" or "eager"."""
         return "compiled" if self.writes_compiled else "eager"
 
     def ready(self) -> bool:

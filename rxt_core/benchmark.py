@@ -212,9 +212,10 @@ def measure_turns(
 
     results = []
     for turn, query in enumerate(queries, start=1):
-        repeats = bench.endpoint_repeats if turn in (1, bench.turns) else bench.repeats
+        endpoint = turn in (1, bench.turns)
+        repeats = max(bench.endpoint_repeats, bench.repeats) if endpoint else bench.repeats
         result, stm, stateless_answer = _measure_turn(
-            rxt, stateless, stm, history, query, bench, turn, max(repeats, bench.repeats)
+            rxt, stateless, stm, history, query, bench, turn, repeats
         )
         _check_length(result, bench.answer_len)
         results.append(result)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from functools import partial
 
 import torch
 from torch import nn
@@ -124,7 +125,7 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         self.check_memory(stm, len(queries))
         rows = [interaction_ids(q, a, self.config) for q, a in zip(queries, answers, strict=True)]
         ids, mask = pad_batch(rows, self.config.pad_id, self.device)
-        write = self._compiled_write or self.write_memory
+        write = self.write_memory if self._compiled_write is None else partial(self._compiled_write, self)
         with torch.inference_mode(), write_autocast(precision, stm):
             return write(stm, ids, mask).to(stm.dtype)
 
@@ -141,7 +142,8 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         from torch.fx.experimental import _config as shape_config
 
         start = time.perf_counter()
-        self._compiled_write = torch.compile(self.write_memory, dynamic=True)
+        # the unbound method, so a deep copy of this model writes with its own weights
+        self._compiled_write = torch.compile(ReactiveTransformer.write_memory, dynamic=True)
         query = answer = [self.config.vocab_size - 1] * 4
         try:
             # without duck sizing, a warm-up batch that equals the layer count (say) does not

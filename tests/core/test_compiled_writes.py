@@ -2,6 +2,8 @@
 sizes and interaction lengths they were not warmed up on and without recompiling for each new
 length; a machine where compiling fails keeps working with eager writes."""
 
+import copy
+
 import pytest
 import torch
 from torch._dynamo.utils import counters
@@ -34,6 +36,18 @@ def test_compiled_writes_equal_eager_ones_without_recompiling_per_length():
         model.update_memory(stm[:2], longer, ANSWERS[:2], "fp32"), eager_longer, atol=1e-5, rtol=1e-5
     )
     assert counters["stats"]["unique_graphs"] == warmed, "a new batch size or length recompiled"
+    # a deep copy of a compiled model writes with its own weights, not the original's
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in twin.memory_attention.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    twin_eager = ReactiveTransformer(model.config).eval()
+    twin_eager.load_state_dict(twin.state_dict())
+    twin_memory = twin.update_memory(stm, QUERIES, ANSWERS, "fp32")
+    assert not torch.allclose(twin_memory, eager, atol=1e-3)
+    torch.testing.assert_close(
+        twin_memory, twin_eager.update_memory(stm, QUERIES, ANSWERS, "fp32"), atol=1e-5, rtol=1e-5
+    )
 
 
 @pytest.mark.slow
