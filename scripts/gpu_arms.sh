@@ -5,7 +5,8 @@
 #   ARMS="control slot"  ARM_control="--reinit memory_attention."  ARM_slot="--set memory_write=\"slot\""
 #   TRAIN_DATA=runs/s7/novel/train.jsonl EVAL_DATA=runs/eval/heldout.jsonl TRAIN_SECONDS=300 \
 #   OUT=/tmp/out bash scripts/gpu_arms.sh
-# Every arm starts from INIT (default models/rxt-nano). Per arm, OUT gets <name>_history.json,
+# TRAIN_PRECISION=bf16 (or auto) trains under bf16 autocast (`rxt train --precision`; default fp32,
+# as the session-6/7 GPU arms ran). Every arm starts from INIT (default models/rxt-nano). Per arm, OUT gets <name>_history.json,
 # <name>_eval.json, <name>.log and the model (<name>_model/). The lent device returns only about 8
 # files from its $OUT (session 7 lost most of 16): with more arms, copy what you need afterwards. Wheels a registry-less GPU image
 # lacks: see scripts/gpu_check.sh's header (WHEELS=.whl installs them into /tmp/site first).
@@ -29,7 +30,8 @@ for arm in $ARMS; do
       --init "$INIT" --tokenizer "$INIT/tokenizer.json" --out "/tmp/arms/$arm" --batch-size "${TRAIN_BATCH:-64}" \
       --lr "${TRAIN_LR:-7e-4}" --warmup-steps 10 --steps 5000 --bptt-turns 0 --replay-weight 1.0 \
       --replay-depth 12 --checkpoint-every 1000 --log-every 25 --seed 5 --device "$DEVICE" --threads 2 \
-      --no-progress --max-seconds "$TRAIN_SECONDS" "${flags[@]}" > "$OUT/$arm.log" 2>&1 &
+      --no-progress --max-seconds "$TRAIN_SECONDS" --precision "${TRAIN_PRECISION:-fp32}" "${flags[@]}" \
+      > "$OUT/$arm.log" 2>&1 &
 done
 wait
 for arm in $ARMS; do
