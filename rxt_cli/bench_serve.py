@@ -18,7 +18,8 @@ query, same token limit, greedy, memory update after each answer — so the serv
 per turn is `service p50 - direct p50` at one session.
 
 --start runs the service in this process (local Ray) with --model; otherwise --address must
-point at a running `rxt serve`. Writes JSON and a PNG plot.
+point at a running `rxt serve`. Writes JSON (with the machine, and a started service's settings:
+replicas, threads, --set overrides) and a PNG plot.
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import grpc
+import torch
 
 from orchestration.config import DEFAULT_PORT
 from protos.rxt.v1 import reactive_pb2 as pb
 from protos.rxt.v1 import reactive_pb2_grpc
+from rxt_core.benchmark import machine_info
 
 from . import process_cpu
 
@@ -279,6 +282,13 @@ def main(argv: list[str]) -> int:
         "model": str(args.model) if args.model else None,
         "turns": args.turns,
         "max_new_tokens": args.max_new_tokens,
+        # what was measured on what: the machine, and the settings of a service started here
+        "machine": machine_info(torch.device("cpu")),
+        "started_service": (
+            {"decoders": args.decoders, "threads": args.threads, "overrides": overrides(args.set)}
+            if args.start
+            else None
+        ),
         "levels": [{k: v for k, v in asdict(lv).items() if k != "raw"} for lv in levels],
     }
     one = next((lv for lv in levels if lv.sessions == 1), None)
@@ -310,6 +320,22 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def overrides(items: list[str]) -> dict:
+    """`--set FIELD=JSON` items as ServiceConfig fields."""
+    fields = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"rxt bench serve: --set expects FIELD=JSON, got {item!r}")
+        try:
+            fields[key] = json.loads(value)
+        except json.JSONDecodeError:
+            raise SystemExit(
+                f"rxt bench serve: --set {key}: {value!r} is not JSON (strings need quotes)"
+            ) from None
+    return fields
+
+
 def _start_service(args: argparse.Namespace):
     import tempfile
 
@@ -324,7 +350,7 @@ def _start_service(args: argparse.Namespace):
         port=port,
         decoder=ReplicaConfig(replicas=args.decoders),
         torch_threads=args.threads,
-        **{key: json.loads(value) for key, _, value in (item.partition("=") for item in args.set)},
+        **overrides(args.set),
     )
     init_local_ray(logging_level="WARNING", log_to_driver=False)  # as `rxt serve`
     import ray

@@ -58,3 +58,17 @@ def test_demo_without_tokenizer_is_a_clear_error(tmp_path):
     ReactiveTransformer(preset("tiny")).save_pretrained(tmp_path)
     out = rxt("demo", "--model", str(tmp_path))
     assert out.returncode == 2 and "tokenizer.json" in out.stderr
+
+
+def test_bench_serve_set_overrides_parse_as_json_and_bad_ones_say_why():
+    from rxt_cli.bench_serve import overrides
+
+    assert overrides(["update_batch_wait_s=0.02", 'write_precision="fp32"', "compile_writes=true"]) == {
+        "update_batch_wait_s": 0.02,
+        "write_precision": "fp32",
+        "compile_writes": True,
+    }
+    with pytest.raises(SystemExit, match="strings need quotes"):
+        overrides(["write_precision=fp32"])
+    with pytest.raises(SystemExit, match="FIELD=JSON"):
+        overrides(["compile_writes"])

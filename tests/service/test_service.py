@@ -382,6 +382,7 @@ def test_rxt_bench_serve_writes_its_report(service, model_dir, tmp_path):
     assert len(report["levels"][1]["latency_p50_ms_by_turn"]) == 2
     assert {"direct", "service_overhead_p50_ms", "throughput_vs_one_session"} <= set(report)
     assert out.with_suffix(".png").stat().st_size > 0
+    assert report["machine"]["cpu_count"] == os.cpu_count() and report["started_service"] is None
     for level in report["levels"]:  # the service runs on this host: its replicas' CPU is seen
         cpu = level["cpu_ms_per_turn"]
         assert cpu["DecoderDeployment"] > 0 and cpu["ReactiveIngress"] > 0 and cpu["bench client"] > 0, cpu
