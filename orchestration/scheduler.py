@@ -28,6 +28,8 @@ import torch
 from rxt_core import generation
 from rxt_core.sampling import SamplingParams, sample
 
+from .decode_rows import DecodeRows
+
 
 class FinishReason(enum.Enum):
     STOP = "stop"  # the model emitted EOS
@@ -78,7 +80,7 @@ class BatchScheduler:
     _cancelled: set[str] = field(default_factory=set, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _rows: list[_Row] = field(default_factory=list, init=False)
-    _state: generation.DecodeState | None = field(default=None, init=False)
+    _batch: DecodeRows = field(default_factory=DecodeRows, init=False)  # their decode state
     _pending: torch.Tensor | None = field(default=None, init=False)  # last sampled token per row
 
     def __post_init__(self) -> None:
@@ -112,7 +114,7 @@ class BatchScheduler:
         with self._lock:
             self._waiting.clear()
             self._cancelled.clear()
-        self._rows, self._state, self._pending = [], None, None
+        self._rows, self._batch, self._pending = [], DecodeRows(), None
 
     # ------------------------------------------------------------ the decode step
     def step(self) -> tuple[list[TokenEvent], StepStats]:
@@ -148,7 +150,7 @@ class BatchScheduler:
     def _decode(self) -> torch.Tensor | None:
         if not self._rows:
             return None
-        return generation.decode_step(self.model, self._pending, self._state)
+        return generation.decode_step(self.model, self._pending, self._batch.state)
 
     def _admit(self, events: list[TokenEvent]) -> tuple[int, torch.Tensor | None]:
         with self._lock:
@@ -167,7 +169,7 @@ class BatchScheduler:
         stm = torch.cat([row.request.stm for row in rows]).to(self.model.device)
         memory_kv = self.model.memory_kv(stm)
         logits, state = generation.prefill(self.model, [row.request.prompt for row in rows], memory_kv)
-        self._state = state if self._state is None else generation.DecodeState.concat([self._state, state])
+        self._batch.append(state)
         self._rows += rows
         return len(rows), logits
 
@@ -191,12 +193,13 @@ class BatchScheduler:
         return events
 
     def _keep(self, keep: list[int]) -> None:
-        """Shrink the batch to the rows at `keep` (their caches, memory K/V, pending tokens)."""
+        """Shrink the batch to the rows at `keep` (their caches, memory K/V, pending tokens);
+        the rows that stay may change places (`DecodeRows.keep`)."""
         if len(keep) == len(self._rows):
             return
-        self._rows = [self._rows[i] for i in keep]
-        if not keep:
-            self._state, self._pending = None, None
+        order = self._batch.keep(keep)
+        self._rows = [self._rows[i] for i in order]
+        if not order:
+            self._pending = None
             return
-        self._state = self._state.select(keep)
-        self._pending = self._pending[torch.tensor(keep, device=self._pending.device)]
+        self._pending = self._pending[torch.tensor(order, device=self._pending.device)]

@@ -34,36 +34,6 @@ class DecodeState:
     def batch_size(self) -> int:
         return len(self.host_lengths)
 
-    def select(self, rows: list[int]) -> DecodeState:
-        index = torch.tensor(rows, device=self.lengths.device)
-        return DecodeState(
-            caches=[KVCache(c.k[index], c.v[index]) for c in self.caches],
-            memory_kv=None if self.memory_kv is None else [(k[index], v[index]) for k, v in self.memory_kv],
-            lengths=self.lengths[index],
-            host_lengths=[self.host_lengths[r] for r in rows],
-        )
-
-    @staticmethod
-    def concat(states: list[DecodeState]) -> DecodeState:
-        if len(states) == 1:
-            return states[0]
-        layers = range(len(states[0].caches))
-        cat = torch.cat
-        return DecodeState(
-            caches=[
-                KVCache(cat([s.caches[i].k for s in states]), cat([s.caches[i].v for s in states]))
-                for i in layers
-            ],
-            memory_kv=None
-            if states[0].memory_kv is None
-            else [
-                (cat([s.memory_kv[i][0] for s in states]), cat([s.memory_kv[i][1] for s in states]))
-                for i in layers
-            ],
-            lengths=cat([s.lengths for s in states]),
-            host_lengths=[n for s in states for n in s.host_lengths],
-        )
-
 
 def autocast_for(device: torch.device) -> contextlib.AbstractContextManager:
     """bf16 autocast on CUDA; plain fp32 elsewhere."""

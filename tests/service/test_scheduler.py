@@ -160,3 +160,15 @@ def test_a_failed_decode_step_fails_its_rows_and_the_loop_keeps_serving(model):
     finally:
         loop.close()
     assert got == alone(model, request(model, 1))
+
+
+def test_heavy_churn_every_row_still_gets_its_own_tokens(model):
+    """Rows join at many steps and leave at their limits or by cancellation, as under many
+    concurrent sessions: rows change places inside the batch, never tokens."""
+    reqs = [request(model, n, max_new_tokens=2 + (7 * n) % 11) for n in range(16)]
+    joins = {step: reqs[2 * step : 2 * step + 2] for step in range(8)}
+    tokens, finish = drive(BatchScheduler(model, max_batch=5), joins, cancel_at=(6, "r3"))
+    for req in reqs:
+        if req.request_id == "r3" and finish["r3"] is FinishReason.CANCELLED:
+            continue
+        assert tokens.get(req.request_id, []) == alone(model, req), req.request_id
