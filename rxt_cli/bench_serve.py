@@ -42,6 +42,7 @@ from protos.rxt.v1 import reactive_pb2_grpc
 from rxt_core.benchmark import machine_info
 
 from . import process_cpu
+from .overrides import parse_overrides
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -251,6 +252,11 @@ def main(argv: list[str]) -> int:
     if args.start and args.model is None:
         print("rxt bench serve: --start needs --model", file=sys.stderr)
         return 2
+    try:
+        parse_overrides(args.set)
+    except ValueError as exc:
+        print(f"rxt bench serve: {exc}", file=sys.stderr)
+        return 2
     # The direct baseline first: on a shared machine, close in time to the service runs.
     direct = (
         direct_baseline(args.model, args.turns, args.max_new_tokens, args.threads) if args.model else None
@@ -285,7 +291,7 @@ def main(argv: list[str]) -> int:
         # what was measured on what: the machine, and the settings of a service started here
         "machine": machine_info(torch.device("cpu")),
         "started_service": (
-            {"decoders": args.decoders, "threads": args.threads, "overrides": overrides(args.set)}
+            {"decoders": args.decoders, "threads": args.threads, "overrides": parse_overrides(args.set)}
             if args.start
             else None
         ),
@@ -320,22 +326,6 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def overrides(items: list[str]) -> dict:
-    """`--set FIELD=JSON` items as ServiceConfig fields."""
-    fields = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"rxt bench serve: --set expects FIELD=JSON, got {item!r}")
-        try:
-            fields[key] = json.loads(value)
-        except json.JSONDecodeError:
-            raise SystemExit(
-                f"rxt bench serve: --set {key}: {value!r} is not JSON (strings need quotes)"
-            ) from None
-    return fields
-
-
 def _start_service(args: argparse.Namespace):
     import tempfile
 
@@ -350,7 +340,7 @@ def _start_service(args: argparse.Namespace):
         port=port,
         decoder=ReplicaConfig(replicas=args.decoders),
         torch_threads=args.threads,
-        **overrides(args.set),
+        **parse_overrides(args.set),
     )
     init_local_ray(logging_level="WARNING", log_to_driver=False)  # as `rxt serve`
     import ray

@@ -13,11 +13,12 @@ and `--stage all` skips stages whose model is already saved.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import sys
 from pathlib import Path
+
+from .overrides import parse_overrides
 
 STAGES = ["1", "2", "3", "4"]
 
@@ -169,15 +170,7 @@ def build_jobs(args) -> list:
     )
     if args.reinit and not args.init:
         raise ValueError("--reinit restarts modules of the --init model: pass --init")
-    overrides = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        if not value:
-            raise ValueError(f"--set expects FIELD=JSON, got {item!r}")
-        try:
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key] = value
+    overrides = parse_overrides(args.set)
     jobs = []
     for stage in stages:
         loop = LoopConfig(

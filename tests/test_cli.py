@@ -60,15 +60,19 @@ def test_demo_without_tokenizer_is_a_clear_error(tmp_path):
     assert out.returncode == 2 and "tokenizer.json" in out.stderr
 
 
-def test_bench_serve_set_overrides_parse_as_json_and_bad_ones_say_why():
-    from rxt_cli.bench_serve import overrides
+def test_set_overrides_parse_json_or_plain_strings_and_refuse_a_missing_value():
+    from rxt_cli import bench_serve
+    from rxt_cli.overrides import parse_overrides
 
-    assert overrides(["update_batch_wait_s=0.02", 'write_precision="fp32"', "compile_writes=true"]) == {
+    assert parse_overrides(["update_batch_wait_s=0.02", 'write_precision="fp32"', "memory_write=slot"]) == {
         "update_batch_wait_s": 0.02,
         "write_precision": "fp32",
+        "memory_write": "slot",
+    }
+    assert parse_overrides(['attention={"heads": 4}', "compile_writes=true"]) == {
+        "attention": {"heads": 4},
         "compile_writes": True,
     }
-    with pytest.raises(SystemExit, match="strings need quotes"):
-        overrides(["write_precision=fp32"])
-    with pytest.raises(SystemExit, match="FIELD=JSON"):
-        overrides(["compile_writes"])
+    with pytest.raises(ValueError, match="FIELD=JSON"):
+        parse_overrides(["compile_writes"])
+    assert bench_serve.main(["--start", "--model", "models/rxt-nano", "--set", "compile_writes"]) == 2
