@@ -375,15 +375,18 @@ def test_rxt_bench_serve_writes_its_report(service, model_dir, tmp_path):
 
     out = tmp_path / "bench.json"
     argv = ["--address", service.address, "--model", str(model_dir), "--sessions", "1", "3"]
-    assert bench_serve.main([*argv, "--turns", "2", "--max-new-tokens", "4", "--out", str(out)]) == 0
+    assert bench_serve.main([*argv, "--turns", "4", "--max-new-tokens", "4", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert [lv["sessions"] for lv in report["levels"]] == [1, 3]
     assert all(lv["errors"] == 0 and lv["tokens_per_s"] > 0 for lv in report["levels"])
-    assert len(report["levels"][1]["latency_p50_ms_by_turn"]) == 2
+    assert len(report["levels"][1]["latency_p50_ms_by_turn"]) == 4
     assert {"direct", "service_overhead_p50_ms", "throughput_vs_one_session"} <= set(report)
     assert out.with_suffix(".png").stat().st_size > 0
     assert report["machine"]["cpu_count"] == os.cpu_count() and report["started_service"] is None
-    for level in report["levels"]:  # the service runs on this host: its replicas' CPU is seen
-        cpu = level["cpu_ms_per_turn"]
-        assert cpu["DecoderDeployment"] > 0 and cpu["ReactiveIngress"] > 0 and cpu["bench client"] > 0, cpu
+    # The service runs on this host: its replicas' CPU and the client's are seen (other processes
+    # are read in 10 ms clock ticks, so over both levels, not necessarily in each short one)
+    for role in ("DecoderDeployment", "ReactiveIngress", "bench client"):
+        assert sum(level["cpu_ms_per_turn"].get(role, 0) for level in report["levels"]) > 0, role
+    assert all(level["cpu_ms_per_turn"]["bench client"] > 0 for level in report["levels"])  # to the ns
+    for level in report["levels"]:
         assert 0 < level["cores_busy"] <= os.cpu_count() + 0.5
