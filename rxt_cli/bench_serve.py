@@ -253,7 +253,7 @@ def main(argv: list[str]) -> int:
         print("rxt bench serve: --start needs --model", file=sys.stderr)
         return 2
     try:
-        parse_overrides(args.set)
+        overrides = parse_overrides(args.set)  # before anything starts: a typo fails at once
     except ValueError as exc:
         print(f"rxt bench serve: {exc}", file=sys.stderr)
         return 2
@@ -261,7 +261,7 @@ def main(argv: list[str]) -> int:
     direct = (
         direct_baseline(args.model, args.turns, args.max_new_tokens, args.threads) if args.model else None
     )
-    stop = _start_service(args) if args.start else None
+    stop = _start_service(args, overrides) if args.start else None
     try:
         levels = []
         for n in args.sessions:
@@ -291,7 +291,7 @@ def main(argv: list[str]) -> int:
         # what was measured on what: the machine, and the settings of a service started here
         "machine": machine_info(torch.device("cpu")),
         "started_service": (
-            {"decoders": args.decoders, "threads": args.threads, "overrides": parse_overrides(args.set)}
+            {"decoders": args.decoders, "threads": args.threads, "overrides": overrides}
             if args.start
             else None
         ),
@@ -326,7 +326,7 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _start_service(args: argparse.Namespace):
+def _start_service(args: argparse.Namespace, overrides: dict):
     import tempfile
 
     from orchestration.config import ReplicaConfig, ServiceConfig
@@ -340,7 +340,7 @@ def _start_service(args: argparse.Namespace):
         port=port,
         decoder=ReplicaConfig(replicas=args.decoders),
         torch_threads=args.threads,
-        **parse_overrides(args.set),
+        **overrides,
     )
     init_local_ray(logging_level="WARNING", log_to_driver=False)  # as `rxt serve`
     import ray

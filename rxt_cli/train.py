@@ -17,6 +17,9 @@ import logging
 import shutil
 import sys
 from pathlib import Path
+from typing import get_args
+
+from rxt_core.training.config import TrainPrecision
 
 from .overrides import parse_overrides
 
@@ -60,7 +63,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-seconds", type=float, help="time budget of a stage (resumes included)")
     p.add_argument(
         "--precision",
-        choices=["fp32", "bf16", "auto"],
+        choices=get_args(TrainPrecision),
         default="fp32",
         help="forward/backward in fp32 or under bf16 autocast (auto: bf16 on CUDA; on a CPU bf16 trained slower)",
     )

@@ -157,3 +157,16 @@ def test_init_with_a_new_memory_write(corpus, tmp_path):
         if name == "reinit":
             before = trained.memory_attention.layers[0].attention.out.weight
             assert (model.memory_attention.layers[0].attention.out.weight - before).abs().max() > 1e-3
+
+
+def test_precision_and_set_reach_the_training_job(tmp_path, capsys):
+    argv = ["--stage", "4", "--data", "d.jsonl", "--tokenizer", "t.json", "--out", str(tmp_path)]
+    argv += ["--precision", "bf16", "--set", "memory_write=slot", "--set", "dim=128"]
+    (job,) = train_cli.build_jobs(train_cli.parser().parse_args(argv))
+    assert job.loop.precision == "bf16"
+    assert job.config_overrides == {"memory_write": "slot", "dim": 128}
+    default = train_cli.build_jobs(train_cli.parser().parse_args(argv[:8]))[0]
+    assert default.loop.precision == "fp32"  # CPU training stays fp32 unless asked
+    with pytest.raises(SystemExit):
+        train_cli.parser().parse_args([*argv[:8], "--precision", "fp16"])
+    assert "invalid choice" in capsys.readouterr().err
