@@ -50,8 +50,8 @@ class LatencyBenchConfig:
     query_len: int = 32
     answer_len: int = 32
     repeats: int = 3
-    # turns 1 and N, whose ratio is a target, are measured this many times: single turns on a
-    # shared 2-core VM vary by tens of percent, and 3 runs left the ratio to chance
+    # after the turn loop, turns 1 and N run again this many times each, alternated: their ratio
+    # is a target, and a VM whose speed drifts over the loop's minutes would otherwise decide it
     endpoint_repeats: int = 9
     warmup: int = 2
     threads: int = 2
@@ -198,11 +198,20 @@ class TurnResult:
     stateless_cpu_total_ms: float
 
 
+class TurnInputs(NamedTuple):
+    """What one turn of the dialogue starts from: RxT's memory, the stateless history, the query."""
+
+    stm: torch.Tensor
+    history: list[tuple[list[int], list[int]]]
+    query: list[int]
+
+
 def measure_turns(
     rxt: ReactiveTransformer, stateless: StatelessLM, bench: LatencyBenchConfig
-) -> list[TurnResult]:
+) -> tuple[list[TurnResult], TurnInputs, TurnInputs]:
     """N turns of one dialogue on both models, interleaved; medians over `repeats` per turn.
-    RxT's memory follows its own answers, the stateless history holds the stateless answers."""
+    RxT's memory follows its own answers, the stateless history holds the stateless answers.
+    Also returns the inputs of turns 1 and N, for `measure_endpoints`."""
     generator = torch.Generator().manual_seed(bench.seed)
     queries = random_queries(rxt.config, bench.turns, bench.query_len, generator)
     stm = rxt.init_memory(1)
@@ -210,12 +219,11 @@ def measure_turns(
     for _ in range(bench.warmup):
         _measure_turn(rxt, stateless, stm, [], queries[0], bench, turn=0, repeats=bench.repeats)
 
-    results = []
+    results, inputs = [], []
     for turn, query in enumerate(queries, start=1):
-        endpoint = turn in (1, bench.turns)
-        repeats = max(bench.endpoint_repeats, bench.repeats) if endpoint else bench.repeats
+        inputs.append(TurnInputs(stm, list(history), query))
         result, stm, stateless_answer = _measure_turn(
-            rxt, stateless, stm, history, query, bench, turn, repeats
+            rxt, stateless, stm, history, query, bench, turn, bench.repeats
         )
         _check_length(result, bench.answer_len)
         results.append(result)
@@ -225,7 +233,70 @@ def measure_turns(
             turn, result.rxt_total_ms, result.rxt_update_ms, result.stateless_total_ms,
             result.stateless_prompt_tokens,
         )  # fmt: skip
-    return results
+    return results, inputs[0], inputs[-1]
+
+
+@dataclass
+class EndpointResult:
+    """Turns 1 and N run again after the loop, alternated run by run (1, N, N, 1, ...) on each
+    model: medians of `runs` runs each. The loop times turn 1 minutes before turn N, so on a VM
+    whose speed drifts its ratio measures the drift as much as the turns; these do not."""
+
+    turn: int  # N
+    runs: int
+    rxt_first_ms: float
+    rxt_last_ms: float
+    stateless_first_ms: float
+    stateless_last_ms: float
+    rxt_cpu_first_ms: float
+    rxt_cpu_last_ms: float
+    stateless_cpu_first_ms: float
+    stateless_cpu_last_ms: float
+
+
+def measure_endpoints(
+    rxt: ReactiveTransformer,
+    stateless: StatelessLM,
+    first: TurnInputs,
+    last: TurnInputs,
+    bench: LatencyBenchConfig,
+) -> EndpointResult:
+    sampling = SamplingParams(max_new_tokens=bench.answer_len)
+    runs: dict[str, list[StreamTiming]] = {"rxt_first": [], "rxt_last": [], "sl_first": [], "sl_last": []}
+
+    def rxt_turn(name: str, inputs: TurnInputs) -> Callable[[], None]:
+        return lambda: runs[name].append(time_stream(rxt.interact(inputs.query, inputs.stm, sampling)))
+
+    def stateless_turn(name: str, inputs: TurnInputs) -> Callable[[], None]:
+        return lambda: runs[name].append(
+            time_stream(stateless.interact(inputs.query, inputs.history, sampling))
+        )
+
+    for repeat in range(bench.endpoint_repeats):
+        interleaved(repeat, rxt_turn("rxt_first", first), rxt_turn("rxt_last", last))
+        interleaved(repeat + 1, stateless_turn("sl_first", first), stateless_turn("sl_last", last))
+    for name, timings in runs.items():
+        if any(len(t.tokens) != bench.answer_len for t in timings):
+            raise RuntimeError(f"{name}: an answer was not {bench.answer_len} tokens long")
+
+    def wall(name: str) -> float:
+        return median(t.total_ms for t in runs[name])
+
+    def cpu(name: str) -> float:
+        return median(t.total_cpu_ms for t in runs[name])
+
+    return EndpointResult(
+        turn=bench.turns,
+        runs=bench.endpoint_repeats,
+        rxt_first_ms=wall("rxt_first"),
+        rxt_last_ms=wall("rxt_last"),
+        stateless_first_ms=wall("sl_first"),
+        stateless_last_ms=wall("sl_last"),
+        rxt_cpu_first_ms=cpu("rxt_first"),
+        rxt_cpu_last_ms=cpu("rxt_last"),
+        stateless_cpu_first_ms=cpu("sl_first"),
+        stateless_cpu_last_ms=cpu("sl_last"),
+    )
 
 
 def _measure_turn(
@@ -586,6 +657,7 @@ def machine_info(device: torch.device) -> dict:
 
 def summarize(
     turns: list[TurnResult],
+    endpoints: EndpointResult,
     batches: list[BatchResult],
     dtypes: list[DtypeResult],
     update_gflop: float,
@@ -598,16 +670,21 @@ def summarize(
     per_token = median(t.rxt_per_token_ms for t in turns)
     update = median(t.rxt_update_ms for t in turns)
     by_batch = {b.batch: b for b in batches}
+    ends = endpoints
     summary = {
-        "rxt_turn_ratio": last.rxt_total_ms / first.rxt_total_ms,
-        "stateless_turn_ratio": last.stateless_total_ms / first.stateless_total_ms,
-        # the same ratio from the medians of the first and last eighth of the turns: less noise
+        # turn N / turn 1, the two alternated after the loop (the target's figure)
+        "rxt_turn_ratio": ends.rxt_last_ms / ends.rxt_first_ms,
+        "stateless_turn_ratio": ends.stateless_last_ms / ends.stateless_first_ms,
+        "rxt_turn_ratio_cpu": ends.rxt_cpu_last_ms / ends.rxt_cpu_first_ms,
+        "stateless_turn_ratio_cpu": ends.stateless_cpu_last_ms / ends.stateless_cpu_first_ms,
+        # the same from the turn loop, where turn N runs minutes after turn 1
+        "rxt_turn_ratio_in_loop": last.rxt_total_ms / first.rxt_total_ms,
+        "stateless_turn_ratio_in_loop": last.stateless_total_ms / first.stateless_total_ms,
+        # the loop's ratio from the medians of its first and last eighth of the turns
         "rxt_turn_ratio_smoothed": median(t.rxt_total_ms for t in turns[-tail:])
         / median(t.rxt_total_ms for t in turns[:tail]),
         "stateless_turn_ratio_smoothed": median(t.stateless_total_ms for t in turns[-tail:])
         / median(t.stateless_total_ms for t in turns[:tail]),
-        "rxt_turn_ratio_cpu": last.rxt_cpu_total_ms / first.rxt_cpu_total_ms,
-        "stateless_turn_ratio_cpu": last.stateless_cpu_total_ms / first.stateless_cpu_total_ms,
         "rxt_cpu_per_token_ms": median(t.rxt_cpu_per_token_ms for t in turns),
         "rxt_cpu_update_ms": median(t.rxt_cpu_update_ms for t in turns),
         "rxt_cpu_ttft_ms": median(t.rxt_cpu_ttft_ms for t in turns),
@@ -615,8 +692,10 @@ def summarize(
         "rxt_per_token_ms": per_token,
         "rxt_update_ms": update,
         "rxt_turn_ms": median(t.rxt_total_ms for t in turns),
-        "stateless_first_turn_ms": first.stateless_total_ms,
-        "stateless_last_turn_ms": last.stateless_total_ms,
+        "rxt_first_turn_ms": ends.rxt_first_ms,
+        "rxt_last_turn_ms": ends.rxt_last_ms,
+        "stateless_first_turn_ms": ends.stateless_first_ms,
+        "stateless_last_turn_ms": ends.stateless_last_ms,
         "matmul_floor_ms": fp32.floor_ms,
         "per_token_over_floor": per_token / fp32.floor_ms,
         "update_gflop": update_gflop,
@@ -650,7 +729,9 @@ def run_benchmark(bench: LatencyBenchConfig) -> dict:
     log.info(
         "per-turn latency over %d turns (stateless positions: %d)", bench.turns, stateless.config.max_seq_len
     )
-    turns = measure_turns(rxt, stateless, bench)
+    turns, first, last = measure_turns(rxt, stateless, bench)
+    log.info("turns 1 and %d again, alternated %d times each", bench.turns, bench.endpoint_repeats)
+    endpoints = measure_endpoints(rxt, stateless, first, last, bench)
     load_turns = os.getloadavg()
     log.info("tokens/s by batch size %s", bench.batch_sizes)
     batches = measure_batches(rxt, bench) if bench.batch_sizes else []
@@ -681,8 +762,9 @@ def run_benchmark(bench: LatencyBenchConfig) -> dict:
         },
         "machine": machine_info(rxt.device),
         "loadavg": {"start": load_start, "after_turns": load_turns, "end": os.getloadavg()},
-        "summary": summarize(turns, batches, dtypes, update_gflop, gemm_rate, precision),
+        "summary": summarize(turns, endpoints, batches, dtypes, update_gflop, gemm_rate, precision),
         "turns": [asdict(t) for t in turns],
+        "endpoints": asdict(endpoints),
         "batches": [asdict(b) for b in batches],
         "dtypes": [asdict(d) for d in dtypes],
         "update_variants": [asdict(u) for u in updates],

@@ -28,6 +28,7 @@ def test_bench_latency_writes_json_and_plot(tmp_path):
         "loadavg",
         "summary",
         "turns",
+        "endpoints",
         "batches",
         "dtypes",
         "update_variants",
@@ -36,7 +37,7 @@ def test_bench_latency_writes_json_and_plot(tmp_path):
 
     turns = result["turns"]
     assert [t["turn"] for t in turns] == [1, 2, 3]
-    assert [t["runs"] for t in turns] == [2, 1, 2]  # turns 1 and N, whose ratio is a target, run more
+    assert [t["runs"] for t in turns] == [1, 1, 1]
     for t in turns:
         # Every answer is forced to the full length, so the two models do the same work per turn.
         assert t["rxt_tokens"] == t["stateless_tokens"] == 6
@@ -57,7 +58,17 @@ def test_bench_latency_writes_json_and_plot(tmp_path):
         ) in variants
         assert ("simple", "slot-write", precision) in variants
     assert all(u["update_ms"] > 0 and u["gflop"] > 0 for u in result["update_variants"])
+    # Turns 1 and N again, alternated: the target's ratio comes from these runs, not the loop's.
+    ends = result["endpoints"]
+    assert ends["turn"] == 3 and ends["runs"] == 2
     summary = result["summary"]
+    assert summary["rxt_turn_ratio"] == pytest.approx(ends["rxt_last_ms"] / ends["rxt_first_ms"])
+    assert summary["stateless_turn_ratio"] == pytest.approx(
+        ends["stateless_last_ms"] / ends["stateless_first_ms"]
+    )
+    assert summary["rxt_turn_ratio_in_loop"] == pytest.approx(
+        turns[-1]["rxt_total_ms"] / turns[0]["rxt_total_ms"]
+    )
     assert {"rxt_turn_ratio", "stateless_turn_ratio", "rxt_per_token_ms", "rxt_update_ms"} <= set(summary)
     assert summary["matmul_floor_ms"] > 0
     assert summary["write_precision"] == "bf16"  # the turn loop's updates ran as asked
