@@ -13,9 +13,12 @@ session's turns in order, sessions in parallel) and measures, on the client:
   controller, the rest of Ray, other processes) and the cores busy, from /proc on this host:
   with few cores, throughput is bounded by their sum (rxt_cli/process_cpu.py).
 
-With --model (or --start) it also times the model called directly in this process — same
-query, same token limit, greedy, memory update after each answer — so the service's overhead
-per turn is `service p50 - direct p50` at one session.
+With --model (or --start) it also measures the service's overhead per turn, side by side: one
+session's turns through the service alternate with the same turns on the model called directly
+in this process (same queries, same token limit, greedy, its own memory updated after each
+answer, off the clock), --overhead-turns of each; overhead = service p50 - direct p50 (also
+without the time a service turn waited for its previous memory update, and as the median of
+the per-turn differences). Alternating keeps a VM's drifting speed out of the difference.
 
 --start runs the service in this process (local Ray) with --model; otherwise --address must
 point at a running `rxt serve`. Writes JSON (with the machine, and a started service's settings:
@@ -57,6 +60,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--decoders", type=int, default=1, help="decoder replicas (with --start)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per replica and for the baseline")
+    p.add_argument(
+        "--overhead-turns",
+        type=int,
+        default=24,
+        help="with --model: service turns alternated with as many direct-model turns (0: skip)",
+    )
     p.add_argument(
         "--set",
         action="append",
@@ -192,34 +201,89 @@ async def run_level(address: str, sessions: int, turns: int, max_new_tokens: int
     )
 
 
-def direct_baseline(model_dir: Path, turns: int, max_new_tokens: int, threads: int) -> dict[str, float]:
-    """The model alone, in this process: per-turn answer latency (tokenise, generate, detokenise)."""
-    import torch
+class DirectModel:
+    """The model called directly in this process, the way an application without the service
+    would: tokenise, generate (greedy), detokenise; the memory update after each answer is off
+    the clock, as the service runs it after the answer has streamed."""
 
-    from rxt_core import ReactiveTransformer, SamplingParams
-    from rxt_core.tokenizer import RxTTokenizer
+    def __init__(self, model_dir: Path, threads: int):
+        from rxt_core import ReactiveTransformer
+        from rxt_core.tokenizer import RxTTokenizer
 
-    torch.set_num_threads(threads)
-    model = ReactiveTransformer.from_pretrained(model_dir)
-    tokenizer = RxTTokenizer.load(model_dir)
-    params = SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0)
-    stm = model.init_memory(1)
-    latencies, ttfts = [], []
-    for t in range(turns + 1):  # turn 0 warms up
+        torch.set_num_threads(threads)
+        self.model = ReactiveTransformer.from_pretrained(model_dir)
+        self.tokenizer = RxTTokenizer.load(model_dir)
+        self.stm = self.model.init_memory(1)
+
+    def turn(self, text: str, max_new_tokens: int) -> tuple[float, float]:
+        """(seconds to the last token, seconds to the first)."""
+        from rxt_core import SamplingParams
+
+        params = SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0)
         start = time.perf_counter()
-        ids = tokenizer.encode(query(0, t))
-        decoder, answer, first = tokenizer.stream_decoder(), [], None
-        for token in model.interact(ids, stm, params):
+        ids = self.tokenizer.encode(text)
+        decoder, answer, first = self.tokenizer.stream_decoder(), [], None
+        for token in self.model.interact(ids, self.stm, params):
             first = first or time.perf_counter()
             decoder.push([token])
             answer.append(token)
         decoder.finish()
         end = time.perf_counter()
-        stm = model.update_memory(stm, ids, answer)
-        if t:
-            latencies.append(end - start)
-            ttfts.append((first or end) - start)
-    return {"latency_p50_ms": percentiles(latencies)["p50"], "ttft_p50_ms": percentiles(ttfts)["p50"]}
+        self.stm = self.model.update_memory(self.stm, ids, answer)
+        return end - start, (first or end) - start
+
+
+async def measure_overhead(
+    address: str, direct: DirectModel, turns: int, max_new_tokens: int
+) -> dict[str, float]:
+    """One session's turns through the service alternated with the same turns called directly
+    (service first on even turns, direct first on odd ones); turn 0 of each warms up."""
+    service_s, service_no_wait_s, direct_s, direct_ttft_s = [], [], [], []
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = reactive_pb2_grpc.ReactiveServiceStub(channel)
+        session_id = (await stub.CreateSession(pb.CreateSessionRequest())).session_id
+
+        async def service_turn(t: int) -> None:
+            request = pb.InteractRequest(
+                session_id=session_id, query=query(0, t), max_new_tokens=max_new_tokens, temperature=0.0
+            )
+            start, last = time.perf_counter(), None
+            async for message in stub.Interact(request):
+                last = message
+            seconds = time.perf_counter() - start
+            if t:
+                service_s.append(seconds)
+                service_no_wait_s.append(seconds - last.memory_wait_ms / 1e3)
+
+        def direct_turn(t: int) -> None:
+            seconds, ttft = direct.turn(query(0, t), max_new_tokens)
+            if t:
+                direct_s.append(seconds)
+                direct_ttft_s.append(ttft)
+
+        for t in range(turns + 1):
+            if t % 2 == 0:
+                await service_turn(t)
+                direct_turn(t)
+            else:
+                direct_turn(t)
+                await service_turn(t)
+        await stub.DeleteSession(pb.DeleteSessionRequest(session_id=session_id))
+    direct_p50, service_p50 = statistics.median(direct_s) * 1e3, statistics.median(service_s) * 1e3
+    no_wait_p50 = statistics.median(service_no_wait_s) * 1e3
+    return {
+        "turns": turns,
+        "direct_latency_p50_ms": direct_p50,
+        "direct_ttft_p50_ms": statistics.median(direct_ttft_s) * 1e3,
+        "service_latency_p50_ms": service_p50,
+        "service_latency_excluding_memory_wait_p50_ms": no_wait_p50,
+        "overhead_p50_ms": service_p50 - direct_p50,
+        "overhead_excluding_memory_wait_p50_ms": no_wait_p50 - direct_p50,
+        # the same from each turn's own pair: the median of (service - direct) per turn
+        "overhead_excluding_memory_wait_paired_p50_ms": statistics.median(
+            (s - d) * 1e3 for s, d in zip(service_no_wait_s, direct_s, strict=True)
+        ),
+    }
 
 
 def plot(report: dict, path: Path) -> None:
@@ -257,12 +321,23 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         print(f"rxt bench serve: {exc}", file=sys.stderr)
         return 2
-    # The direct baseline first: on a shared machine, close in time to the service runs.
-    direct = (
-        direct_baseline(args.model, args.turns, args.max_new_tokens, args.threads) if args.model else None
-    )
+    direct = DirectModel(args.model, args.threads) if args.model and args.overhead_turns > 0 else None
     stop = _start_service(args, overrides) if args.start else None
     try:
+        overhead = None
+        if direct is not None:
+            overhead = asyncio.run(
+                measure_overhead(args.address, direct, args.overhead_turns, args.max_new_tokens)
+            )
+            print(
+                f"one session, {args.overhead_turns} turns alternated with the model called directly: "
+                f"service p50 {overhead['service_latency_p50_ms']:.1f} ms "
+                f"({overhead['service_latency_excluding_memory_wait_p50_ms']:.1f} without the memory wait), "
+                f"direct p50 {overhead['direct_latency_p50_ms']:.1f} ms: overhead "
+                f"{overhead['overhead_p50_ms']:.1f} ms, {overhead['overhead_excluding_memory_wait_p50_ms']:.1f} ms "
+                f"without the memory wait (paired {overhead['overhead_excluding_memory_wait_paired_p50_ms']:.1f})",
+                flush=True,
+            )
         levels = []
         for n in args.sessions:
             level = asyncio.run(run_level(args.address, n, args.turns, args.max_new_tokens))
@@ -302,20 +377,8 @@ def main(argv: list[str]) -> int:
         report["throughput_vs_one_session"] = {
             lv.sessions: lv.tokens_per_s / one.tokens_per_s for lv in levels
         }
-    if direct is not None:
-        report["direct"] = direct
-        if one is not None:
-            direct = direct["latency_p50_ms"]
-            report["service_overhead_p50_ms"] = one.latency_ms["p50"] - direct
-            # The direct loop updates memory between turns, off the clock; a service turn sent
-            # right after the previous one waits for that update instead. Without the wait:
-            report["service_overhead_excluding_memory_wait_p50_ms"] = (
-                one.latency_excluding_memory_wait_ms["p50"] - direct
-            )
-        print(
-            f"direct model: {report['direct']}; service overhead p50 {report.get('service_overhead_p50_ms')} ms, "
-            f"excluding the memory wait {report.get('service_overhead_excluding_memory_wait_p50_ms')} ms"
-        )
+    if overhead is not None:
+        report["overhead"] = overhead
     for lv in levels:
         first, last = lv.latency_p50_ms_by_turn[0], lv.latency_p50_ms_by_turn[-1]
         print(f"{lv.sessions:>4} sessions: p50 latency turn 1 {first:.1f} ms, turn {lv.turns} {last:.1f} ms")

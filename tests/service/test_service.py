@@ -375,12 +375,20 @@ def test_rxt_bench_serve_writes_its_report(service, model_dir, tmp_path):
 
     out = tmp_path / "bench.json"
     argv = ["--address", service.address, "--model", str(model_dir), "--sessions", "1", "3"]
+    argv += ["--overhead-turns", "3"]
     assert bench_serve.main([*argv, "--turns", "4", "--max-new-tokens", "4", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert [lv["sessions"] for lv in report["levels"]] == [1, 3]
     assert all(lv["errors"] == 0 and lv["tokens_per_s"] > 0 for lv in report["levels"])
     assert len(report["levels"][1]["latency_p50_ms_by_turn"]) == 4
-    assert {"direct", "service_overhead_p50_ms", "throughput_vs_one_session"} <= set(report)
+    assert {"overhead", "throughput_vs_one_session"} <= set(report)
+    # The overhead phase: 3 service turns alternated with 3 direct ones (after a warm-up turn each)
+    overhead = report["overhead"]
+    assert overhead["turns"] == 3
+    assert overhead["direct_latency_p50_ms"] > 0 and overhead["service_latency_p50_ms"] > 0
+    assert overhead["overhead_p50_ms"] == pytest.approx(
+        overhead["service_latency_p50_ms"] - overhead["direct_latency_p50_ms"]
+    )
     assert out.with_suffix(".png").stat().st_size > 0
     assert report["machine"]["cpu_count"] == os.cpu_count() and report["started_service"] is None
     # The service runs on this host: its replicas' CPU and the client's are seen (other processes
