@@ -72,7 +72,9 @@ async def main(args: argparse.Namespace) -> None:
                         seconds, stm = direct_turn(model, tokenizer, stm, turn, args.max_new_tokens)
                     else:
                         start, last = time.perf_counter(), None
-                        request = TurnRequest(sid, query(0, turn), max_new_tokens=args.max_new_tokens, temperature=0.0)
+                        request = TurnRequest(
+                            sid, query(0, turn), max_new_tokens=args.max_new_tokens, temperature=0.0
+                        )
                         async for event in decoder.interact(request):
                             last = event
                         seconds = time.perf_counter() - start - last.memory_wait_s
@@ -82,7 +84,9 @@ async def main(args: argparse.Namespace) -> None:
         await store.aclose()
     for path, ms in times.items():
         print(f"{path:>8}: p50 {statistics.median(ms):6.1f} ms per turn ({len(ms)} turns)")
-    print(f"decoder - direct: {statistics.median(times['decoder']) - statistics.median(times['direct']):.1f} ms")
+    print(
+        f"decoder - direct: {statistics.median(times['decoder']) - statistics.median(times['direct']):.1f} ms"
+    )
 
 
 if __name__ == "__main__":
