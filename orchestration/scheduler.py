@@ -109,15 +109,12 @@ class BatchScheduler:
     def has_work(self) -> bool:
         return bool(self._rows or self._waiting)
 
-    def reset(self) -> list[str]:
-        """Forget every queued and running request (after a failed step); returns their ids."""
+    def reset(self) -> None:
+        """Forget every queued and running request (after a failed step)."""
         with self._lock:
-            dropped = [r.request_id for r in self._waiting]
             self._waiting.clear()
             self._cancelled.clear()
-        dropped += [row.request.request_id for row in self._rows]
         self._rows, self._batch, self._pending = [], DecodeRows(), None
-        return dropped
 
     # ------------------------------------------------------------ the decode step
     def step(self) -> tuple[list[TokenEvent], StepStats]:

@@ -2,7 +2,6 @@
 each other's tokens; requests join and leave between steps."""
 
 import asyncio
-import time
 
 import pytest
 import torch
@@ -174,44 +173,3 @@ def test_heavy_churn_every_row_still_gets_its_own_tokens(model):
             continue
         assert tokens.get(req.request_id, []) == alone(model, req), req.request_id
 
-
-def test_decoding_runs_ahead_of_a_busy_event_loop_by_max_lead_steps(model):
-    """The decode thread does not wait for the event loop to schedule each step (a replica's
-    loop also streams answers and talks to the store), but it runs at most `max_lead` steps
-    ahead of it: a loop that falls behind slows generation down instead of losing the CPU."""
-
-    class Counting(BatchScheduler):
-        steps = 0
-
-        def step(self):
-            Counting.steps += 1
-            return super().step()
-
-    loop = DecodeLoop(Counting(model), max_lead=3)
-    req = request(model, 0, max_new_tokens=12)
-
-    async def main():
-        stream = loop.generate(req)
-        first = await anext(stream)  # step 1 delivered
-        time.sleep(1.0)  # the event loop is blocked: nothing is delivered
-        steps_while_blocked = Counting.steps
-        rest = [event async for event in stream]
-        return first, rest, steps_while_blocked
-
-    try:
-        first, rest, steps_while_blocked = asyncio.run(main())
-    finally:
-        loop.close()
-    assert steps_while_blocked == 1 + 3
-    tokens = [e.token for e in [first, *rest] if e.token is not None]
-    assert tokens == alone(model, req)  # and the answer is the one it gets alone
-
-
-def test_reset_names_every_request_it_drops(model):
-    """After a failed step the decode loop fails exactly the requests the scheduler dropped."""
-    scheduler = BatchScheduler(model, max_batch=2)
-    for n in range(3):
-        scheduler.add(request(model, n))
-    scheduler.step()  # two rows run, one waits
-    assert sorted(scheduler.reset()) == ["r0", "r1", "r2"]
-    assert not scheduler.has_work()
