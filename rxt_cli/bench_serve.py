@@ -20,6 +20,12 @@ answer, off the clock), --overhead-turns of each; overhead = service p50 - direc
 without the time a service turn waited for its previous memory update, and as the median of
 the per-turn differences). Alternating keeps a VM's drifting speed out of the difference.
 
+Turn M against turn 1 side by side (--ratio-runs, the target "turn M within 10% of turn 1"): one
+session is taken through M-1 turns, then a turn on a fresh session (turn 1) alternates with turn
+M on a fork of that session's head (the same memory turn M reads), each on a new session so both
+start from the store, not a replica's cache. At one session each turn index of a level is a
+single sample, too noisy for a 10% question.
+
 --start runs the service in this process (local Ray) with --model; otherwise --address must
 point at a running `rxt serve`. Writes JSON (with the machine, and a started service's settings:
 replicas, threads, --set overrides) and a PNG plot.
@@ -65,6 +71,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         type=int,
         default=24,
         help="with --model: service turns alternated with as many direct-model turns (0: skip)",
+    )
+    p.add_argument(
+        "--ratio-runs",
+        type=int,
+        default=15,
+        help="turn 1 (fresh sessions) alternated with turn --turns (forks) this many times each (0: skip)",
     )
     p.add_argument(
         "--set",
@@ -199,6 +211,51 @@ async def run_level(address: str, sessions: int, turns: int, max_new_tokens: int
         cores_busy=sum(cpu.values()) / wall,
         raw=results,
     )
+
+
+async def timed_turn(stub, session_id: str, text: str, max_new_tokens: int) -> tuple[float, float]:
+    """(seconds to the last message, seconds to the first) of one Interact call."""
+    request = pb.InteractRequest(
+        session_id=session_id, query=text, max_new_tokens=max_new_tokens, temperature=0.0
+    )
+    start, first = time.perf_counter(), None
+    async for _ in stub.Interact(request):
+        first = first or time.perf_counter()
+    end = time.perf_counter()
+    return end - start, (first or end) - start
+
+
+async def measure_turn_ratio(address: str, turns: int, runs: int, max_new_tokens: int) -> dict[str, float]:
+    """Turn `turns` vs turn 1 of one conversation, alternated `runs` times (see the module doc)."""
+    first_s, last_s = [], []
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = reactive_pb2_grpc.ReactiveServiceStub(channel)
+        head = (await stub.CreateSession(pb.CreateSessionRequest())).session_id
+        for t in range(turns - 1):
+            await timed_turn(stub, head, query(0, t), max_new_tokens)
+
+        async def turn_one() -> None:
+            sid = (await stub.CreateSession(pb.CreateSessionRequest())).session_id
+            first_s.append((await timed_turn(stub, sid, query(0, 0), max_new_tokens))[0])
+            await stub.DeleteSession(pb.DeleteSessionRequest(session_id=sid))
+
+        async def turn_last() -> None:  # a fork of the head: waits for its pending update
+            sid = (await stub.ForkSession(pb.ForkSessionRequest(session_id=head))).session_id
+            last_s.append((await timed_turn(stub, sid, query(0, turns - 1), max_new_tokens))[0])
+            await stub.DeleteSession(pb.DeleteSessionRequest(session_id=sid))
+
+        for r in range(runs + 1):  # run 0 warms up
+            for step in (turn_one, turn_last) if r % 2 == 0 else (turn_last, turn_one):
+                await step()
+        await stub.DeleteSession(pb.DeleteSessionRequest(session_id=head))
+    first_p50, last_p50 = statistics.median(first_s[1:]) * 1e3, statistics.median(last_s[1:]) * 1e3
+    return {
+        "turn": turns,
+        "runs": runs,
+        "turn_1_p50_ms": first_p50,
+        "turn_n_p50_ms": last_p50,
+        "ratio": last_p50 / first_p50,
+    }
 
 
 class DirectModel:
@@ -338,6 +395,16 @@ def main(argv: list[str]) -> int:
                 f"without the memory wait (paired {overhead['overhead_excluding_memory_wait_paired_p50_ms']:.1f})",
                 flush=True,
             )
+        ratio = None
+        if args.ratio_runs > 0 and args.turns > 1:
+            ratio = asyncio.run(
+                measure_turn_ratio(args.address, args.turns, args.ratio_runs, args.max_new_tokens)
+            )
+            print(
+                f"turn {args.turns} vs turn 1, alternated {args.ratio_runs} times: p50 "
+                f"{ratio['turn_n_p50_ms']:.1f} vs {ratio['turn_1_p50_ms']:.1f} ms = {ratio['ratio']:.3f}",
+                flush=True,
+            )
         levels = []
         for n in args.sessions:
             level = asyncio.run(run_level(args.address, n, args.turns, args.max_new_tokens))
@@ -379,6 +446,8 @@ def main(argv: list[str]) -> int:
         }
     if overhead is not None:
         report["overhead"] = overhead
+    if ratio is not None:
+        report["turn_ratio"] = ratio
     for lv in levels:
         first, last = lv.latency_p50_ms_by_turn[0], lv.latency_p50_ms_by_turn[-1]
         print(f"{lv.sessions:>4} sessions: p50 latency turn 1 {first:.1f} ms, turn {lv.turns} {last:.1f} ms")

@@ -375,13 +375,17 @@ def test_rxt_bench_serve_writes_its_report(service, model_dir, tmp_path):
 
     out = tmp_path / "bench.json"
     argv = ["--address", service.address, "--model", str(model_dir), "--sessions", "1", "3"]
-    argv += ["--overhead-turns", "3"]
+    argv += ["--overhead-turns", "3", "--ratio-runs", "2"]
     assert bench_serve.main([*argv, "--turns", "4", "--max-new-tokens", "4", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert [lv["sessions"] for lv in report["levels"]] == [1, 3]
     assert all(lv["errors"] == 0 and lv["tokens_per_s"] > 0 for lv in report["levels"])
     assert len(report["levels"][1]["latency_p50_ms_by_turn"]) == 4
-    assert {"overhead", "throughput_vs_one_session"} <= set(report)
+    assert {"overhead", "throughput_vs_one_session", "turn_ratio"} <= set(report)
+    # Turn 4 (on forks of a session's head) alternated with turn 1 (on fresh sessions), 2 each
+    ratio = report["turn_ratio"]
+    assert (ratio["turn"], ratio["runs"]) == (4, 2)
+    assert ratio["ratio"] == pytest.approx(ratio["turn_n_p50_ms"] / ratio["turn_1_p50_ms"])
     # The overhead phase: 3 service turns alternated with 3 direct ones (after a warm-up turn each)
     overhead = report["overhead"]
     assert overhead["turns"] == 3
