@@ -6,8 +6,8 @@
 session, which mixes our decoder's own work (store reads and writes, the decode loop's thread
 hops, detokenising) with Ray Serve and gRPC. This times, alternated in one process at one thread:
 
-- direct: tokenise, `model.interact`, detokenise (the memory update after it, off the clock),
-  exactly as `rxt bench serve`'s direct baseline;
+- direct: `rxt bench serve`'s `DirectModel` (tokenise, `model.interact`, detokenise; the memory
+  update after it, off the clock);
 - decoder: `orchestration.decoder.Decoder.interact` on a real SQLite store with the memory
   updater called in-process (no Ray), minus the time the turn waited for the previous update.
 
@@ -23,35 +23,20 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 from agents.registry import AgentRegistry
 from orchestration.config import ServiceConfig
 from orchestration.decoder import Decoder, TurnRequest
 from orchestration.memory_updater import MemoryUpdater
 from orchestration.text import load_tokenizer
-from rxt_cli.bench_serve import query
-from rxt_core import ReactiveTransformer, SamplingParams
+from rxt_cli.bench_serve import DirectModel, query
 from storage import AsyncSessionStore
 
 
-def direct_turn(model, tokenizer, stm, turn: int, max_new_tokens: int) -> tuple[float, torch.Tensor]:
-    start = time.perf_counter()
-    ids = tokenizer.encode(query(0, turn))
-    text, answer = tokenizer.stream(), []
-    for token in model.interact(ids, stm, SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0)):
-        text.push(token)
-        answer.append(token)
-    text.flush()
-    seconds = time.perf_counter() - start
-    return seconds, model.update_memory(stm, ids, answer)
-
-
 async def main(args: argparse.Namespace) -> None:
-    torch.set_num_threads(1)
+    direct = DirectModel(args.model, threads=1)
     with tempfile.TemporaryDirectory() as tmp:
         config = ServiceConfig(model_dir=args.model, database_url=f"sqlite:///{Path(tmp) / 'rxt.db'}")
-        model = ReactiveTransformer.from_pretrained(args.model)
+        model = direct.model
         tokenizer = load_tokenizer(args.model)
         store = await AsyncSessionStore.open(config.database_url)
         updater = MemoryUpdater(model, tokenizer, store, AgentRegistry(config.agents), "fp32")
@@ -64,12 +49,12 @@ async def main(args: argparse.Namespace) -> None:
         times: dict[str, list[float]] = {"direct": [], "decoder": []}
         for repeat in range(args.repeats + 1):  # repeat 0 warms up
             sid = (await store.create_session(initial.stm, fingerprint=initial.fingerprint)).session_id
-            stm = initial.stm.unsqueeze(0)
+            direct.stm = initial.stm.unsqueeze(0)
             for turn in range(args.turns):
                 order = ("direct", "decoder") if (repeat + turn) % 2 == 0 else ("decoder", "direct")
                 for path in order:
                     if path == "direct":
-                        seconds, stm = direct_turn(model, tokenizer, stm, turn, args.max_new_tokens)
+                        seconds, _ = direct.turn(query(0, turn), args.max_new_tokens)
                     else:
                         start, last = time.perf_counter(), None
                         request = TurnRequest(
