@@ -8,7 +8,9 @@
 # STAGE4E_SECONDS (deep replay) and BASELINE_SECONDS the time budgets (the budgets make the step
 # counts depend on the machine's speed; set them high to train for the full step counts instead).
 # Stage 4f (on dialogues with made-up values) runs a fixed 600 steps; the last two, 4g (the slot
-# write) and 4h, STAGE4G_SECONDS and STAGE4H_SECONDS.
+# write) and 4h, STAGE4G_SECONDS and STAGE4H_SECONDS. VOCAB (2048) sets the tokenizer's size, and
+# the model's with it (session 11: at 1024 the held-out values stop arriving as rare fragments;
+# docs/training.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-runs/bundled}
@@ -21,13 +23,14 @@ STAGE4E_SECONDS=${STAGE4E_SECONDS:-5700}
 STAGE4G_SECONDS=${STAGE4G_SECONDS:-3600}
 STAGE4H_SECONDS=${STAGE4H_SECONDS:-2520}
 BASELINE_SECONDS=${BASELINE_SECONDS:-7800}
+VOCAB=${VOCAB:-2048}
 export OMP_NUM_THREADS=1 RAY_AUTH_MODE=${RAY_AUTH_MODE:-disabled}
 rxt() { "$PY" -m rxt_cli.main "$@"; }
 
 # 1. Data (seed 0): 20k training dialogues of 4-16 turns and 30k one-turn echo dialogues (copy
 #    1-4 names in order); 200 held-out dialogues of 8-20 turns whose entities never occur in
 #    training; 20k short dialogues (2-8 turns, seed 1) for the first half of stage 4.
-#    Tokenizer: byte-level BPE, 2048 tokens.
+#    Tokenizer: byte-level BPE, $VOCAB (2048) tokens.
 [ -f "$RUN/data/echo.jsonl" ] || rxt data synth --out "$RUN/data" --train 20000 --heldout 200 --seed 0 --echo 30000
 [ -f "$RUN/short/train.jsonl" ] || rxt data synth --out "$RUN/short" --train 20000 --heldout 0 --seed 1 \
     --min-turns 2 --max-turns 8
@@ -37,7 +40,7 @@ rxt() { "$PY" -m rxt_cli.main "$@"; }
 #    up (random letters, syllables, other pools' values, 100-9999 for numbers): docs/data.md.
 [ -f "$RUN/novel/train.jsonl" ] || rxt data synth --out "$RUN/novel" --train 20000 --heldout 200 --seed 3 \
     --novel-values 0.4
-[ -f "$RUN/tokenizer.json" ] || rxt data tokenizer --data "$RUN/data/train.jsonl" --vocab-size 2048 \
+[ -f "$RUN/tokenizer.json" ] || rxt data tokenizer --data "$RUN/data/train.jsonl" --vocab-size "$VOCAB" \
     --out "$RUN/tokenizer.json"
 
 # 2. Model: the nano preset narrowed to dim 128 (4 layers, 4 heads, 4+1 experts of 256, 64 slots,
