@@ -172,4 +172,3 @@ def test_heavy_churn_every_row_still_gets_its_own_tokens(model):
         if req.request_id == "r3" and finish["r3"] is FinishReason.CANCELLED:
             continue
         assert tokens.get(req.request_id, []) == alone(model, req), req.request_id
-
