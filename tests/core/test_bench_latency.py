@@ -94,3 +94,25 @@ def test_bench_latency_rejects_answers_beyond_the_positions(tmp_path):
     argv = ["--preset", "tiny", "--turns", "1", "--query-len", "40", "--answer-len", "30", "-q"]
     with pytest.raises(ValueError, match="do not fit"):
         bench_latency.main([*argv, "--out", str(tmp_path / "x.json")])
+
+
+def test_turns_1_and_n_are_rerun_from_the_inputs_they_had_in_the_loop():
+    """The side-by-side endpoint runs must replay turn N exactly: RxT's memory after N-1 updates
+    and the stateless model's N-1 turns of history, not a fresh start."""
+    import torch
+
+    from rxt_core import SamplingParams
+    from rxt_core.benchmark import LatencyBenchConfig, build_models, measure_turns
+
+    bench = LatencyBenchConfig(
+        preset="tiny", turns=3, query_len=8, answer_len=6, repeats=1, warmup=0, threads=1
+    )
+    rxt, stateless = build_models(bench)
+    _, first, last = measure_turns(rxt, stateless, bench)
+    assert first.history == [] and torch.equal(first.stm, rxt.init_memory(1))
+    assert len(last.history) == 2 and last.query != first.query
+    stm = first.stm  # replay the loop's two updates from the recorded history and RxT's answers
+    for query, _ in last.history:
+        answer = rxt.generate([query], stm, SamplingParams(max_new_tokens=bench.answer_len))[0]
+        stm = rxt.update_memory(stm, query, answer, bench.write_precision)
+    assert torch.allclose(last.stm, stm)
