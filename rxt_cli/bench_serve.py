@@ -213,21 +213,37 @@ async def run_level(address: str, sessions: int, turns: int, max_new_tokens: int
     )
 
 
-async def timed_turn(stub, session_id: str, text: str, max_new_tokens: int) -> tuple[float, float]:
-    """(seconds to the last message, seconds to the first) of one Interact call."""
+@dataclass(frozen=True)
+class TimedTurn:
+    seconds: float  # to the last message
+    ttft_s: float  # to the first
+    tokens: int  # answer tokens
+    memory_wait_s: float  # what the server says the turn waited for the previous memory update
+
+    @property
+    def per_token_s(self) -> float:
+        """Time per answer token after the first: decoding speed, whatever the answer's length."""
+        return (self.seconds - self.ttft_s) / max(self.tokens - 1, 1)
+
+
+async def timed_turn(stub, session_id: str, text: str, max_new_tokens: int) -> TimedTurn:
     request = pb.InteractRequest(
         session_id=session_id, query=text, max_new_tokens=max_new_tokens, temperature=0.0
     )
-    start, first = time.perf_counter(), None
-    async for _ in stub.Interact(request):
+    start, first, last = time.perf_counter(), None, None
+    async for message in stub.Interact(request):
         first = first or time.perf_counter()
+        last = message
     end = time.perf_counter()
-    return end - start, (first or end) - start
+    return TimedTurn(end - start, (first or end) - start, last.usage.answer_tokens, last.memory_wait_ms / 1e3)
 
 
 async def measure_turn_ratio(address: str, turns: int, runs: int, max_new_tokens: int) -> dict[str, float]:
-    """Turn `turns` vs turn 1 of one conversation, alternated `runs` times (see the module doc)."""
-    first_s, last_s = [], []
+    """Turn `turns` vs turn 1 of one conversation, alternated `runs` times (see the module doc).
+    The model ends its answers itself, so the two turns' answers can differ in length: their
+    token counts, times to first token and times per token are reported beside the latencies."""
+    first: list[TimedTurn] = []
+    last: list[TimedTurn] = []
     async with grpc.aio.insecure_channel(address) as channel:
         stub = reactive_pb2_grpc.ReactiveServiceStub(channel)
         head = (await stub.CreateSession(pb.CreateSessionRequest())).session_id
@@ -236,26 +252,30 @@ async def measure_turn_ratio(address: str, turns: int, runs: int, max_new_tokens
 
         async def turn_one() -> None:
             sid = (await stub.CreateSession(pb.CreateSessionRequest())).session_id
-            first_s.append((await timed_turn(stub, sid, query(0, 0), max_new_tokens))[0])
+            first.append(await timed_turn(stub, sid, query(0, 0), max_new_tokens))
             await stub.DeleteSession(pb.DeleteSessionRequest(session_id=sid))
 
         async def turn_last() -> None:  # a fork of the head: waits for its pending update
             sid = (await stub.ForkSession(pb.ForkSessionRequest(session_id=head))).session_id
-            last_s.append((await timed_turn(stub, sid, query(0, turns - 1), max_new_tokens))[0])
+            last.append(await timed_turn(stub, sid, query(0, turns - 1), max_new_tokens))
             await stub.DeleteSession(pb.DeleteSessionRequest(session_id=sid))
 
         for r in range(runs + 1):  # run 0 warms up
             for step in (turn_one, turn_last) if r % 2 == 0 else (turn_last, turn_one):
                 await step()
         await stub.DeleteSession(pb.DeleteSessionRequest(session_id=head))
-    first_p50, last_p50 = statistics.median(first_s[1:]) * 1e3, statistics.median(last_s[1:]) * 1e3
-    return {
-        "turn": turns,
-        "runs": runs,
-        "turn_1_p50_ms": first_p50,
-        "turn_n_p50_ms": last_p50,
-        "ratio": last_p50 / first_p50,
-    }
+
+    def p50_ms(runs: list[TimedTurn], attribute: str) -> float:
+        return statistics.median(getattr(t, attribute) for t in runs[1:]) * 1e3
+
+    report: dict[str, float] = {"turn": turns, "runs": runs}
+    for name, attribute in (("", "seconds"), ("ttft_", "ttft_s"), ("per_token_", "per_token_s")):
+        report[f"turn_1_{name}p50_ms"] = one = p50_ms(first, attribute)
+        report[f"turn_n_{name}p50_ms"] = n = p50_ms(last, attribute)
+        report[f"{name}ratio"] = n / one
+    report["turn_1_tokens"] = statistics.median(t.tokens for t in first[1:])
+    report["turn_n_tokens"] = statistics.median(t.tokens for t in last[1:])
+    return report
 
 
 class DirectModel:
@@ -301,16 +321,10 @@ async def measure_overhead(
         session_id = (await stub.CreateSession(pb.CreateSessionRequest())).session_id
 
         async def service_turn(t: int) -> None:
-            request = pb.InteractRequest(
-                session_id=session_id, query=query(0, t), max_new_tokens=max_new_tokens, temperature=0.0
-            )
-            start, last = time.perf_counter(), None
-            async for message in stub.Interact(request):
-                last = message
-            seconds = time.perf_counter() - start
+            turn = await timed_turn(stub, session_id, query(0, t), max_new_tokens)
             if t:
-                service_s.append(seconds)
-                service_no_wait_s.append(seconds - last.memory_wait_ms / 1e3)
+                service_s.append(turn.seconds)
+                service_no_wait_s.append(turn.seconds - turn.memory_wait_s)
 
         def direct_turn(t: int) -> None:
             seconds, ttft = direct.turn(query(0, t), max_new_tokens)
@@ -402,7 +416,9 @@ def main(argv: list[str]) -> int:
             )
             print(
                 f"turn {args.turns} vs turn 1, alternated {args.ratio_runs} times: p50 "
-                f"{ratio['turn_n_p50_ms']:.1f} vs {ratio['turn_1_p50_ms']:.1f} ms = {ratio['ratio']:.3f}",
+                f"{ratio['turn_n_p50_ms']:.1f} vs {ratio['turn_1_p50_ms']:.1f} ms = {ratio['ratio']:.3f} "
+                f"({ratio['turn_n_tokens']:.0f} vs {ratio['turn_1_tokens']:.0f} answer tokens; "
+                f"TTFT ratio {ratio['ttft_ratio']:.3f}, per-token ratio {ratio['per_token_ratio']:.3f})",
                 flush=True,
             )
         levels = []

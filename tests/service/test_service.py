@@ -386,6 +386,8 @@ def test_rxt_bench_serve_writes_its_report(service, model_dir, tmp_path):
     ratio = report["turn_ratio"]
     assert (ratio["turn"], ratio["runs"]) == (4, 2)
     assert ratio["ratio"] == pytest.approx(ratio["turn_n_p50_ms"] / ratio["turn_1_p50_ms"])
+    assert 1 <= ratio["turn_1_tokens"] <= 4 and 1 <= ratio["turn_n_tokens"] <= 4  # max_new_tokens 4
+    assert 0 < ratio["turn_1_ttft_p50_ms"] <= ratio["turn_1_p50_ms"]
     # The overhead phase: 3 service turns alternated with 3 direct ones (after a warm-up turn each)
     overhead = report["overhead"]
     assert overhead["turns"] == 3
