@@ -66,6 +66,7 @@ class TurnRequest:
     session_id: str
     query: str
     max_new_tokens: int | None = None
+    min_new_tokens: int | None = None
     temperature: float | None = None
     top_k: int | None = None
     top_p: float | None = None
@@ -313,7 +314,7 @@ class Decoder:
     def _sampling(self, agent: AgentSpec, request: TurnRequest) -> SamplingParams:
         fields = {
             name: value
-            for name in ("max_new_tokens", "temperature", "top_k", "top_p")
+            for name in ("max_new_tokens", "min_new_tokens", "temperature", "top_k", "top_p")
             if (value := getattr(request, name)) is not None
         }
         limit = self.config.max_new_tokens_limit

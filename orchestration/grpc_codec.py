@@ -41,6 +41,7 @@ def turn_request(request: pb.InteractRequest, max_query_chars: int) -> TurnReque
         session_id=session_id,
         query=request.query,
         max_new_tokens=optional("max_new_tokens"),
+        min_new_tokens=optional("min_new_tokens"),
         temperature=optional("temperature"),
         top_k=optional("top_k"),
         top_p=optional("top_p"),

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 
 from rxt_core import generation
-from rxt_core.sampling import SamplingParams, sample
+from rxt_core.sampling import SamplingParams, forbid_early_eos, sample
 
 from .decode_rows import DecodeRows
 
@@ -174,9 +174,11 @@ class BatchScheduler:
         return len(rows), logits
 
     def _sample(self, logits: torch.Tensor) -> list[TokenEvent]:
-        logits = generation.without_control_tokens(logits, self.model.config)
-        tokens = sample(logits, [row.request.params for row in self._rows], self.generator)
         eos = self.model.config.eos_id
+        params = [row.request.params for row in self._rows]
+        logits = generation.without_control_tokens(logits, self.model.config)
+        logits = forbid_early_eos(logits, params, [row.produced for row in self._rows], eos)
+        tokens = sample(logits, params, self.generator)
         events, keep = [], []
         for i, (row, token) in enumerate(zip(self._rows, tokens.tolist(), strict=True)):
             rid = row.request.request_id

@@ -64,6 +64,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--sessions", type=int, nargs="+", default=[1, 8, 64], help="concurrency levels")
     p.add_argument("--turns", type=int, default=8, help="turns per session")
     p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument(
+        "--min-new-tokens",
+        type=int,
+        default=0,
+        help="answers do not end before this many tokens (= --max-new-tokens: equal work every turn)",
+    )
     p.add_argument("--decoders", type=int, default=1, help="decoder replicas (with --start)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per replica and for the baseline")
     p.add_argument(
@@ -135,7 +141,25 @@ def percentiles(values: list[float], scale: float = 1e3) -> dict[str, float]:
     return {"p50": at(0.5), "p99": at(0.99), "mean": statistics.fmean(ordered) * scale}
 
 
-async def run_level(address: str, sessions: int, turns: int, max_new_tokens: int) -> Level:
+@dataclass(frozen=True)
+class AnswerLength:
+    """Every benchmark turn is greedy, at most `max_new_tokens` long and not ending before
+    `min_new_tokens` (0: where the model ends it; equal to the max: equal work every turn)."""
+
+    max_new_tokens: int
+    min_new_tokens: int = 0
+
+    def request(self, session_id: str, text: str) -> pb.InteractRequest:
+        return pb.InteractRequest(
+            session_id=session_id,
+            query=text,
+            max_new_tokens=self.max_new_tokens,
+            min_new_tokens=self.min_new_tokens,
+            temperature=0.0,
+        )
+
+
+async def run_level(address: str, sessions: int, turns: int, length: AnswerLength) -> Level:
     errors = 0
     results: list[Turn] = []
     async with grpc.aio.insecure_channel(address) as channel:
@@ -150,12 +174,7 @@ async def run_level(address: str, sessions: int, turns: int, max_new_tokens: int
         async def conversation(index: int, session_id: str) -> None:
             nonlocal errors
             for t in range(turns):
-                request = pb.InteractRequest(
-                    session_id=session_id,
-                    query=query(index, t),
-                    max_new_tokens=max_new_tokens,
-                    temperature=0.0,
-                )
+                request = length.request(session_id, query(index, t))
                 start, first, last = time.perf_counter(), None, None
                 try:
                     async for message in stub.Interact(request):
@@ -226,10 +245,8 @@ class TimedTurn:
         return (self.seconds - self.ttft_s) / max(self.tokens - 1, 1)
 
 
-async def timed_turn(stub, session_id: str, text: str, max_new_tokens: int) -> TimedTurn:
-    request = pb.InteractRequest(
-        session_id=session_id, query=text, max_new_tokens=max_new_tokens, temperature=0.0
-    )
+async def timed_turn(stub, session_id: str, text: str, length: AnswerLength) -> TimedTurn:
+    request = length.request(session_id, text)
     start, first, last = time.perf_counter(), None, None
     async for message in stub.Interact(request):
         first = first or time.perf_counter()
@@ -238,7 +255,7 @@ async def timed_turn(stub, session_id: str, text: str, max_new_tokens: int) -> T
     return TimedTurn(end - start, (first or end) - start, last.usage.answer_tokens, last.memory_wait_ms / 1e3)
 
 
-async def measure_turn_ratio(address: str, turns: int, runs: int, max_new_tokens: int) -> dict[str, float]:
+async def measure_turn_ratio(address: str, turns: int, runs: int, length: AnswerLength) -> dict[str, float]:
     """Turn `turns` vs turn 1 of one conversation, alternated `runs` times (see the module doc).
     The model ends its answers itself, so the two turns' answers can differ in length: their
     token counts, times to first token and times per token are reported beside the latencies."""
@@ -248,16 +265,16 @@ async def measure_turn_ratio(address: str, turns: int, runs: int, max_new_tokens
         stub = reactive_pb2_grpc.ReactiveServiceStub(channel)
         head = (await stub.CreateSession(pb.CreateSessionRequest())).session_id
         for t in range(turns - 1):
-            await timed_turn(stub, head, query(0, t), max_new_tokens)
+            await timed_turn(stub, head, query(0, t), length)
 
         async def turn_one() -> None:
             sid = (await stub.CreateSession(pb.CreateSessionRequest())).session_id
-            first.append(await timed_turn(stub, sid, query(0, 0), max_new_tokens))
+            first.append(await timed_turn(stub, sid, query(0, 0), length))
             await stub.DeleteSession(pb.DeleteSessionRequest(session_id=sid))
 
         async def turn_last() -> None:  # a fork of the head: waits for its pending update
             sid = (await stub.ForkSession(pb.ForkSessionRequest(session_id=head))).session_id
-            last.append(await timed_turn(stub, sid, query(0, turns - 1), max_new_tokens))
+            last.append(await timed_turn(stub, sid, query(0, turns - 1), length))
             await stub.DeleteSession(pb.DeleteSessionRequest(session_id=sid))
 
         for r in range(runs + 1):  # run 0 warms up
@@ -292,11 +309,13 @@ class DirectModel:
         self.tokenizer = RxTTokenizer.load(model_dir)
         self.stm = self.model.init_memory(1)
 
-    def turn(self, text: str, max_new_tokens: int) -> tuple[float, float]:
+    def turn(self, text: str, length: AnswerLength) -> tuple[float, float]:
         """(seconds to the last token, seconds to the first)."""
         from rxt_core import SamplingParams
 
-        params = SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0)
+        params = SamplingParams(
+            max_new_tokens=length.max_new_tokens, min_new_tokens=length.min_new_tokens, temperature=0.0
+        )
         start = time.perf_counter()
         ids = self.tokenizer.encode(text)
         decoder, answer, first = self.tokenizer.stream_decoder(), [], None
@@ -311,7 +330,7 @@ class DirectModel:
 
 
 async def measure_overhead(
-    address: str, direct: DirectModel, turns: int, max_new_tokens: int
+    address: str, direct: DirectModel, turns: int, length: AnswerLength
 ) -> dict[str, float]:
     """One session's turns through the service alternated with the same turns called directly
     (service first on even turns, direct first on odd ones); turn 0 of each warms up."""
@@ -321,13 +340,13 @@ async def measure_overhead(
         session_id = (await stub.CreateSession(pb.CreateSessionRequest())).session_id
 
         async def service_turn(t: int) -> None:
-            turn = await timed_turn(stub, session_id, query(0, t), max_new_tokens)
+            turn = await timed_turn(stub, session_id, query(0, t), length)
             if t:
                 service_s.append(turn.seconds)
                 service_no_wait_s.append(turn.seconds - turn.memory_wait_s)
 
         def direct_turn(t: int) -> None:
-            seconds, ttft = direct.turn(query(0, t), max_new_tokens)
+            seconds, ttft = direct.turn(query(0, t), length)
             if t:
                 direct_s.append(seconds)
                 direct_ttft_s.append(ttft)
@@ -392,14 +411,16 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         print(f"rxt bench serve: {exc}", file=sys.stderr)
         return 2
+    if not 0 <= args.min_new_tokens <= args.max_new_tokens:
+        print("rxt bench serve: --min-new-tokens must be in [0, --max-new-tokens]", file=sys.stderr)
+        return 2
+    length = AnswerLength(args.max_new_tokens, args.min_new_tokens)
     direct = DirectModel(args.model, args.threads) if args.model and args.overhead_turns > 0 else None
     stop = _start_service(args, overrides) if args.start else None
     try:
         overhead = None
         if direct is not None:
-            overhead = asyncio.run(
-                measure_overhead(args.address, direct, args.overhead_turns, args.max_new_tokens)
-            )
+            overhead = asyncio.run(measure_overhead(args.address, direct, args.overhead_turns, length))
             print(
                 f"one session, {args.overhead_turns} turns alternated with the model called directly: "
                 f"service p50 {overhead['service_latency_p50_ms']:.1f} ms "
@@ -411,9 +432,7 @@ def main(argv: list[str]) -> int:
             )
         ratio = None
         if args.ratio_runs > 0 and args.turns > 1:
-            ratio = asyncio.run(
-                measure_turn_ratio(args.address, args.turns, args.ratio_runs, args.max_new_tokens)
-            )
+            ratio = asyncio.run(measure_turn_ratio(args.address, args.turns, args.ratio_runs, length))
             print(
                 f"turn {args.turns} vs turn 1, alternated {args.ratio_runs} times: p50 "
                 f"{ratio['turn_n_p50_ms']:.1f} vs {ratio['turn_1_p50_ms']:.1f} ms = {ratio['ratio']:.3f} "
@@ -423,7 +442,7 @@ def main(argv: list[str]) -> int:
             )
         levels = []
         for n in args.sessions:
-            level = asyncio.run(run_level(args.address, n, args.turns, args.max_new_tokens))
+            level = asyncio.run(run_level(args.address, n, args.turns, length))
             levels.append(level)
             print(
                 f"{n:>4} sessions x {args.turns} turns: {level.tokens_per_s:7.1f} tok/s, "
@@ -446,6 +465,7 @@ def main(argv: list[str]) -> int:
         "model": str(args.model) if args.model else None,
         "turns": args.turns,
         "max_new_tokens": args.max_new_tokens,
+        "min_new_tokens": args.min_new_tokens,
         # what was measured on what: the machine, and the settings of a service started here
         "machine": machine_info(torch.device("cpu")),
         "started_service": (

@@ -20,7 +20,7 @@ import torch
 
 from .attention import KVCache
 from .interaction import pad_batch
-from .sampling import SamplingParams, sample
+from .sampling import SamplingParams, forbid_early_eos, sample
 
 
 @dataclass
@@ -122,7 +122,8 @@ def stream(
     with torch.inference_mode(), autocast_for(model.device):
         logits, state = prefill(model, prompts, memory_kv)
         while True:
-            tokens = sample(without_control_tokens(logits, config), params, generator)
+            logits = forbid_early_eos(without_control_tokens(logits, config), params, produced, config.eos_id)
+            tokens = sample(logits, params, generator)
             step: list[int | None] = []
             for row, token in enumerate(tokens.tolist()):
                 if done[row] or token == config.eos_id:

@@ -6,18 +6,43 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class SamplingParams(BaseModel):
-    """temperature 0 means greedy. top_k 0 and top_p 1.0 disable those filters."""
+    """temperature 0 means greedy. top_k 0 and top_p 1.0 disable those filters. The answer may
+    not end (EOS) before `min_new_tokens` tokens: benchmarks use it to compare equal work, as
+    serving systems' `min_tokens` (the position limit still ends an answer early)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_new_tokens: int = Field(64, ge=1)
+    min_new_tokens: int = Field(0, ge=0)
     temperature: float = Field(0.0, ge=0.0)
     top_k: int = Field(0, ge=0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _min_within_max(self) -> SamplingParams:
+        if self.min_new_tokens > self.max_new_tokens:
+            raise ValueError(
+                f"min_new_tokens ({self.min_new_tokens}) must not exceed max_new_tokens ({self.max_new_tokens})"
+            )
+        return self
+
+
+def forbid_early_eos(
+    logits: torch.Tensor, params: Sequence[SamplingParams], produced: Sequence[int], eos_id: int
+) -> torch.Tensor:
+    """logits [B, V] with EOS ruled out in the rows that have produced fewer than their
+    `min_new_tokens` tokens."""
+    early = [n < p.min_new_tokens for p, n in zip(params, produced, strict=True)]
+    if not any(early):
+        return logits
+    rows = torch.tensor(early, device=logits.device)
+    eos = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
+    eos[eos_id] = True
+    return logits.masked_fill(rows[:, None] & eos, float("-inf"))
 
 
 def sample(

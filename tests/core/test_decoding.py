@@ -1,5 +1,6 @@
 """Decoder correctness: causality, KV-cache decoding, pre-cached memory K/V, batch isolation."""
 
+import pytest
 import torch
 
 from rxt_core import SamplingParams
@@ -125,6 +126,25 @@ def test_generation_stops_at_eos(model):
     answer = model.generate([[5, 6]], random_stm(model, 1), SamplingParams(max_new_tokens=20))[0]
     hook.remove()
     assert len(answer) == 2 and model.config.eos_id not in answer
+
+
+def test_min_new_tokens_rules_out_eos_until_reached(model):
+    """EOS always wins here; with min_new_tokens a row still answers that many tokens (then
+    stops at EOS), and in a batch only the rows that asked for it (the others end at once)."""
+    always_eos = lambda m, i, logits: logits.index_fill(-1, torch.tensor([model.config.eos_id]), 1e4)
+    hook = model.lm_head.register_forward_hook(always_eos)
+    try:
+        params = [SamplingParams(max_new_tokens=10, min_new_tokens=4), SamplingParams(max_new_tokens=10)]
+        answers = model.generate([[5, 6], [7, 8, 9]], random_stm(model, 2), params)
+    finally:
+        hook.remove()
+    assert [len(a) for a in answers] == [4, 0]
+    assert model.config.eos_id not in answers[0]
+
+
+def test_min_new_tokens_above_max_new_tokens_is_refused():
+    with pytest.raises(ValueError, match="min_new_tokens"):
+        SamplingParams(max_new_tokens=4, min_new_tokens=5)
 
 
 def test_generation_stops_at_token_limit(model):

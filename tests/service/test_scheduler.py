@@ -172,3 +172,17 @@ def test_heavy_churn_every_row_still_gets_its_own_tokens(model):
         if req.request_id == "r3" and finish["r3"] is FinishReason.CANCELLED:
             continue
         assert tokens.get(req.request_id, []) == alone(model, req), req.request_id
+
+
+def test_min_new_tokens_holds_off_eos_per_row(model):
+    """EOS always wins here: the row that asked for 3 tokens answers 3 then stops, its neighbour
+    in the batch stops at once."""
+    always_eos = lambda m, i, logits: logits.index_fill(-1, torch.tensor([model.config.eos_id]), 1e4)
+    hook = model.lm_head.register_forward_hook(always_eos)
+    try:
+        reqs = [request(model, 0, min_new_tokens=3), request(model, 1)]
+        tokens, finish = drive(BatchScheduler(model, max_batch=4), {0: reqs})
+    finally:
+        hook.remove()
+    assert len(tokens.get("r0", [])) == 3 and "r1" not in tokens
+    assert finish == {"r0": FinishReason.STOP, "r1": FinishReason.STOP}

@@ -126,6 +126,11 @@ def test_bad_requests_get_status_codes_and_the_service_keeps_serving(service):
         "top_p above 1": (interact(top_p=1.5), C.INVALID_ARGUMENT),
         "negative top_k": (interact(top_k=-3), C.INVALID_ARGUMENT),
         "zero max_new_tokens": (interact(max_new_tokens=0), C.INVALID_ARGUMENT),
+        "min_new_tokens above max_new_tokens": (
+            interact(max_new_tokens=4, min_new_tokens=5),
+            C.INVALID_ARGUMENT,
+        ),
+        "negative min_new_tokens": (interact(min_new_tokens=-1), C.INVALID_ARGUMENT),
         "stale expected_version": (interact(expected_version=0), C.FAILED_PRECONDITION),
         "GetSession unknown": (lambda: stub.GetSession(pb.GetSessionRequest(session_id="nope")), C.NOT_FOUND),
         "ListSnapshots unknown": (
@@ -375,7 +380,7 @@ def test_rxt_bench_serve_writes_its_report(service, model_dir, tmp_path):
 
     out = tmp_path / "bench.json"
     argv = ["--address", service.address, "--model", str(model_dir), "--sessions", "1", "3"]
-    argv += ["--overhead-turns", "3", "--ratio-runs", "2"]
+    argv += ["--overhead-turns", "3", "--ratio-runs", "2", "--min-new-tokens", "4"]
     assert bench_serve.main([*argv, "--turns", "4", "--max-new-tokens", "4", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert [lv["sessions"] for lv in report["levels"]] == [1, 3]
@@ -386,7 +391,7 @@ def test_rxt_bench_serve_writes_its_report(service, model_dir, tmp_path):
     ratio = report["turn_ratio"]
     assert (ratio["turn"], ratio["runs"]) == (4, 2)
     assert ratio["ratio"] == pytest.approx(ratio["turn_n_p50_ms"] / ratio["turn_1_p50_ms"])
-    assert 1 <= ratio["turn_1_tokens"] <= 4 and 1 <= ratio["turn_n_tokens"] <= 4  # max_new_tokens 4
+    assert ratio["turn_1_tokens"] == ratio["turn_n_tokens"] == 4  # min = max = 4: equal work
     assert 0 < ratio["turn_1_ttft_p50_ms"] <= ratio["turn_1_p50_ms"]
     # The overhead phase: 3 service turns alternated with 3 direct ones (after a warm-up turn each)
     overhead = report["overhead"]

@@ -50,7 +50,7 @@ class CreateSessionRequest(_message.Message):
     def __init__(self, agent: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class InteractRequest(_message.Message):
-    __slots__ = ("session_id", "query", "max_new_tokens", "temperature", "top_k", "top_p", "expected_version")
+    __slots__ = ("session_id", "query", "max_new_tokens", "temperature", "top_k", "top_p", "expected_version", "min_new_tokens")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +58,7 @@ class InteractRequest(_message.Message):
     TOP_K_FIELD_NUMBER: _ClassVar[int]
     TOP_P_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MIN_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     query: str
     max_new_tokens: int
@@ -65,7 +66,8 @@ class InteractRequest(_message.Message):
     top_k: int
     top_p: float
     expected_version: int
-    def __init__(self, session_id: _Optional[str] = ..., query: _Optional[str] = ..., max_new_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., expected_version: _Optional[int] = ...) -> None: ...
+    min_new_tokens: int
+    def __init__(self, session_id: _Optional[str] = ..., query: _Optional[str] = ..., max_new_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., expected_version: _Optional[int] = ..., min_new_tokens: _Optional[int] = ...) -> None: ...
 
 class Usage(_message.Message):
     __slots__ = ("query_tokens", "answer_tokens")
