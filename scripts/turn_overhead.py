@@ -28,12 +28,13 @@ from orchestration.config import ServiceConfig
 from orchestration.decoder import Decoder, TurnRequest
 from orchestration.memory_updater import MemoryUpdater
 from orchestration.text import load_tokenizer
-from rxt_cli.bench_serve import DirectModel, query
+from rxt_cli.bench_serve import AnswerLength, DirectModel, query
 from storage import AsyncSessionStore
 
 
 async def main(args: argparse.Namespace) -> None:
     direct = DirectModel(args.model, threads=1)
+    length = AnswerLength(args.max_new_tokens, args.min_new_tokens)
     with tempfile.TemporaryDirectory() as tmp:
         config = ServiceConfig(model_dir=args.model, database_url=f"sqlite:///{Path(tmp) / 'rxt.db'}")
         model = direct.model
@@ -54,11 +55,15 @@ async def main(args: argparse.Namespace) -> None:
                 order = ("direct", "decoder") if (repeat + turn) % 2 == 0 else ("decoder", "direct")
                 for path in order:
                     if path == "direct":
-                        seconds, _ = direct.turn(query(0, turn), args.max_new_tokens)
+                        seconds, _ = direct.turn(query(0, turn), length)
                     else:
                         start, last = time.perf_counter(), None
                         request = TurnRequest(
-                            sid, query(0, turn), max_new_tokens=args.max_new_tokens, temperature=0.0
+                            sid,
+                            query(0, turn),
+                            max_new_tokens=length.max_new_tokens,
+                            min_new_tokens=length.min_new_tokens,
+                            temperature=0.0,
                         )
                         async for event in decoder.interact(request):
                             last = event
@@ -80,4 +85,5 @@ if __name__ == "__main__":
     p.add_argument("--turns", type=int, default=16)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--min-new-tokens", type=int, default=0)
     asyncio.run(main(p.parse_args()))
