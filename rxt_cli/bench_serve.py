@@ -48,7 +48,9 @@ import torch
 from orchestration.config import DEFAULT_PORT
 from protos.rxt.v1 import reactive_pb2 as pb
 from protos.rxt.v1 import reactive_pb2_grpc
+from rxt_core import ReactiveTransformer, SamplingParams
 from rxt_core.benchmark import machine_info
+from rxt_core.tokenizer import RxTTokenizer
 
 from . import process_cpu
 from .overrides import parse_overrides
@@ -158,6 +160,44 @@ class AnswerLength:
             temperature=0.0,
         )
 
+    def sampling(self) -> SamplingParams:
+        """The same settings for the model called directly."""
+        return SamplingParams(
+            max_new_tokens=self.max_new_tokens, min_new_tokens=self.min_new_tokens, temperature=0.0
+        )
+
+
+@dataclass(frozen=True)
+class TimedTurn:
+    seconds: float  # to the last message
+    ttft_s: float  # to the first
+    tokens: int  # answer tokens
+    memory_wait_s: float  # what the server says the turn waited for the previous memory update
+    next_version: int  # the version that will hold this turn
+    done_wall: float  # time.time() when the last message arrived
+
+    @property
+    def per_token_s(self) -> float:
+        """Time per answer token after the first: decoding speed, whatever the answer's length."""
+        return (self.seconds - self.ttft_s) / max(self.tokens - 1, 1)
+
+
+async def timed_turn(stub, session_id: str, text: str, length: AnswerLength) -> TimedTurn:
+    request = length.request(session_id, text)
+    start, first, last = time.perf_counter(), None, None
+    async for message in stub.Interact(request):
+        first = first or time.perf_counter()
+        last = message
+    end = time.perf_counter()
+    return TimedTurn(
+        end - start,
+        (first or end) - start,
+        last.usage.answer_tokens,
+        last.memory_wait_ms / 1e3,
+        last.next_version,
+        time.time(),
+    )
+
 
 async def run_level(address: str, sessions: int, turns: int, length: AnswerLength) -> Level:
     errors = 0
@@ -174,27 +214,21 @@ async def run_level(address: str, sessions: int, turns: int, length: AnswerLengt
         async def conversation(index: int, session_id: str) -> None:
             nonlocal errors
             for t in range(turns):
-                request = length.request(session_id, query(index, t))
-                start, first, last = time.perf_counter(), None, None
                 try:
-                    async for message in stub.Interact(request):
-                        if first is None:
-                            first = time.perf_counter()
-                        last = message
+                    timed = await timed_turn(stub, session_id, query(index, t), length)
                 except grpc.RpcError:
                     errors += 1
                     continue
-                end = time.perf_counter()
                 results.append(
                     Turn(
                         index,
                         t,
-                        (first or end) - start,
-                        end - start,
-                        last.usage.answer_tokens,
-                        last.memory_wait_ms,
-                        time.time(),
-                        last.next_version,
+                        timed.ttft_s,
+                        timed.seconds,
+                        timed.tokens,
+                        timed.memory_wait_s * 1e3,
+                        timed.done_wall,
+                        timed.next_version,
                     )
                 )
 
@@ -230,29 +264,6 @@ async def run_level(address: str, sessions: int, turns: int, length: AnswerLengt
         cores_busy=sum(cpu.values()) / wall,
         raw=results,
     )
-
-
-@dataclass(frozen=True)
-class TimedTurn:
-    seconds: float  # to the last message
-    ttft_s: float  # to the first
-    tokens: int  # answer tokens
-    memory_wait_s: float  # what the server says the turn waited for the previous memory update
-
-    @property
-    def per_token_s(self) -> float:
-        """Time per answer token after the first: decoding speed, whatever the answer's length."""
-        return (self.seconds - self.ttft_s) / max(self.tokens - 1, 1)
-
-
-async def timed_turn(stub, session_id: str, text: str, length: AnswerLength) -> TimedTurn:
-    request = length.request(session_id, text)
-    start, first, last = time.perf_counter(), None, None
-    async for message in stub.Interact(request):
-        first = first or time.perf_counter()
-        last = message
-    end = time.perf_counter()
-    return TimedTurn(end - start, (first or end) - start, last.usage.answer_tokens, last.memory_wait_ms / 1e3)
 
 
 async def measure_turn_ratio(address: str, turns: int, runs: int, length: AnswerLength) -> dict[str, float]:
@@ -301,9 +312,6 @@ class DirectModel:
     the clock, as the service runs it after the answer has streamed."""
 
     def __init__(self, model_dir: Path, threads: int):
-        from rxt_core import ReactiveTransformer
-        from rxt_core.tokenizer import RxTTokenizer
-
         torch.set_num_threads(threads)
         self.model = ReactiveTransformer.from_pretrained(model_dir)
         self.tokenizer = RxTTokenizer.load(model_dir)
@@ -311,11 +319,7 @@ class DirectModel:
 
     def turn(self, text: str, length: AnswerLength) -> tuple[float, float]:
         """(seconds to the last token, seconds to the first)."""
-        from rxt_core import SamplingParams
-
-        params = SamplingParams(
-            max_new_tokens=length.max_new_tokens, min_new_tokens=length.min_new_tokens, temperature=0.0
-        )
+        params = length.sampling()
         start = time.perf_counter()
         ids = self.tokenizer.encode(text)
         decoder, answer, first = self.tokenizer.stream_decoder(), [], None

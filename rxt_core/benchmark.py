@@ -178,7 +178,6 @@ def random_queries(config: RxTConfig, count: int, length: int, generator: torch.
 @dataclass
 class TurnResult:
     turn: int
-    runs: int  # the medians below are over this many runs of each model
     rxt_ttft_ms: float
     rxt_total_ms: float
     rxt_per_token_ms: float
@@ -217,14 +216,12 @@ def measure_turns(
     stm = rxt.init_memory(1)
     history: list[tuple[list[int], list[int]]] = []
     for _ in range(bench.warmup):
-        _measure_turn(rxt, stateless, stm, [], queries[0], bench, turn=0, repeats=bench.repeats)
+        _measure_turn(rxt, stateless, stm, [], queries[0], bench, turn=0)
 
     results, inputs = [], []
     for turn, query in enumerate(queries, start=1):
         inputs.append(TurnInputs(stm, list(history), query))
-        result, stm, stateless_answer = _measure_turn(
-            rxt, stateless, stm, history, query, bench, turn, bench.repeats
-        )
+        result, stm, stateless_answer = _measure_turn(rxt, stateless, stm, history, query, bench, turn)
         _check_length(result, bench.answer_len)
         results.append(result)
         history.append((query, stateless_answer))
@@ -307,7 +304,6 @@ def _measure_turn(
     query: list[int],
     bench: LatencyBenchConfig,
     turn: int,
-    repeats: int,
 ) -> tuple[TurnResult, torch.Tensor, list[int]]:
     """One turn, `repeats` times on each model; returns the result, RxT's next STM and the
     stateless model's answer."""
@@ -321,16 +317,15 @@ def _measure_turn(
     def run_stateless() -> None:
         stateless_runs.append(time_stream(stateless.interact(query, history, sampling)))
 
-    for repeat in range(repeats):
+    for repeat in range(bench.repeats):
         interleaved(repeat, run_rxt, run_stateless)
     answer = rxt_runs[-1].tokens
     updates = [
         time_call(lambda: rxt.update_memory(stm, query, answer, bench.write_precision))
-        for _ in range(repeats)
+        for _ in range(bench.repeats)
     ]
     result = TurnResult(
         turn=turn,
-        runs=repeats,
         rxt_ttft_ms=median(r.ttft_ms for r in rxt_runs),
         rxt_total_ms=median(r.total_ms for r in rxt_runs),
         rxt_per_token_ms=median(r.per_token_ms for r in rxt_runs),

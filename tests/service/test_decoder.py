@@ -14,6 +14,7 @@ from orchestration.decoder import Decoder, TurnRequest
 from orchestration.errors import FailedPrecondition, InvalidArgument
 from orchestration.memory_updater import MemoryUpdater
 from orchestration.metrics import Metrics
+from orchestration.scheduler import FinishReason
 from orchestration.sessions import SessionBusyError
 from orchestration.text import load_tokenizer
 from rxt_core import ReactiveTransformer
@@ -353,3 +354,19 @@ def test_memory_is_visible_in_later_answers_with_the_bundled_model(tmp_path):
 
     recalled, guessed = run(BUNDLED, tmp_path / "rxt.db", body)
     assert recalled >= 4 and guessed == 0  # 6 of 10 measured: a margin for other CPUs' rounding
+
+
+@pytest.mark.skipif(not (BUNDLED / "config.json").is_file(), reason="the bundled model is not built yet")
+def test_min_new_tokens_makes_a_turn_answer_that_many_tokens(tmp_path):
+    """The bundled model ends its answers itself, well before 30 tokens; a turn asking for
+    min_new_tokens = max_new_tokens = 30 gets exactly 30 (what equal-work benchmarks rely on)."""
+
+    async def body(s: Service):
+        sid = await s.create()
+        _, free = await s.turn(sid, "What is my name?", max_new_tokens=30)
+        _, fixed = await s.turn(sid, "What is my name?", max_new_tokens=30, min_new_tokens=30)
+        return free, fixed
+
+    free, fixed = run(BUNDLED, tmp_path / "rxt.db", body)
+    assert free.answer_tokens < 30 and free.finish is FinishReason.STOP
+    assert fixed.answer_tokens == 30 and fixed.finish is FinishReason.LENGTH
