@@ -622,20 +622,32 @@ def measure_update_variants(bench: LatencyBenchConfig) -> list[UpdateResult]:
 
 
 # ----------------------------------------------------------------------------- the whole run
-def machine_info(device: torch.device) -> dict:
-    flags: set[str] = set()
-    model_name = platform.processor()
+def _first_cpu_fields(names: tuple[str, ...], path: str = "/proc/cpuinfo") -> dict[str, str]:
+    """The named fields of the first processor in /proc/cpuinfo (empty where there is none)."""
+    fields: dict[str, str] = {}
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("model name"):
-                    model_name = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
+                key, sep, value = line.partition(":")
+                key = key.strip()
+                if not sep or key not in names or key in fields:
+                    continue
+                fields[key] = value.strip()
     except OSError:
         pass
+    return fields
+
+
+def machine_info(device: torch.device) -> dict:
+    """What the numbers were measured on. These VMs all call themselves "AMD EPYC" or "Intel
+    Xeon"; family / model / stepping tell the generations apart (AMD family 25 = Zen 3/4, 26 = Zen 5)."""
+    cpuinfo = _first_cpu_fields(("model name", "cpu family", "model", "stepping", "flags"))
+    flags = set(cpuinfo.get("flags", "").split())
     return {
-        "cpu": model_name,
+        "cpu": cpuinfo.get("model name", platform.processor()),
+        "cpu_family": cpuinfo.get("cpu family"),
+        "cpu_model": cpuinfo.get("model"),
+        "cpu_stepping": cpuinfo.get("stepping"),
         "cpu_count": os.cpu_count(),
         "avx2": "avx2" in flags,
         "avx512f": "avx512f" in flags,

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from rxt_cli import bench_latency
+from rxt_core.benchmark import _first_cpu_fields
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -115,3 +116,23 @@ def test_turns_1_and_n_are_rerun_from_the_inputs_they_had_in_the_loop():
         answer = rxt.generate([query], stm, SamplingParams(max_new_tokens=bench.answer_len))[0]
         stm = rxt.update_memory(stm, query, answer, bench.write_precision)
     assert torch.allclose(last.stm, stm)
+
+
+def test_machine_info_reads_the_first_processor_by_exact_field(tmp_path):
+    # "model" must not pick up "model name" (a prefix), and a second processor must not override
+    # the first: these fields tell apart hosts that share the model string "AMD EPYC".
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\n"
+        "model name\t: AMD EPYC\nstepping\t: 1\nflags\t\t: fpu avx2 avx512_bf16\n\n"
+        "processor\t: 1\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: other\n"
+    )
+    fields = _first_cpu_fields(("model name", "cpu family", "model", "stepping", "flags"), str(cpuinfo))
+    assert fields == {
+        "cpu family": "26",
+        "model": "2",
+        "model name": "AMD EPYC",
+        "stepping": "1",
+        "flags": "fpu avx2 avx512_bf16",
+    }
+    assert _first_cpu_fields(("model",), str(tmp_path / "missing")) == {}
