@@ -107,7 +107,11 @@ def parser() -> argparse.ArgumentParser:
         default=0.0,
         help="stages 1-2: share of rows that read another row's states",
     )
-    p.add_argument("--baseline-layers", type=int, help="baseline decoder layers (default 2x RxT)")
+    p.add_argument(
+        "--baseline-layers",
+        type=int,
+        help="baseline decoder layers (default: the fewest with >= 1.5x RxT's parameters)",
+    )
     p.add_argument("--baseline-max-seq-len", type=int, default=1024)
     p.add_argument("--max-dialogues", type=int)
     p.add_argument("--workers", type=int, default=1, help=">1: data-parallel workers under Ray Train")

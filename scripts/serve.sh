@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the service with the embedded defaults: local Ray, SQLite under ./.rxt, the bundled model,
+# Run the service with the embedded defaults: local Ray, SQLite under ~/.rxt, the bundled model,
 # gRPC on port 50051. Extra args go to `rxt serve` (see `rxt serve --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."

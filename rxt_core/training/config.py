@@ -112,7 +112,7 @@ class TrainJob(BaseModel):
     config_overrides: dict = Field(default_factory=dict)  # RxTConfig fields over the preset
     init: str | None = None  # model folder to start from (default: the previous stage's output)
     reinit: list[str] = Field(default_factory=list)  # parameter-name prefixes of `init` to start fresh
-    baseline_layers: int | None = None  # baseline decoder depth (default: RxT's layers * 2)
+    baseline_layers: int | None = None  # default: the fewest layers with >= 1.5x RxT's parameters
     baseline_max_seq_len: int = 1024
     loop: LoopConfig = LoopConfig()
     joint: JointConfig = JointConfig()
