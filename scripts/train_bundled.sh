@@ -10,7 +10,7 @@
 # Stage 4f (on dialogues with made-up values) runs a fixed 600 steps; the last two, 4g (the slot
 # write) and 4h, STAGE4G_SECONDS and STAGE4H_SECONDS. VOCAB (2048) sets the tokenizer's size, and
 # the model's with it (session 11: at 1024 the held-out values stop arriving as rare fragments;
-# docs/training.md).
+# session 12 trained it: unseen small-pool values are still not copied, so 2048 stays; docs/training.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-runs/bundled}
