@@ -23,8 +23,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     p.add_argument("--top-k", type=int, default=0)
     p.add_argument("--top-p", type=float, default=1.0)
-    # One session decodes one token per step: on 2-core hosts one thread was faster than two
-    # (bundled model, 3.3 vs 5.3 ms per step; docs/benchmarks.md, session 12).
+    # One session decodes one token per step: on a 2-core host one thread was never slower than
+    # two (bundled model, batch 1: 3.3 vs 5.3 and 1.42 vs 1.46 ms per step in two runs;
+    # docs/benchmarks.md, session 12), and it leaves the other core free.
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     p.add_argument("--timings", action="store_true", help="print latency of each turn and memory update")
     return p.parse_args(argv)

@@ -35,6 +35,9 @@ def test_bench_latency_writes_json_and_plot(tmp_path):
         "update_variants",
     }
     assert len(result["loadavg"]["start"]) == 3
+    # what tells one "AMD EPYC" host from another when comparing runs across sessions
+    assert set(result["machine"]) >= {"cpu", "cpu_family", "cpu_model", "cpu_stepping", "threads"}
+    assert result["machine"]["threads"] == 1
 
     turns = result["turns"]
     assert [t["turn"] for t in turns] == [1, 2, 3]
@@ -118,7 +121,7 @@ def test_turns_1_and_n_are_rerun_from_the_inputs_they_had_in_the_loop():
     assert torch.allclose(last.stm, stm)
 
 
-def test_machine_info_reads_the_first_processor_by_exact_field(tmp_path):
+def test_cpuinfo_fields_come_from_the_first_processor_by_exact_name(tmp_path):
     # "model" must not pick up "model name" (a prefix), and a second processor must not override
     # the first: these fields tell apart hosts that share the model string "AMD EPYC".
     cpuinfo = tmp_path / "cpuinfo"
