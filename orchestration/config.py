@@ -8,6 +8,7 @@ a cluster changes `database_url`, the replica counts and `num_gpus` only.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -64,6 +65,13 @@ class ServiceConfig(BaseModel):
     decoder: ReplicaConfig = ReplicaConfig()
     updater: ReplicaConfig = ReplicaConfig()
 
+    decode_engine: Literal["process", "thread"] = "process"
+    """Where a decoder replica runs its decode steps: 'process' = a child process of its own (steps
+    never wait for the GIL the replica's request handling holds; a second copy of the model's
+    weights), 'thread' = a worker thread of the replica (`orchestration.decode_process`)."""
+    decode_niceness: int = Field(5, ge=0, le=19)
+    """The decode process's `nice` value: above 0 the memory updater, whose work each session's
+    next turn waits for, is not starved by a decode loop that always has work (docs/service.md)."""
     max_batch_size: int = Field(64, ge=1)
     """Rows (concurrent turns) one decoder replica decodes in one step."""
     stm_cache_size: int = Field(4096, ge=1)

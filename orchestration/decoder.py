@@ -45,12 +45,14 @@ from storage.records import SessionInfo
 
 from .config import ServiceConfig
 from .decode_loop import DecodeLoop
+from .decode_process import DecodeProcess
 from .errors import FailedPrecondition, InvalidArgument
 from .memory_updater import UpdateJob, UpdateResult
 from .metrics import Metrics
-from .scheduler import BatchScheduler, FinishReason, GenerationRequest
+from .scheduler import BatchScheduler, FinishReason, GenerationRequest, StepStats
 from .sessions import SessionTurns, StmCache
 from .text import Tokenizer
+from .token_streams import TokenStreams
 from .write_gate import write_gate
 
 log = logging.getLogger(__name__)
@@ -120,7 +122,7 @@ class Decoder:
         self.cache = StmCache(config.stm_cache_size)
         self.turns = SessionTurns()
         self.metrics = metrics or Metrics()
-        self.loop = DecodeLoop(BatchScheduler(model, config.max_batch_size), on_step=self.metrics.decode_step)
+        self.loop = decode_engine(model, config, on_step=self.metrics.decode_step)
         self._apply_update, self._recover = apply_update, recover
         self._writes = write_gate(store)
 
@@ -327,6 +329,15 @@ class Decoder:
 
     def close(self) -> None:
         self.loop.close()
+
+
+def decode_engine(
+    model: ReactiveTransformer, config: ServiceConfig, on_step: Callable[[StepStats], None]
+) -> TokenStreams:
+    if config.decode_engine == "process":
+        threads, niceness = config.torch_threads, config.decode_niceness
+        return DecodeProcess(model, config.max_batch_size, threads, on_step=on_step, niceness=niceness)
+    return DecodeLoop(BatchScheduler(model, config.max_batch_size), on_step=on_step)
 
 
 def _first_error(exc: ValueError) -> str:

@@ -40,6 +40,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="torch.compile the memory writes: faster updates, about a minute more to start",
     )
+    p.add_argument(
+        "--decode-engine",
+        choices=["process", "thread"],
+        default="process",
+        help="decode steps in a child process of each decoder replica, or in a thread of it (default: %(default)s)",
+    )
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs for local Ray (default: all)")
     p.add_argument("--verbose", action="store_true", help="show Ray and Serve logs")
     return p.parse_args(argv)
@@ -55,6 +61,7 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
         "torch_threads": args.threads,
         "max_batch_size": args.max_batch_size,
         "compile_writes": args.compile_writes,
+        "decode_engine": args.decode_engine,
     }
     if args.model is not None:
         fields["model_dir"] = args.model.expanduser().resolve()

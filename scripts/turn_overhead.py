@@ -36,7 +36,8 @@ async def main(args: argparse.Namespace) -> None:
     direct = DirectModel(args.model, threads=1)
     length = AnswerLength(args.max_new_tokens, args.min_new_tokens)
     with tempfile.TemporaryDirectory() as tmp:
-        config = ServiceConfig(model_dir=args.model, database_url=f"sqlite:///{Path(tmp) / 'rxt.db'}")
+        url = f"sqlite:///{Path(tmp) / 'rxt.db'}"
+        config = ServiceConfig(model_dir=args.model, database_url=url, decode_engine=args.decode_engine)
         model = direct.model
         tokenizer = load_tokenizer(args.model)
         store = await AsyncSessionStore.open(config.database_url)
@@ -70,6 +71,7 @@ async def main(args: argparse.Namespace) -> None:
                         seconds = time.perf_counter() - start - last.memory_wait_s
                     if repeat:
                         times[path].append(seconds * 1e3)
+            await decoder.turns.wait_for_update(sid, 60.0)  # before the store closes
         decoder.close()
         await store.aclose()
     for path, ms in times.items():
@@ -86,4 +88,5 @@ if __name__ == "__main__":
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--min-new-tokens", type=int, default=0)
+    p.add_argument("--decode-engine", choices=["process", "thread"], default="process")
     asyncio.run(main(p.parse_args()))

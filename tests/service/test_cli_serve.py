@@ -79,8 +79,12 @@ def test_rxt_serve_flags_build_the_service_config(tmp_path):
     from rxt_cli import serve
 
     config = serve.config_from(
-        serve.parse(["--data-dir", str(tmp_path), "--decoders", "2", "--compile-writes"])
+        serve.parse(
+            ["--data-dir", str(tmp_path), "--decoders", "2", "--compile-writes", "--decode-engine", "thread"]
+        )
     )
-    assert config.compile_writes and config.decoder.replicas == 2
+    assert config.compile_writes and config.decoder.replicas == 2 and config.decode_engine == "thread"
     assert config.database_url == f"sqlite:///{tmp_path.resolve() / 'rxt.db'}"
-    assert not serve.config_from(serve.parse([])).compile_writes  # eager writes unless asked
+    defaults = serve.config_from(serve.parse([]))
+    assert not defaults.compile_writes  # eager writes unless asked
+    assert defaults.decode_engine == "process"
