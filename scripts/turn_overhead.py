@@ -1,10 +1,11 @@
 """Where one session's per-turn overhead lives: the model alone vs the `Decoder` class in-process.
 
     .venv/bin/python scripts/turn_overhead.py [--model models/rxt-nano] [--turns 16] [--repeats 3]
+        [--decode-engine process|thread]
 
 `rxt bench serve` reports "service overhead" = service turn p50 - direct-model turn p50 at one
-session, which mixes our decoder's own work (store reads and writes, the decode loop's thread
-hops, detokenising) with Ray Serve and gRPC. This times, alternated in one process at one thread:
+session, which mixes our decoder's own work (store reads and writes, the hops to the decode
+engine, detokenising) with Ray Serve and gRPC. This times, alternated in one process at one thread:
 
 - direct: `rxt bench serve`'s `DirectModel` (tokenise, `model.interact`, detokenise; the memory
   update after it, off the clock);

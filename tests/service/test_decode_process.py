@@ -11,7 +11,7 @@ import torch
 from orchestration.decode_process import DecodeProcess
 from rxt_core import ReactiveTransformer, preset
 
-from .test_scheduler import alone, request
+from .test_scheduler import alone, answer, request
 
 
 @pytest.fixture(scope="module")
@@ -27,16 +27,6 @@ def engine(model):
     engine.steps = steps
     yield engine
     engine.close()
-
-
-async def answer(engine, req, stop_after=None) -> list[int]:
-    got = []
-    async for event in engine.generate(req):
-        if event.token is not None:
-            got.append(event.token)
-        if stop_after is not None and len(got) >= stop_after:
-            break  # the client went away
-    return got
 
 
 def run(coro):

@@ -31,6 +31,17 @@ def alone(model, req: GenerationRequest) -> list[int]:
     return model.generate([query], req.stm, req.params)[0]
 
 
+async def answer(engine, req: GenerationRequest, stop_after: int | None = None) -> list[int]:
+    """`req`'s tokens from a decode engine; with `stop_after`, its caller leaves after that many."""
+    got = []
+    async for event in engine.generate(req):
+        if event.token is not None:
+            got.append(event.token)
+        if stop_after is not None and len(got) >= stop_after:
+            break  # the client went away
+    return got
+
+
 def drive(scheduler: BatchScheduler, joins: dict[int, list[GenerationRequest]], cancel_at=None):
     """Step until idle, adding `joins[step]` before that step; returns tokens and finish per id."""
     tokens: dict[str, list[int]] = {}
@@ -108,17 +119,10 @@ def test_decode_loop_streams_concurrent_requests_and_cancels_abandoned_ones(mode
     scheduler = BatchScheduler(model)
     steps = []
 
-    async def consume(req, stop_after=None):
-        got = []
-        async for event in loop.generate(req):
-            if event.token is not None:
-                got.append(event.token)
-            if stop_after is not None and len(got) >= stop_after:
-                break  # the client went away
-        return got
-
     async def main():
-        results = await asyncio.gather(*(consume(r) for r in reqs[:3]), consume(reqs[3], stop_after=2))
+        results = await asyncio.gather(
+            *(answer(loop, r) for r in reqs[:3]), answer(loop, reqs[3], stop_after=2)
+        )
         await asyncio.sleep(0.2)  # let the loop process the cancellation
         return results
 
@@ -146,14 +150,11 @@ def test_a_failed_decode_step_fails_its_rows_and_the_loop_keeps_serving(model):
 
     loop = DecodeLoop(FailsOnce(model))
 
-    async def answer(req):
-        return [e.token async for e in loop.generate(req) if e.token is not None]
-
     async def main():
         async with asyncio.timeout(30):  # a swallowed failure would leave the caller waiting forever
             with pytest.raises(RuntimeError, match="generation failed: out of memory"):
-                await answer(request(model, 0))
-            return await answer(request(model, 1))
+                await answer(loop, request(model, 0))
+            return await answer(loop, request(model, 1))
 
     try:
         got = asyncio.run(main())
