@@ -100,7 +100,9 @@ class MemoryUpdaterDeployment:
 )
 class DecoderDeployment:
     def __init__(self, config: ServiceConfig, updater: DeploymentHandle):
-        model, tokenizer = load_model(config)
+        # With a decode process, the replica's own copy only names the model (config, fingerprint):
+        # on the CPU, so a GPU holds one copy of the weights, the child's.
+        model, tokenizer = load_model(config, "cpu" if config.decode_engine == "process" else None)
 
         async def apply(job: UpdateJob) -> UpdateResult:
             return await updater.apply.remote(job)

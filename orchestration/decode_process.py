@@ -56,12 +56,14 @@ class DecodeSpec:
     niceness: int
 
     @classmethod
-    def of(cls, model: ReactiveTransformer, max_batch: int, threads: int, niceness: int) -> DecodeSpec:
+    def of(
+        cls, model: ReactiveTransformer, max_batch: int, threads: int, niceness: int, device: torch.device
+    ) -> DecodeSpec:
         weights = {name: t.detach().cpu() for name, t in model.state_dict().items()}
         dtype = next(model.parameters()).dtype
         config = model.config.model_dump(mode="json")
         fingerprint = model.fingerprint()
-        return cls(config, weights, dtype, str(model.device), fingerprint, max_batch, threads, niceness)
+        return cls(config, weights, dtype, str(device), fingerprint, max_batch, threads, niceness)
 
     def build(self) -> BatchScheduler:
         os.nice(self.niceness)
@@ -82,10 +84,12 @@ class DecodeProcess(TokenStreams):
         threads: int,
         on_step: Callable[[StepStats], None] | None = None,
         niceness: int = 0,
+        device: torch.device | None = None,
         start_timeout_s: float = 300.0,
     ):
+        """`device`: where the child decodes (default: the model's device)."""
         super().__init__(on_step)
-        self._spec = DecodeSpec.of(model, max_batch, threads, niceness)
+        self._spec = DecodeSpec.of(model, max_batch, threads, niceness, device or model.device)
         self._start_timeout_s = start_timeout_s
         self._child: subprocess.Popen | None = None
         self._socket: socket.socket | None = None  # started, not yet read by an event loop

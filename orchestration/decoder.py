@@ -49,6 +49,7 @@ from .decode_process import DecodeProcess
 from .errors import FailedPrecondition, InvalidArgument
 from .memory_updater import UpdateJob, UpdateResult
 from .metrics import Metrics
+from .runtime import device_for
 from .scheduler import BatchScheduler, FinishReason, GenerationRequest, StepStats
 from .sessions import SessionTurns, StmCache
 from .text import Tokenizer
@@ -335,8 +336,14 @@ def decode_engine(
     model: ReactiveTransformer, config: ServiceConfig, on_step: Callable[[StepStats], None]
 ) -> TokenStreams:
     if config.decode_engine == "process":
-        threads, niceness = config.torch_threads, config.decode_niceness
-        return DecodeProcess(model, config.max_batch_size, threads, on_step=on_step, niceness=niceness)
+        return DecodeProcess(
+            model,
+            config.max_batch_size,
+            config.torch_threads,
+            on_step=on_step,
+            niceness=config.decode_niceness,
+            device=device_for(config),
+        )
     return DecodeLoop(BatchScheduler(model, config.max_batch_size), on_step=on_step)
 
 

@@ -22,9 +22,12 @@ def device_for(config: ServiceConfig) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def load_model(config: ServiceConfig) -> tuple[ReactiveTransformer, Tokenizer]:
+def load_model(
+    config: ServiceConfig, device: str | torch.device | None = None
+) -> tuple[ReactiveTransformer, Tokenizer]:
+    """The model on `device` (default: `device_for(config)`)."""
     torch.set_num_threads(config.torch_threads)
-    device = device_for(config)
+    device = torch.device(device) if device is not None else device_for(config)
     model = ReactiveTransformer.from_pretrained(config.model_dir, device=device)
     log.info("loaded %s on %s (fingerprint %s)", config.model_dir, device, model.fingerprint())
     return model, load_tokenizer(config.model_dir)

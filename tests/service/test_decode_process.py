@@ -103,3 +103,22 @@ def test_close_ends_the_child(model):
     engine.close()
     with pytest.raises(ProcessLookupError):  # exited and reaped
         os.kill(pid, 0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_cpu_model_decodes_on_the_gpu_in_the_child(model):
+    """The decoder replica keeps its copy on the CPU; the child decodes on the device it is given."""
+    engine = DecodeProcess(model, max_batch=8, threads=1, device=torch.device("cuda"))
+    reqs = [request(model, n, max_new_tokens=10) for n in range(3)]
+
+    async def main():
+        return await asyncio.gather(*(answer(engine, r) for r in reqs))
+
+    try:
+        got = run(main())
+    finally:
+        engine.close()
+    on_gpu = ReactiveTransformer(model.config).to("cuda").eval()
+    on_gpu.load_state_dict(model.state_dict())
+    for req, tokens in zip(reqs, got, strict=True):
+        assert tokens == alone(on_gpu, type(req)(req.request_id, req.prompt, req.stm.cuda(), req.params))
