@@ -67,8 +67,8 @@ class ServiceConfig(BaseModel):
 
     decode_engine: Literal["process", "thread"] = "process"
     """Where a decoder replica runs its decode steps: 'process' = a child process of its own (steps
-    never wait for the GIL the replica's request handling holds; a second copy of the model's
-    weights), 'thread' = a worker thread of the replica (`orchestration.decode_process`)."""
+    never wait for the GIL the replica's request handling holds; the replica keeps a copy of the
+    weights on the CPU), 'thread' = a worker thread of the replica (`orchestration.decode_process`)."""
     decode_niceness: int = Field(5, ge=0, le=19)
     """The decode process's `nice` value: above 0 the memory updater, whose work each session's
     next turn waits for, is not starved by a decode loop that always has work (docs/service.md)."""
