@@ -63,6 +63,14 @@ def _parser() -> argparse.ArgumentParser:
         help="a made-up plan, food, drink, job, sport or colour is a phrase mixing made-up and real words "
         "('restore the old vorblin', 'zintu juice') with probability P (default 0)",
     )
+    synth.add_argument(
+        "--open-values",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="a stated city, colour, drink, food, job, language, plan or sport is one or two real words of "
+        "no pool ('velvet lantern') with probability P (default 0; training splits only)",
+    )
     synth.set_defaults(run=_synth)
 
     tok = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer")
@@ -93,6 +101,7 @@ def _synth(args: argparse.Namespace) -> int:
         max_distance=args.max_distance,
         novel_value_prob=args.novel_values,
         novel_phrase_prob=args.novel_phrases,
+        open_value_prob=args.open_values,
     )
     counts: dict[SynthSplit, int] = {
         "train": args.train,
@@ -103,7 +112,8 @@ def _synth(args: argparse.Namespace) -> int:
     for split, n in counts.items():
         start = time.perf_counter()
         path = args.out / f"{split}.jsonl"
-        split_config = dataclasses.replace(config, novel_value_prob=0.0) if split == "heldout" else config
+        made_up = {"novel_value_prob": 0.0, "open_value_prob": 0.0}
+        split_config = dataclasses.replace(config, **made_up) if split == "heldout" else config
         write_jsonl(path, generate(split, n, args.seed, split_config))
         seconds = time.perf_counter() - start
         print(f"{path}: {n} dialogues in {seconds:.1f} s ({n / max(seconds, 1e-9):,.0f} dialogues/s)")

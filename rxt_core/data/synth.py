@@ -28,6 +28,7 @@ from .facts import FACT_TYPES, FACTS_BY_NAME, FactType, render
 from .filler import FILLERS, echo
 from .filler import TEXTS as FILLER_TEXTS
 from .novel import NOVEL_POOLS, check_probability, novel_value
+from .open_values import OPEN_POOLS, open_value
 
 SynthSplit = Literal["train", "valid", "heldout"]
 SPLITS: tuple[SynthSplit, ...] = ("train", "valid", "heldout")
@@ -50,6 +51,7 @@ class SynthConfig:
     final_recall: bool = True  # the last turn asks about an earlier fact whenever one qualifies
     novel_value_prob: float = 0.0  # a stated value is made up (novel.py) instead of drawn from a pool
     novel_phrase_prob: float = 0.0  # a made-up plan/food/drink/job/sport/colour is phrase-shaped
+    open_value_prob: float = 0.0  # a closed-slot value is real words of no pool (open_values.py)
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_turns <= self.max_turns:
@@ -58,6 +60,7 @@ class SynthConfig:
             raise ValueError(f"max_distance must be >= 1, got {self.max_distance}")
         check_probability(self.novel_value_prob)
         check_probability(self.novel_phrase_prob, "novel_phrase_prob")
+        check_probability(self.open_value_prob, "open_value_prob")
 
 
 def generate(split: SynthSplit, n: int, seed: int, config: SynthConfig | None = None) -> Iterator[Dialogue]:
@@ -67,8 +70,10 @@ def generate(split: SynthSplit, n: int, seed: int, config: SynthConfig | None = 
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     config = config or SynthConfig()
-    if split == "heldout" and config.novel_value_prob:
-        raise ValueError("the held-out split takes held-out pool values only: novel_value_prob must be 0")
+    if split == "heldout" and (config.novel_value_prob or config.open_value_prob):
+        raise ValueError(
+            "the held-out split takes held-out pool values only: novel_value_prob and open_value_prob must be 0"
+        )
     pools = split_pools("heldout" if split == "heldout" else "train")
     stream = SPLITS.index(split)
     for i in range(n):
@@ -221,8 +226,15 @@ class _Conversation:
         """A value not used yet in this dialogue, so every question has one right answer.
 
         Small held-out pools can run out after many corrections; then any value but the
-        fact's current one will do. With `novel_value_prob` the value may be made up instead.
+        fact's current one will do. With `open_value_prob` the value may be real words of no pool,
+        with `novel_value_prob` made up.
         """
+        open_ = self.config.open_value_prob
+        if open_ and fact.pool in OPEN_POOLS and self.rng.random() < open_:  # no draw when off
+            while (value := open_value(self.rng, fact.pool, self.pools)) in self.used:
+                pass
+            self.used.add(value)
+            return value
         novel = self.config.novel_value_prob
         if novel and fact.pool in NOVEL_POOLS and self.rng.random() < novel:
             phrases = self.config.novel_phrase_prob

@@ -1,0 +1,61 @@
+"""Open values: real words of no pool for the closed slots, never a held-out value or a template
+word, and dialogues built with them still answer from their state."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from rxt_core.data.entities import phrases, words
+from rxt_core.data.novel import CAPITALISED_POOLS
+from rxt_core.data.open_values import OPEN_POOLS, OPEN_WORDS, open_value
+from rxt_core.data.synth import FACTS_BY_NAME, SynthConfig, generate, split_pools
+from tests.data.test_novel import _heldout_texts
+from tests.data.test_synth import _replay
+
+
+def test_open_values_are_real_words_of_no_pool_cased_like_their_pool() -> None:
+    train = split_pools("train")
+    known = {v.lower() for values in train.pools.values() for v in values}
+    heldout = _heldout_texts()
+    rng = random.Random(0)
+    for pool in sorted(OPEN_POOLS):
+        values = [open_value(rng, pool, train) for _ in range(400)]
+        assert len(set(values)) > 300, pool  # no small list to answer from
+        assert sum(v.lower() not in known for v in values) > 350, pool
+        for v in values:
+            drawn = words(v)[1:] if pool == "plan" else words(v)  # plans: a verb + the words
+            assert all(w in OPEN_WORDS for w in drawn), v
+            assert not {" ".join(drawn), *drawn} & (train.reserved | heldout), v
+            assert all(w[0].isupper() for w in v.split()) if pool in CAPITALISED_POOLS else v == v.lower()
+    with pytest.raises(ValueError, match="open values"):
+        open_value(rng, "name", train)
+
+
+def test_training_dialogues_with_open_values_stay_consistent_and_clear_of_heldout() -> None:
+    config = SynthConfig(open_value_prob=0.5)
+    dialogues = list(generate("train", 1500, seed=5, config=config))
+    assert [d.to_json() for d in dialogues[:20]] == [d.to_json() for d in generate("train", 20, 5, config)]
+    open_pool_values = [
+        f.value
+        for d in dialogues
+        for t in d.turns
+        for f in t.stated
+        if FACTS_BY_NAME[f.fact].pool in OPEN_POOLS
+    ]
+    known = {v for values in split_pools("train").pools.values() for v in values}
+    share = sum(v not in known for v in open_pool_values) / len(open_pool_values)
+    assert 0.35 < share < 0.65  # about half of the closed slots' values
+    heldout = _heldout_texts()
+    for d in dialogues:
+        _replay(d)  # recall answers follow the state, corrections included
+        for t in d.turns:
+            assert not heldout & phrases(f"{t.query} {t.answer}"), t
+
+
+def test_the_heldout_split_refuses_open_values_and_the_probability_is_checked() -> None:
+    with pytest.raises(ValueError, match="held-out"):
+        next(generate("heldout", 1, seed=0, config=SynthConfig(open_value_prob=0.1)))
+    with pytest.raises(ValueError, match=r"open_value_prob must be in \[0, 1\]"):
+        SynthConfig(open_value_prob=1.5)
