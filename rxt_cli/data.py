@@ -68,8 +68,8 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         metavar="P",
-        help="a stated city, colour, drink, food, job, language, plan or sport is one or two real words of "
-        "no pool ('velvet lantern') with probability P (default 0; training splits only)",
+        help="train/valid/echo only: a stated city, colour, drink, food, job, language, plan or sport is "
+        "one or two real words of no pool ('velvet lantern') with probability P (default 0)",
     )
     synth.set_defaults(run=_synth)
 
@@ -119,7 +119,7 @@ def _synth(args: argparse.Namespace) -> int:
         print(f"{path}: {n} dialogues in {seconds:.1f} s ({n / max(seconds, 1e-9):,.0f} dialogues/s)")
     if args.echo:
         path = args.out / "echo.jsonl"
-        write_jsonl(path, generate_echo(args.echo, args.seed, args.novel_values))
+        write_jsonl(path, generate_echo(args.echo, args.seed, args.novel_values, args.open_values))
         print(f"{path}: {args.echo} one-turn echo dialogues")
     meta = {"seed": args.seed, "counts": counts, "echo": args.echo, "config": dataclasses.asdict(config)}
     (args.out / "synth.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -81,16 +81,21 @@ def generate(split: SynthSplit, n: int, seed: int, config: SynthConfig | None = 
         yield generate_dialogue(rng, pools, config)
 
 
-def generate_echo(n: int, seed: int, novel_value_prob: float = 0.0) -> Iterator[Dialogue]:
+def generate_echo(
+    n: int, seed: int, novel_value_prob: float = 0.0, open_value_prob: float = 0.0
+) -> Iterator[Dialogue]:
     """`n` one-turn dialogues that echo 1-4 training names/values (each made up with probability
-    `novel_value_prob`): a copy curriculum for stages 1-2 (in whole dialogues echo turns are a few
-    percent; models learned to copy only with more)."""
+    `novel_value_prob`, closed-pool ones open words with `open_value_prob`): a copy curriculum for
+    stages 1-2 (in whole dialogues echo turns are a few percent; models learned to copy only with
+    more)."""
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     check_probability(novel_value_prob)
+    check_probability(open_value_prob, "open_value_prob")
     pools = split_pools("train")
     for i in range(n):
-        query, answer = echo(SynthRandom((seed << 64) | (len(SPLITS) << 48) | i), pools, novel_value_prob)
+        rng = SynthRandom((seed << 64) | (len(SPLITS) << 48) | i)
+        query, answer = echo(rng, pools, novel_value_prob, open_value_prob)
         yield Dialogue((Turn(query, answer),))
 
 

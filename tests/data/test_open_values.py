@@ -59,3 +59,19 @@ def test_the_heldout_split_refuses_open_values_and_the_probability_is_checked() 
         next(generate("heldout", 1, seed=0, config=SynthConfig(open_value_prob=0.1)))
     with pytest.raises(ValueError, match=r"open_value_prob must be in \[0, 1\]"):
         SynthConfig(open_value_prob=1.5)
+
+
+def test_echo_with_open_values_copies_open_words() -> None:
+    from rxt_core.data.synth import generate_echo
+
+    known = {v for values in split_pools("train").pools.values() for v in values}
+    dialogues = list(generate_echo(600, seed=2, open_value_prob=1.0))
+    copied_open = 0
+    for d in dialogues:
+        (turn,) = d.turns
+        echoed = turn.answer.removesuffix(".")
+        assert f"{echoed}." in turn.query or f"{echoed}?" in turn.query
+        values = echoed.replace(" and ", ", ").split(", ")
+        copied_open += sum(v not in known and all(w in OPEN_WORDS for w in words(v)) for v in values)
+    assert copied_open > 300  # closed-pool values of the echo rows are open words
+    assert [d.to_json() for d in generate_echo(50, seed=2)] != [d.to_json() for d in dialogues[:50]]
