@@ -138,11 +138,7 @@ class DecodeProcess(TokenStreams):
                 sock.close()
         self._writer = self._socket = self._connected = None
         if self._child is not None:
-            try:
-                self._child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._child.kill()
-                self._child.wait()
+            _end(self._child)
 
     # ------------------------------------------------------------ the child's life
     def _start(self) -> None:
@@ -180,8 +176,8 @@ class DecodeProcess(TokenStreams):
                     message, request_ids = body
                     log.error("decode step failed: %s", message)
                     self._fail(RuntimeError(f"generation failed: {message}"), request_ids)
-        except (asyncio.IncompleteReadError, OSError):
-            code = await asyncio.get_running_loop().run_in_executor(None, self._child.wait)
+        except (asyncio.IncompleteReadError, OSError):  # the stream broke: the child is gone or useless
+            code = await asyncio.get_running_loop().run_in_executor(None, _end, self._child)
             log.error("the decode process exited (code %s); the next request starts another", code)
             self._writer.close()
             self._writer = None
@@ -190,6 +186,15 @@ class DecodeProcess(TokenStreams):
     def _send(self, message: tuple) -> None:
         body = pickle.dumps(message)
         self._writer.write(_HEADER.pack(len(body)) + body)
+
+
+def _end(child: subprocess.Popen) -> int:
+    """The child's exit code, killing it if it has not exited within a few seconds."""
+    try:
+        return child.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        return child.wait()
 
 
 # Messages are length-prefixed pickles.

@@ -335,6 +335,9 @@ class Decoder:
 def decode_engine(
     model: ReactiveTransformer, config: ServiceConfig, on_step: Callable[[StepStats], None]
 ) -> TokenStreams:
+    """The configured engine. Both decode on `device_for(config)`: the thread engine with `model`
+    itself (the replica loads it there), the process engine with a copy the child makes there
+    (the replica's `model` stays on the CPU)."""
     if config.decode_engine == "process":
         return DecodeProcess(
             model,

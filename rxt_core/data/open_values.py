@@ -4,9 +4,10 @@ Why: a small pool (33-134 training colours, foods, drinks, jobs, languages, spor
 plans) lets a model answer a slot from a list it knows; session 12 measured that it then does
 not even repeat an unseen value stated in the same turn (0-46% against 75-87% for names, which
 come from 14,000 values; docs/training.md). Made-up strings (`novel.py`) break the list but look
-like nothing a real held-out food or colour looks like. A slot filled from a thousand-odd real
-words, alone or in pairs ("velvet lantern", "copper"), can only be answered by copying, with
-values shaped like real ones. Held-out values and words of the fixed texts (`reserved`) are never
+like nothing a real held-out food or colour looks like. A slot filled from some 900 real
+words, alone or in pairs ("velvet lantern", "copper"), is meant to be answerable only by copying,
+with values shaped like real ones (at stage 2 that alone did not teach the copy: docs/training.md,
+session 13). Held-out values and words of the fixed texts (`reserved`) are never
 drawn, so the held-out split stays unseen.
 """
 

@@ -234,16 +234,13 @@ class _Conversation:
         fact's current one will do. With `open_value_prob` the value may be real words of no pool,
         with `novel_value_prob` made up.
         """
-        open_ = self.config.open_value_prob
-        if open_ and fact.pool in OPEN_POOLS and self.rng.random() < open_:  # no draw when off
-            while (value := open_value(self.rng, fact.pool, self.pools)) in self.used:
-                pass
-            self.used.add(value)
-            return value
-        novel = self.config.novel_value_prob
-        if novel and fact.pool in NOVEL_POOLS and self.rng.random() < novel:
-            phrases = self.config.novel_phrase_prob
-            while (value := novel_value(self.rng, fact.pool, self.pools, phrases)) in self.used:
+        rng, config, draw = self.rng, self.config, None
+        if config.open_value_prob and fact.pool in OPEN_POOLS and rng.random() < config.open_value_prob:
+            draw = lambda: open_value(rng, fact.pool, self.pools)  # noqa: E731
+        elif config.novel_value_prob and fact.pool in NOVEL_POOLS and rng.random() < config.novel_value_prob:
+            draw = lambda: novel_value(rng, fact.pool, self.pools, config.novel_phrase_prob)  # noqa: E731
+        if draw is not None:  # no random draw when both are off
+            while (value := draw()) in self.used:
                 pass
             self.used.add(value)
             return value

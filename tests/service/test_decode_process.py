@@ -4,6 +4,7 @@ reaching the child, and failures (a bad step, a dead child) that fail their requ
 import asyncio
 import os
 import signal
+from dataclasses import replace
 
 import pytest
 import torch
@@ -67,8 +68,7 @@ def test_a_request_its_caller_abandons_stops_generating_in_the_child(model, engi
 
 def test_a_failed_step_fails_its_rows_and_the_child_keeps_serving(model, engine):
     good = request(model, 1)
-    bad = request(model, 0)
-    bad = type(bad)(bad.request_id, bad.prompt, torch.randn(1, 1, 3, 5), bad.params)  # wrong STM shape
+    bad = replace(request(model, 0), stm=torch.randn(1, 1, 3, 5))  # an STM of the wrong shape
     pid = engine.pid
 
     async def main():
@@ -97,6 +97,16 @@ def test_a_dead_child_fails_its_requests_and_the_next_request_starts_another(mod
     assert engine.pid not in (None, first)
 
 
+def test_the_child_runs_at_its_niceness(model):
+    """Below the memory updater, whose work each session's next turn waits for (docs/service.md)."""
+    engine = DecodeProcess(model, max_batch=2, threads=1, niceness=4)
+    try:
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, engine.pid) == min(ours + 4, 19)
+    finally:
+        engine.close()
+
+
 def test_close_ends_the_child(model):
     engine = DecodeProcess(model, max_batch=2, threads=1)
     pid = engine.pid
@@ -121,4 +131,4 @@ def test_a_cpu_model_decodes_on_the_gpu_in_the_child(model):
     on_gpu = ReactiveTransformer(model.config).to("cuda").eval()
     on_gpu.load_state_dict(model.state_dict())
     for req, tokens in zip(reqs, got, strict=True):
-        assert tokens == alone(on_gpu, type(req)(req.request_id, req.prompt, req.stm.cuda(), req.params))
+        assert tokens == alone(on_gpu, replace(req, stm=req.stm.cuda()))

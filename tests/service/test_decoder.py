@@ -4,6 +4,7 @@ ordering, caching, cancellation, fork/rollback/recovery semantics and typed erro
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -194,6 +195,22 @@ def test_second_concurrent_turn_on_a_session_is_refused(model_dir, db):
         assert last.from_version == 1
 
     run(model_dir, db, body)
+
+
+def test_both_decode_engines_answer_alike_and_the_process_runs_at_the_configured_niceness(
+    model_dir, tmp_path
+):
+    async def answers(s: Service):
+        sid = await s.create()
+        return [(await s.turn(sid, query, temperature=0.0))[0] for query in ("my name is Ada", "who am I?")]
+
+    async def niceness(s: Service):
+        return os.getpriority(os.PRIO_PROCESS, s.decoder.loop.pid), await answers(s)
+
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    child_niceness, by_process = run(model_dir, tmp_path / "a.db", niceness, decode_niceness=3)
+    assert child_niceness == min(ours + 3, 19)
+    assert by_process == run(model_dir, tmp_path / "b.db", answers, decode_engine="thread")
 
 
 def test_cancelled_turn_is_not_written_to_memory(model_dir, db):
