@@ -71,6 +71,15 @@ def _parser() -> argparse.ArgumentParser:
         help="train/valid/echo only: a stated city, colour, drink, food, job, language, plan or sport is "
         "one or two real words of no pool ('velvet lantern') with probability P (default 0)",
     )
+    synth.add_argument(
+        "--spliced-values",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="train/valid/echo only: a stated city, colour, drink, food, job, language, plan or sport has "
+        "one word spliced from two ('Rottergreb': a familiar head, another word's tail) with probability P "
+        "(default 0)",
+    )
     synth.set_defaults(run=_synth)
 
     tok = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer")
@@ -102,6 +111,7 @@ def _synth(args: argparse.Namespace) -> int:
         novel_value_prob=args.novel_values,
         novel_phrase_prob=args.novel_phrases,
         open_value_prob=args.open_values,
+        spliced_value_prob=args.spliced_values,
     )
     counts: dict[SynthSplit, int] = {
         "train": args.train,
@@ -112,14 +122,17 @@ def _synth(args: argparse.Namespace) -> int:
     for split, n in counts.items():
         start = time.perf_counter()
         path = args.out / f"{split}.jsonl"
-        made_up = {"novel_value_prob": 0.0, "open_value_prob": 0.0}
+        made_up = {"novel_value_prob": 0.0, "open_value_prob": 0.0, "spliced_value_prob": 0.0}
         split_config = dataclasses.replace(config, **made_up) if split == "heldout" else config
         write_jsonl(path, generate(split, n, args.seed, split_config))
         seconds = time.perf_counter() - start
         print(f"{path}: {n} dialogues in {seconds:.1f} s ({n / max(seconds, 1e-9):,.0f} dialogues/s)")
     if args.echo:
         path = args.out / "echo.jsonl"
-        write_jsonl(path, generate_echo(args.echo, args.seed, args.novel_values, args.open_values))
+        write_jsonl(
+            path,
+            generate_echo(args.echo, args.seed, args.novel_values, args.open_values, args.spliced_values),
+        )
         print(f"{path}: {args.echo} one-turn echo dialogues")
     meta = {"seed": args.seed, "counts": counts, "echo": args.echo, "config": dataclasses.asdict(config)}
     (args.out / "synth.json").write_text(json.dumps(meta, indent=2) + "\n")

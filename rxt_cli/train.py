@@ -108,6 +108,12 @@ def parser() -> argparse.ArgumentParser:
         help="stages 1-2: share of rows that read another row's states",
     )
     p.add_argument(
+        "--copy-weight",
+        type=float,
+        default=1.0,
+        help="stage 2: loss weight of answer tokens that also occur in the query (default 1: none)",
+    )
+    p.add_argument(
         "--baseline-layers",
         type=int,
         help="baseline decoder layers (default: the fewest with >= 1.5x RxT's parameters)",
@@ -205,7 +211,9 @@ def build_jobs(args) -> list:
                 baseline_layers=args.baseline_layers,
                 baseline_max_seq_len=args.baseline_max_seq_len,
                 loop=loop,
-                joint=JointConfig(noise_std=args.noise_std, swap_prob=args.swap_prob),
+                joint=JointConfig(
+                    noise_std=args.noise_std, swap_prob=args.swap_prob, copy_weight=args.copy_weight
+                ),
                 memory_aware=MemoryAwareConfig(
                     bptt_turns=args.bptt_turns,
                     unfreeze_memory_attention_step=args.unfreeze_memory_attention_step,

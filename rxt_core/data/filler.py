@@ -13,6 +13,7 @@ from collections.abc import Callable
 from .entities import PET_KINDS, EntityPools
 from .novel import novel_value
 from .open_values import OPEN_POOLS, open_value
+from .spliced import spliced_value
 
 Filler = Callable[[random.Random, EntityPools], tuple[str, str]]
 
@@ -129,15 +130,24 @@ _ECHO_POOLS = ("name", "name", "pet_name", "city", "food", "colour", "sport")
 
 
 def echo(
-    rng: random.Random, pools: EntityPools, novel_value_prob: float = 0.0, open_value_prob: float = 0.0
+    rng: random.Random,
+    pools: EntityPools,
+    novel_value_prob: float = 0.0,
+    open_value_prob: float = 0.0,
+    spliced_value_prob: float = 0.0,
 ) -> tuple[str, str]:
     """Copy one to four values, most of them made-up names, in order. Recall answers must copy
     values the model has never seen whole; this teaches copying from the current query first.
     A city, food, colour or sport is real words of no pool with `open_value_prob` (a pool value
-    can be recalled instead of copied: session 13)."""
+    can be recalled instead of copied: session 13), spliced from two words with `spliced_value_prob`."""
     values = []
     for _ in range(rng.randint(1, 4)):
         pool = rng.choice(_ECHO_POOLS)
+        if (
+            spliced_value_prob > 0 and pool in OPEN_POOLS and rng.random() < spliced_value_prob
+        ):  # no draw when off
+            values.append(spliced_value(rng, pool, pools))
+            continue
         if open_value_prob > 0 and pool in OPEN_POOLS and rng.random() < open_value_prob:  # no draw when off
             values.append(open_value(rng, pool, pools))
             continue

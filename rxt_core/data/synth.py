@@ -29,6 +29,7 @@ from .filler import FILLERS, echo
 from .filler import TEXTS as FILLER_TEXTS
 from .novel import NOVEL_POOLS, check_probability, novel_value
 from .open_values import OPEN_POOLS, open_value
+from .spliced import spliced_value
 
 SynthSplit = Literal["train", "valid", "heldout"]
 SPLITS: tuple[SynthSplit, ...] = ("train", "valid", "heldout")
@@ -52,6 +53,7 @@ class SynthConfig:
     novel_value_prob: float = 0.0  # a stated value is made up (novel.py) instead of drawn from a pool
     novel_phrase_prob: float = 0.0  # a made-up plan/food/drink/job/sport/colour is phrase-shaped
     open_value_prob: float = 0.0  # a closed-slot value is real words of no pool (open_values.py)
+    spliced_value_prob: float = 0.0  # a closed-slot value has a word spliced from two (spliced.py)
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_turns <= self.max_turns:
@@ -61,6 +63,7 @@ class SynthConfig:
         check_probability(self.novel_value_prob)
         check_probability(self.novel_phrase_prob, "novel_phrase_prob")
         check_probability(self.open_value_prob, "open_value_prob")
+        check_probability(self.spliced_value_prob, "spliced_value_prob")
 
 
 def generate(split: SynthSplit, n: int, seed: int, config: SynthConfig | None = None) -> Iterator[Dialogue]:
@@ -70,9 +73,12 @@ def generate(split: SynthSplit, n: int, seed: int, config: SynthConfig | None = 
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     config = config or SynthConfig()
-    if split == "heldout" and (config.novel_value_prob or config.open_value_prob):
+    if split == "heldout" and (
+        config.novel_value_prob or config.open_value_prob or config.spliced_value_prob
+    ):
         raise ValueError(
-            "the held-out split takes held-out pool values only: novel_value_prob and open_value_prob must be 0"
+            "the held-out split takes held-out pool values only: "
+            "novel_value_prob, open_value_prob and spliced_value_prob must be 0"
         )
     pools = split_pools("heldout" if split == "heldout" else "train")
     stream = SPLITS.index(split)
@@ -82,20 +88,26 @@ def generate(split: SynthSplit, n: int, seed: int, config: SynthConfig | None = 
 
 
 def generate_echo(
-    n: int, seed: int, novel_value_prob: float = 0.0, open_value_prob: float = 0.0
+    n: int,
+    seed: int,
+    novel_value_prob: float = 0.0,
+    open_value_prob: float = 0.0,
+    spliced_value_prob: float = 0.0,
 ) -> Iterator[Dialogue]:
     """`n` one-turn dialogues that echo 1-4 training names/values (each made up with probability
-    `novel_value_prob`, closed-pool ones open words with `open_value_prob`): a copy curriculum for
+    `novel_value_prob`, closed-pool ones open words with `open_value_prob`, spliced with
+    `spliced_value_prob`): a copy curriculum for
     stages 1-2 (in whole dialogues echo turns are a few percent; models learned to copy only with
     more)."""
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     check_probability(novel_value_prob)
     check_probability(open_value_prob, "open_value_prob")
+    check_probability(spliced_value_prob, "spliced_value_prob")
     pools = split_pools("train")
     for i in range(n):
         rng = SynthRandom((seed << 64) | (len(SPLITS) << 48) | i)
-        query, answer = echo(rng, pools, novel_value_prob, open_value_prob)
+        query, answer = echo(rng, pools, novel_value_prob, open_value_prob, spliced_value_prob)
         yield Dialogue((Turn(query, answer),))
 
 
@@ -231,11 +243,13 @@ class _Conversation:
         """A value not used yet in this dialogue, so every question has one right answer.
 
         Small held-out pools can run out after many corrections; then any value but the
-        fact's current one will do. With `open_value_prob` the value may be real words of no pool,
-        with `novel_value_prob` made up.
+        fact's current one will do. With `spliced_value_prob` the value may have a spliced word,
+        with `open_value_prob` be real words of no pool, with `novel_value_prob` made up.
         """
         rng, config, draw = self.rng, self.config, None
-        if config.open_value_prob and fact.pool in OPEN_POOLS and rng.random() < config.open_value_prob:
+        if config.spliced_value_prob and fact.pool in OPEN_POOLS and rng.random() < config.spliced_value_prob:
+            draw = lambda: spliced_value(rng, fact.pool, self.pools)  # noqa: E731
+        elif config.open_value_prob and fact.pool in OPEN_POOLS and rng.random() < config.open_value_prob:
             draw = lambda: open_value(rng, fact.pool, self.pools)  # noqa: E731
         elif config.novel_value_prob and fact.pool in NOVEL_POOLS and rng.random() < config.novel_value_prob:
             draw = lambda: novel_value(rng, fact.pool, self.pools, config.novel_phrase_prob)  # noqa: E731

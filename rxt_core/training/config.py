@@ -57,6 +57,11 @@ class JointConfig(BaseModel):
     """Fraction of rows whose decoder reads another row's encoder states (ours, not the paper's).
     With only its own row's states the decoder learns to read the answer off its memory and
     never to copy from its own context, which later turns need: those rows must."""
+    copy_weight: float = Field(1.0, ge=1)
+    """Loss weight of answer tokens whose id also occurs in the row's query (1: no extra weight;
+    ours). Models finish an unseen value copied from the query the way a familiar word goes on
+    (session 14): these are the targets where copying must beat the language model's prior.
+    L_AR becomes the weighted mean; `ar_loss` is still logged unweighted."""
 
 
 class MemoryPretrainConfig(BaseModel):

@@ -7,7 +7,8 @@ single interactions (`[Q] query [A] answer [EOS]`, unconnected to each other).
 - the decoder reads the row autoregressively, its memory cross-attention attending to the
   encoder's per-layer states, *detached* (no decoder gradient reaches the encoder) plus
   Gaussian noise of `noise_std` times their standard deviation (for `swap_prob` of the rows:
-  another row's states): L_AR over every next token;
+  another row's states): L_AR over every next token, the answer tokens that also occur in the
+  query weighted `copy_weight` times (1: a plain mean);
 - L = alpha * L_AR + beta * L_MLM + moe.aux_loss_weight * L_aux.
 """
 
@@ -80,9 +81,13 @@ class JointStage:
             memory = memory + scale * torch.randn(memory.shape, generator=generator).to(device)
         memory, memory_mask = self._swap_rows(memory, batch.mask, generator)
         logits, aux = self.model(batch.ids, memory, memory_mask)
-        nll, _ = next_token_nll(logits, batch)
-        ar = nll / max(batch.target_count, 1)
-        loss = self.cfg.alpha * ar + self.cfg.beta * mlm + config.moe.aux_loss_weight * aux
+        if self.cfg.copy_weight == 1:
+            nll, _ = next_token_nll(logits, batch)
+            ar = fitted = nll / max(batch.target_count, 1)
+        else:
+            weights = 1 + (self.cfg.copy_weight - 1) * copied_targets(batch.ids, batch.mask, config).float()
+            ar, fitted = weighted_next_token_nll(logits, batch, weights)
+        loss = self.cfg.alpha * fitted + self.cfg.beta * mlm + config.moe.aux_loss_weight * aux
         return loss, ar.detach(), mlm.detach(), aux.detach()
 
     def _swap_rows(self, memory: torch.Tensor, mask: torch.Tensor, generator: torch.Generator):
@@ -92,6 +97,28 @@ class JointStage:
         swap = (torch.rand(len(memory), generator=generator) < self.cfg.swap_prob).to(memory.device)
         memory = torch.where(swap[:, None, None, None], memory.roll(1, 0), memory)
         return memory, torch.where(swap[:, None], mask.roll(1, 0), mask)
+
+
+def copied_targets(ids: torch.Tensor, mask: torch.Tensor, config) -> torch.Tensor:
+    """[B, T-1]: which next-token targets are answer tokens (after the row's first [A]) whose id
+    also occurs in its query (between [Q] and [A]); special tokens never count. Rows without
+    [A] (stage 1 text) have none."""
+    positions = torch.arange(ids.shape[1], device=ids.device)
+    is_answer_marker = ids == config.answer_id
+    marker = torch.where(is_answer_marker.any(1), is_answer_marker.int().argmax(1), ids.shape[1])[:, None]
+    real = mask & (ids >= SPECIAL_IDS)
+    in_query = real & (positions > 0) & (positions < marker)
+    in_answer = real & (positions > marker)
+    occurs = ((ids[:, :, None] == ids[:, None, :]) & in_query[:, None, :]).any(-1)
+    return (in_answer & occurs)[:, 1:]
+
+
+def weighted_next_token_nll(logits: torch.Tensor, batch: TokenBatch, weights: torch.Tensor):
+    """The mean next-token NLL over `batch.targets`, plain and weighted by `weights` [B, T-1]."""
+    select = batch.targets
+    nll = F.cross_entropy(logits[:, :-1][select].float(), batch.ids[:, 1:][select], reduction="none")
+    w = weights[select]
+    return nll.mean(), (w * nll).sum() / w.sum()
 
 
 def mask_tokens(ids: torch.Tensor, mask: torch.Tensor, prob: float, config, generator: torch.Generator):

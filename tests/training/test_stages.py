@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
 
 from rxt_core import ReactiveTransformer, StatelessLM
 from rxt_core.training.baseline import BaselineStage, baseline_config
+from rxt_core.training.batching import lm_batch
 from rxt_core.training.config import JointConfig, LoopConfig, MemoryAwareConfig, MemoryPretrainConfig
-from rxt_core.training.joint import JointStage, interaction_rows, text_rows
+from rxt_core.training.joint import (
+    JointStage,
+    copied_targets,
+    interaction_rows,
+    text_rows,
+    weighted_next_token_nll,
+)
 from rxt_core.training.loop import Runtime, train
 from rxt_core.training.memory_aware import MemoryAwareStage
 from rxt_core.training.memory_pretrain import MemoryPretrainStage
 from rxt_core.training.pipeline import load_token_dialogues
+from tests.training.conftest import WordTokenizer
 
 
 def loop(steps: int, **kw) -> LoopConfig:
@@ -65,6 +74,60 @@ def test_swap_prob_gives_rows_another_rows_memory(config, token_dialogues, swap_
     assert torch.equal(swapped_mask, mask[source])  # the padding mask travels with the memory
     share = float((source == previous).float().mean())
     assert {0.0: share == 0.0, 0.5: 0.25 < share < 0.75, 1.0: share == 1.0}[swap_prob]
+
+
+def test_copied_targets_are_the_answer_tokens_that_occur_in_the_query(config):
+    tok = WordTokenizer("my dog is Rex . a good text row".split())
+    interaction = tok.encode_interaction("my dog is Rex .", "Rex is a good dog .")
+    text = [config.bos_id, *tok.encode("my dog is Rex . Rex is a good dog ."), config.eos_id]
+    batch = lm_batch([interaction, text], config.pad_id)
+    copied = copied_targets(batch.ids, batch.mask, config)
+    answer_start = interaction.index(config.answer_id) + 1
+    predicted = [tok.inverse.get(int(i), "?") for i in batch.ids[0, 1:][copied[0]]]
+    assert predicted == ["Rex", "is", "dog", "."]  # not "a", "good", [EOS] or the query itself
+    assert bool(copied[0, : answer_start - 1].logical_not().all())
+    assert not bool(copied[1].any())  # stage-1 text rows have no [A], so no copies
+
+
+def test_copy_weight_is_a_weighted_mean_over_the_targets(config):
+    tok = WordTokenizer("my dog is Rex . a good".split())
+    batch = lm_batch([tok.encode_interaction("my dog is Rex .", "Rex is a good dog .")], config.pad_id)
+    copied = copied_targets(batch.ids, batch.mask, config)
+    logits = torch.zeros(1, batch.ids.shape[1], config.vocab_size)
+    target = batch.ids[0, 1:]
+    logits[0, :-1][copied[0], target[copied[0]]] = 1e4  # copies predicted exactly: NLL 0
+    n_copy, n_other = int(copied.sum()), batch.target_count - int(copied.sum())
+    plain, weighted = weighted_next_token_nll(logits, batch, 1 + 2 * copied.float())
+    uniform = math.log(config.vocab_size)
+    assert plain.item() == pytest.approx(n_other * uniform / (n_other + n_copy), rel=1e-5)
+    assert weighted.item() == pytest.approx(n_other * uniform / (n_other + 3 * n_copy), rel=1e-5)
+
+
+def test_copy_weight_fits_the_copied_tokens_sooner(config, token_dialogues, tmp_path):
+    rows = interaction_rows(token_dialogues, config)
+    batch = lm_batch(rows[:32], config.pad_id)
+    copied = copied_targets(batch.ids, batch.mask, config)
+    nll = {}
+    for weight in (1.0, 4.0):
+        torch.manual_seed(0)
+        model = ReactiveTransformer(config)
+        state = run(
+            JointStage("2", model, rows, loop(12), JointConfig(copy_weight=weight)),
+            loop(12),
+            tmp_path / str(weight),
+        )
+        assert falls(state.history)
+        with torch.no_grad():
+            memory = torch.stack(model.encode(batch.ids, batch.mask), dim=1)
+            logits, _ = model(batch.ids, memory, batch.mask)
+        per_token = torch.nn.functional.cross_entropy(
+            logits[:, :-1].transpose(1, 2), batch.ids[:, 1:], reduction="none"
+        )
+        nll[weight] = (per_token[copied].mean().item(), per_token[batch.targets & ~copied].mean().item())
+    assert nll[4.0][0] < nll[1.0][0]  # the copies are fitted better...
+    assert nll[4.0][1] > nll[1.0][1]  # ...at the other tokens' expense (same seed, same steps)
+    with pytest.raises(ValueError):
+        JointConfig(copy_weight=0.5)
 
 
 def test_stage3_memory_pretrain_loss_falls_and_trains_only_memory_attention(

@@ -1,0 +1,42 @@
+"""Closed-slot values with one word spliced: the head of a familiar word, the tail of another.
+
+Why: models trained so far repeat the *first* piece of an unseen colour, food, city or language
+stated in their own query and then finish it the way a word they know goes on ("Rotterdam" ->
+"Romegranate", "Palermo" -> "Prism", "matcha" -> "mapmaker"; session 13's eval samples). A
+made-up string (`novel.py`) gives the language model no such prior to fight; a pool value whose
+word turns into another word half-way ("Rottergreb", "apple julantern") does: after the familiar
+head only copying the tail from the query is right. Neither the value nor its spliced word is a held-out
+value or a word of the fixed texts (`reserved`), so the held-out split stays unseen.
+"""
+
+from __future__ import annotations
+
+import random
+
+from .entities import EntityPools, words
+from .novel import CAPITALISED_POOLS
+from .open_values import OPEN_POOLS, OPEN_WORDS
+
+_MIN_WORD = 4  # shorter words leave no head and tail worth splicing
+
+
+def spliced_value(rng: random.Random, pool: str, pools: EntityPools) -> str:
+    """A training value of `pool` with one of its words (of >= 4 letters) cut after 2 or more
+    letters and finished with the tail of another pool value's or open word's word."""
+    if pool not in OPEN_POOLS:
+        raise ValueError(f"pool {pool!r} takes no spliced values (only {sorted(OPEN_POOLS)})")
+    donors = [w for v in pools[pool] for w in v.lower().split() if len(w) >= _MIN_WORD]
+    donors += [w for w in OPEN_WORDS if len(w) >= _MIN_WORD]
+    while True:
+        parts = rng.choice(pools[pool]).split()
+        at = rng.choice([i for i, w in enumerate(parts) if len(w) >= _MIN_WORD] or [len(parts) - 1])
+        head, tail = parts[at], rng.choice(donors)
+        if len(head) < 3 or tail == head.lower():
+            continue
+        word = head[: rng.randint(2, len(head) - 1)] + tail[rng.randint(1, len(tail) - 2) :]
+        if word.lower() == head.lower():
+            continue
+        parts[at] = word.capitalize() if pool in CAPITALISED_POOLS else word
+        value = " ".join(parts)
+        if " ".join(words(value)) not in pools.reserved and not any(w in pools.reserved for w in words(word)):
+            return value
