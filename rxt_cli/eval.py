@@ -104,6 +104,14 @@ def format_table(results: dict) -> str:
             "copied-value accuracy (stated in the query)",
             [_probe(m, "copied_value_accuracy", "copied_value_tokens") for m in models],
         ),
+        (
+            "  ... its first tokens",
+            [_probe(m, "copied_value_first_token_accuracy", "copied_value_first_tokens") for m in models],
+        ),
+        (
+            "  ... its later tokens",
+            [_probe(m, "copied_value_later_token_accuracy", "copied_value_later_tokens") for m in models],
+        ),
         ("memory rewritten per turn (mean write weight)", [_mean_write(m) for m in models]),
         ("share of a write left after 1 / 2 / 4 / 8 turns", [_retention(m) for m in models]),
     ]

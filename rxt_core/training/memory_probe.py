@@ -12,7 +12,9 @@ A model that stores and retrieves facts predicts the value far better from its o
 It also scores, with the own STM, the *copied values*: a value the query states and the answer
 repeats ("My cousin is Mekel." -> "Mekel sounds like a great cousin."). Reading a fact back from
 memory needs the same copying of a never-seen name, from the current context first: a model that
-cannot copy here cannot recall either.
+cannot copy here cannot recall either. Their first and later tokens are scored apart too: a model
+that copies only the first piece of an unseen value and finishes it from its language prior
+("Rotterdam" -> "Romegranate") shows a high first-token and a low later-token accuracy.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class MemoryProbe:
     other_correct: int = 0
     copy_tokens: int = 0
     copy_correct: int = 0
+    copy_later_tokens: int = 0  # the copied values' tokens after their first
+    copy_later_correct: int = 0
 
     @property
     def own_accuracy(self) -> float:
@@ -48,6 +52,16 @@ class MemoryProbe:
     @property
     def copy_accuracy(self) -> float:
         return self.copy_correct / max(1, self.copy_tokens)
+
+    @property
+    def copy_first_accuracy(self) -> float:
+        return (self.copy_correct - self.copy_later_correct) / max(
+            1, self.copy_tokens - self.copy_later_tokens
+        )
+
+    @property
+    def copy_later_accuracy(self) -> float:
+        return self.copy_later_correct / max(1, self.copy_later_tokens)
 
     @property
     def nll_gap(self) -> float:
@@ -63,6 +77,10 @@ class MemoryProbe:
             "value_nll_gap": self.nll_gap,
             "copied_value_tokens": self.copy_tokens,
             "copied_value_accuracy": self.copy_accuracy,
+            "copied_value_first_tokens": self.copy_tokens - self.copy_later_tokens,
+            "copied_value_first_token_accuracy": self.copy_first_accuracy,
+            "copied_value_later_tokens": self.copy_later_tokens,
+            "copied_value_later_token_accuracy": self.copy_later_accuracy,
         }
 
 
@@ -75,6 +93,12 @@ def value_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
 def copy_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
     """Indices into `turn.answer` of the tokens of values the query states and the answer repeats."""
     return sorted({k for fact in turn.stated for k in _span(turn.answer, fact.value, tokenizer)})
+
+
+def later_copy_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
+    """`copy_positions` but each value's first token."""
+    firsts = {span[0] for fact in turn.stated if (span := _span(turn.answer, fact.value, tokenizer))}
+    return [k for k in copy_positions(turn, tokenizer) if k not in firsts]
 
 
 def _span(answer: list[int], value: str, tokenizer: TextTokenizer) -> list[int]:
@@ -115,6 +139,10 @@ def probe_memory(
                 _, correct = next_token_nll(logits, copied)
                 result.copy_correct += int(correct)
                 result.copy_tokens += copied.target_count
+                later = _select(turns, batch, later_copy_positions, tokenizer)
+                _, correct = next_token_nll(logits, later)
+                result.copy_later_correct += int(correct)
+                result.copy_later_tokens += later.target_count
             if recalled.target_count:
                 nll, correct = next_token_nll(logits, recalled)
                 result.own_nll += float(nll)

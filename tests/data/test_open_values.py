@@ -48,17 +48,23 @@ def test_the_heldout_split_refuses_open_values_and_the_probability_is_checked() 
         SynthConfig(open_value_prob=1.5)
 
 
+def echoed_values(dialogues) -> list[str]:
+    """Every value the one-turn echo dialogues copy, checked to be their query's, in order."""
+    values = []
+    for d in dialogues:
+        (turn,) = d.turns
+        echoed = turn.answer.removesuffix(".")
+        assert f"{echoed}." in turn.query or f"{echoed}?" in turn.query
+        values += echoed.replace(" and ", ", ").split(", ")
+    return values
+
+
 def test_echo_with_open_values_copies_open_words() -> None:
     from rxt_core.data.synth import generate_echo
 
     known = {v for values in split_pools("train").pools.values() for v in values}
     dialogues = list(generate_echo(600, seed=2, open_value_prob=1.0))
-    copied_open = 0
-    for d in dialogues:
-        (turn,) = d.turns
-        echoed = turn.answer.removesuffix(".")
-        assert f"{echoed}." in turn.query or f"{echoed}?" in turn.query
-        values = echoed.replace(" and ", ", ").split(", ")
-        copied_open += sum(v not in known and all(w in OPEN_WORDS for w in words(v)) for v in values)
+    values = echoed_values(dialogues)
+    copied_open = sum(v not in known and all(w in OPEN_WORDS for w in words(v)) for v in values)
     assert copied_open > 300  # closed-pool values of the echo rows are open words
     assert [d.to_json() for d in generate_echo(50, seed=2)] != [d.to_json() for d in dialogues[:50]]

@@ -13,6 +13,7 @@ from rxt_core.data.open_values import OPEN_POOLS
 from rxt_core.data.spliced import spliced_value
 from rxt_core.data.synth import FACTS_BY_NAME, SynthConfig, generate, generate_echo, split_pools
 from tests.data.test_novel import _heldout_texts, consistent_training_dialogues
+from tests.data.test_open_values import echoed_values
 
 
 def _source(value: str, pool_values: tuple[str, ...]) -> tuple[str, str] | None:
@@ -67,12 +68,6 @@ def test_the_heldout_split_refuses_spliced_values_and_the_probability_is_checked
 def test_echo_with_spliced_values_copies_them() -> None:
     pools = split_pools("train")
     closed = {v for pool in OPEN_POOLS for v in pools[pool]}
-    dialogues = list(generate_echo(600, seed=2, spliced_value_prob=1.0))
-    spliced = 0
-    for d in dialogues:
-        (turn,) = d.turns
-        echoed = turn.answer.removesuffix(".")
-        assert f"{echoed}." in turn.query or f"{echoed}?" in turn.query
-        values = echoed.replace(" and ", ", ").split(", ")
-        spliced += sum(any(_source(v, pools[p]) for p in OPEN_POOLS) and v not in closed for v in values)
+    values = echoed_values(generate_echo(600, seed=2, spliced_value_prob=1.0))
+    spliced = sum(any(_source(v, pools[p]) for p in OPEN_POOLS) and v not in closed for v in values)
     assert spliced > 300  # the echo rows' cities, foods, colours and sports are spliced

@@ -79,9 +79,12 @@ def test_train_all_stages_then_baseline_then_eval(corpus, tmp_path, capsys):
     table = capsys.readouterr().out
     assert "RxT" in table and "Stateless baseline" in table and "answer perplexity" in table
     assert "recalled-value accuracy, own memory" in table
+    assert "... its first tokens" in table and "... its later tokens" in table
     scored = json.loads(results.read_text())
     probe = scored["models"][0]["memory_probe"]
     assert probe["value_tokens"] > 0 and 0 <= probe["own_value_accuracy"] <= 1
+    firsts, laters = probe["copied_value_first_tokens"], probe["copied_value_later_tokens"]
+    assert firsts > 0 and laters > 0 and firsts + laters == probe["copied_value_tokens"]
     assert "memory_probe" not in scored["models"][1]  # the baseline has no memory to probe
     expected = {}
     heldout = list(generate("heldout", 6, 0, SynthConfig(min_turns=3, max_turns=5)))

@@ -6,9 +6,11 @@ from __future__ import annotations
 import torch
 
 from rxt_core import ReactiveTransformer
+from rxt_core.data.dialogue import Fact
+from rxt_core.training.batching import TokenTurn
 from rxt_core.training.config import LoopConfig, MemoryAwareConfig
 from rxt_core.training.memory_aware import MemoryAwareStage
-from rxt_core.training.memory_probe import copy_positions, probe_memory, value_positions
+from rxt_core.training.memory_probe import copy_positions, later_copy_positions, probe_memory, value_positions
 
 
 def test_value_positions_point_at_the_recalled_value(token_dialogues, tokenizer):
@@ -23,6 +25,29 @@ def test_copy_positions_point_at_the_stated_value_the_answer_repeats(token_dialo
     (k,) = copy_positions(turn, tokenizer)
     assert tokenizer.decode([turn.answer[k]]) == turn.stated[0].value
     assert copy_positions(token_dialogues[0][3], tokenizer) == []  # a recall states nothing
+
+
+def _two_word_echo(tokenizer, first: str, last: str) -> list[TokenTurn]:
+    query, answer = f"I am {first} {last} .", f"Hi {first} {last} ."
+    stated = (Fact("name", f"{first} {last}"),)
+    return [TokenTurn(tokenizer.encode(query), tokenizer.encode(answer), None, query, answer, stated)]
+
+
+def test_later_copy_positions_leave_out_each_values_first_token(tokenizer):
+    (turn,) = _two_word_echo(tokenizer, "Ann", "Bob")
+    assert copy_positions(turn, tokenizer) == [1, 2]  # "Hi [Ann Bob] ."
+    assert later_copy_positions(turn, tokenizer) == [2]
+    assert later_copy_positions(TokenTurn(turn.query, turn.answer), tokenizer) == []  # nothing stated
+
+
+def test_probe_scores_first_and_later_copied_tokens_apart(config, tokenizer):
+    dialogues = [_two_word_echo(tokenizer, a, b) for a, b in [("Ann", "Bob"), ("Cid", "Dee"), ("Eve", "Fay")]]
+    probe = probe_memory(ReactiveTransformer(config), dialogues, tokenizer, batch_size=8)
+    assert (probe.copy_tokens, probe.copy_later_tokens) == (6, 3)
+    first, later = probe.as_dict()["copied_value_first_tokens"], probe.as_dict()["copied_value_later_tokens"]
+    assert (first, later) == (3, 3)
+    total = probe.copy_first_accuracy * 3 + probe.copy_later_accuracy * 3
+    assert abs(total - probe.copy_accuracy * 6) < 1e-9  # the two parts make up the whole
 
 
 def test_probe_counts_every_value_token_and_sees_memory_use(config, token_dialogues, tokenizer):
