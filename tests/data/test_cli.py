@@ -27,12 +27,20 @@ def test_synth_writes_three_reproducible_splits(tmp_path: Path) -> None:
     assert meta["seed"] == 9 and meta["config"]["max_turns"] == 8
 
 
-def test_synth_novel_values_reach_train_valid_and_echo_but_never_heldout(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("flag", "field"),
+    [
+        ("--novel-values", "novel_value_prob"),
+        ("--open-values", "open_value_prob"),
+        ("--spliced-values", "spliced_value_prob"),
+    ],
+)
+def test_synth_value_flags_reach_train_valid_and_echo_but_never_heldout(
+    flag: str, field: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["synth", "--train", "80", "--heldout", "40", "--seed", "4", "--echo", "50"]
     assert main([*argv, "--out", str(tmp_path / "plain")]) == 0
-    assert main([*argv, "--out", str(tmp_path / "novel"), "--novel-values", "0.5"]) == 0
+    assert main([*argv, "--out", str(tmp_path / "novel"), flag, "0.5"]) == 0
     train_pools = split_pools("train")
     known = {v for values in train_pools.pools.values() for v in values}
     for split in ("train", "valid", "echo"):
@@ -41,14 +49,14 @@ def test_synth_novel_values_reach_train_valid_and_echo_but_never_heldout(
     stated = [
         f.value for d in read_jsonl(tmp_path / "novel" / "train.jsonl") for t in d.turns for f in t.stated
     ]
-    assert sum(v not in known for v in stated) > 0.2 * len(stated)
+    assert sum(v not in known for v in stated) > 0.1 * len(stated)
     # The held-out split is the benchmark: byte for byte the same with or without the flag.
     heldout = (tmp_path / "novel" / "heldout.jsonl").read_bytes()
     assert heldout == (tmp_path / "plain" / "heldout.jsonl").read_bytes()
     meta = json.loads((tmp_path / "novel" / "synth.json").read_text())
-    assert meta["config"]["novel_value_prob"] == 0.5
-    assert main([*argv, "--out", str(tmp_path / "bad"), "--novel-values", "1.5"]) == 1
-    assert "novel_value_prob must be in [0, 1], got 1.5" in capsys.readouterr().err
+    assert meta["config"][field] == 0.5
+    assert main([*argv, "--out", str(tmp_path / "bad"), flag, "1.5"]) == 1
+    assert f"{field} must be in [0, 1], got 1.5" in capsys.readouterr().err
 
 
 def test_tokenizer_and_check_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
