@@ -4,8 +4,8 @@
 
 For the values a query states and its reference answer repeats, the teacher-forced next-token
 accuracy of their first token and of their later tokens (rxt_core.training.memory_probe),
-for the closed-pool facts (city, hometown, colour, drink, food, job, language, plan, sport) and
-the others (names, numbers, birthdays) apart. A model that copies the first piece of an unseen
+for the closed-pool facts (those whose pool is one of `OPEN_POOLS`: city, hometown, colour, drink,
+food, job, language, plan, sport) and the others (names, numbers, birthdays) apart. A model that copies the first piece of an unseen
 value and finishes it from its language prior ("Rotterdam" -> "Romegranate") scores a high first
 and a low later accuracy (docs/training.md, session 14).
 """
@@ -18,17 +18,20 @@ import dataclasses
 import torch
 
 from rxt_core import ReactiveTransformer
+from rxt_core.data.open_values import OPEN_POOLS
+from rxt_core.data.synth import FACTS_BY_NAME
 from rxt_core.tokenizer import RxTTokenizer
 from rxt_core.training.memory_probe import probe_memory
 from rxt_core.training.pipeline import load_token_dialogues
 
-CLOSED_FACTS = frozenset(("city", "hometown", "colour", "drink", "food", "job", "language", "plan", "sport"))
+CLOSED_FACTS = frozenset(name for name, fact in FACTS_BY_NAME.items() if fact.pool in OPEN_POOLS)
 
 
 def only_facts(dialogues, keep) -> list:
-    """The dialogues with each turn's stated facts narrowed to those `keep` accepts."""
+    """The dialogues with each turn's stated facts narrowed to those `keep` accepts, and no
+    recalls (the probe then skips its recall passes, which this script does not report)."""
     return [
-        [dataclasses.replace(t, stated=tuple(f for f in t.stated if keep(f.fact))) for t in d]
+        [dataclasses.replace(t, stated=tuple(f for f in t.stated if keep(f.fact)), recall=None) for t in d]
         for d in dialogues
     ]
 

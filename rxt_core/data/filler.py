@@ -11,9 +11,7 @@ import random
 from collections.abc import Callable
 
 from .entities import PET_KINDS, EntityPools
-from .novel import novel_value
-from .open_values import OPEN_POOLS, open_value
-from .spliced import spliced_value
+from .unpooled import POOL_VALUES_ONLY, ValueMix, unpooled_draw
 
 Filler = Callable[[random.Random, EntityPools], tuple[str, str]]
 
@@ -129,30 +127,17 @@ _ECHO_QUERIES = (
 _ECHO_POOLS = ("name", "name", "pet_name", "city", "food", "colour", "sport")
 
 
-def echo(
-    rng: random.Random,
-    pools: EntityPools,
-    novel_value_prob: float = 0.0,
-    open_value_prob: float = 0.0,
-    spliced_value_prob: float = 0.0,
-) -> tuple[str, str]:
+def echo(rng: random.Random, pools: EntityPools, mix: ValueMix = POOL_VALUES_ONLY) -> tuple[str, str]:
     """Copy one to four values, most of them made-up names, in order. Recall answers must copy
     values the model has never seen whole; this teaches copying from the current query first.
-    A city, food, colour or sport is real words of no pool with `open_value_prob` (a pool value
-    can be recalled instead of copied: session 13), spliced from two words with `spliced_value_prob`."""
+    `mix` makes values spliced, open words (a pool value can be recalled instead of copied:
+    session 13) or made up, as in the dialogues (unpooled.py); echo turns inside dialogues
+    take pool values only."""
     values = []
     for _ in range(rng.randint(1, 4)):
         pool = rng.choice(_ECHO_POOLS)
-        if (
-            spliced_value_prob > 0 and pool in OPEN_POOLS and rng.random() < spliced_value_prob
-        ):  # no draw when off
-            values.append(spliced_value(rng, pool, pools))
-            continue
-        if open_value_prob > 0 and pool in OPEN_POOLS and rng.random() < open_value_prob:  # no draw when off
-            values.append(open_value(rng, pool, pools))
-            continue
-        novel = novel_value_prob > 0 and rng.random() < novel_value_prob  # no draw when off
-        values.append(novel_value(rng, pool, pools) if novel else rng.choice(pools[pool]))
+        draw = unpooled_draw(rng, pool, pools, mix)
+        values.append(draw() if draw else rng.choice(pools[pool]))
     names = values[0] if len(values) == 1 else ", ".join(values[:-1]) + " and " + values[-1]
     return rng.choice(_ECHO_QUERIES).format(names=names), names + "."
 

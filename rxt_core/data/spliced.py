@@ -12,6 +12,7 @@ value or a word of the fixed texts (`reserved`), so the held-out split stays uns
 from __future__ import annotations
 
 import random
+from functools import cache
 
 from .entities import EntityPools, words
 from .novel import CAPITALISED_POOLS
@@ -25,8 +26,7 @@ def spliced_value(rng: random.Random, pool: str, pools: EntityPools) -> str:
     letters and finished with the tail of another pool value's or open word's word."""
     if pool not in OPEN_POOLS:
         raise ValueError(f"pool {pool!r} takes no spliced values (only {sorted(OPEN_POOLS)})")
-    donors = [w for v in pools[pool] for w in v.lower().split() if len(w) >= _MIN_WORD]
-    donors += [w for w in OPEN_WORDS if len(w) >= _MIN_WORD]
+    donors = _donors(pools[pool])
     while True:
         parts = rng.choice(pools[pool]).split()
         at = rng.choice([i for i, w in enumerate(parts) if len(w) >= _MIN_WORD] or [len(parts) - 1])
@@ -40,3 +40,11 @@ def spliced_value(rng: random.Random, pool: str, pools: EntityPools) -> str:
         value = " ".join(parts)
         if " ".join(words(value)) not in pools.reserved and not any(w in pools.reserved for w in words(word)):
             return value
+
+
+@cache
+def _donors(values: tuple[str, ...]) -> tuple[str, ...]:
+    """The words a tail may come from: the pool's own and the open words, of >= 4 letters
+    (built once per pool, not per value)."""
+    own = (w for v in values for w in v.lower().split())
+    return tuple(w for w in (*own, *OPEN_WORDS) if len(w) >= _MIN_WORD)

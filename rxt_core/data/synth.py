@@ -27,9 +27,8 @@ from .entities import PET_KINDS, RELATIONS, EntityPools, EntitySplit, partition
 from .facts import FACT_TYPES, FACTS_BY_NAME, FactType, render
 from .filler import FILLERS, echo
 from .filler import TEXTS as FILLER_TEXTS
-from .novel import NOVEL_POOLS, check_probability, novel_value
-from .open_values import OPEN_POOLS, open_value
-from .spliced import spliced_value
+from .novel import check_probability
+from .unpooled import unpooled_draw
 
 SynthSplit = Literal["train", "valid", "heldout"]
 SPLITS: tuple[SynthSplit, ...] = ("train", "valid", "heldout")
@@ -96,18 +95,19 @@ def generate_echo(
 ) -> Iterator[Dialogue]:
     """`n` one-turn dialogues that echo 1-4 training names/values (each made up with probability
     `novel_value_prob`, closed-pool ones open words with `open_value_prob`, spliced with
-    `spliced_value_prob`): a copy curriculum for
-    stages 1-2 (in whole dialogues echo turns are a few percent; models learned to copy only with
-    more)."""
+    `spliced_value_prob`): a copy curriculum for stages 1-2 (in whole dialogues echo turns are a
+    few percent; models learned to copy only with more)."""
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
-    check_probability(novel_value_prob)
-    check_probability(open_value_prob, "open_value_prob")
-    check_probability(spliced_value_prob, "spliced_value_prob")
+    mix = SynthConfig(
+        novel_value_prob=novel_value_prob,
+        open_value_prob=open_value_prob,
+        spliced_value_prob=spliced_value_prob,
+    )  # checks the probabilities
     pools = split_pools("train")
     for i in range(n):
         rng = SynthRandom((seed << 64) | (len(SPLITS) << 48) | i)
-        query, answer = echo(rng, pools, novel_value_prob, open_value_prob, spliced_value_prob)
+        query, answer = echo(rng, pools, mix)
         yield Dialogue((Turn(query, answer),))
 
 
@@ -246,14 +246,8 @@ class _Conversation:
         fact's current one will do. With `spliced_value_prob` the value may have a spliced word,
         with `open_value_prob` be real words of no pool, with `novel_value_prob` made up.
         """
-        rng, config, draw = self.rng, self.config, None
-        if config.spliced_value_prob and fact.pool in OPEN_POOLS and rng.random() < config.spliced_value_prob:
-            draw = lambda: spliced_value(rng, fact.pool, self.pools)  # noqa: E731
-        elif config.open_value_prob and fact.pool in OPEN_POOLS and rng.random() < config.open_value_prob:
-            draw = lambda: open_value(rng, fact.pool, self.pools)  # noqa: E731
-        elif config.novel_value_prob and fact.pool in NOVEL_POOLS and rng.random() < config.novel_value_prob:
-            draw = lambda: novel_value(rng, fact.pool, self.pools, config.novel_phrase_prob)  # noqa: E731
-        if draw is not None:  # no random draw when both are off
+        draw = unpooled_draw(self.rng, fact.pool, self.pools, self.config)
+        if draw is not None:
             while (value := draw()) in self.used:
                 pass
             self.used.add(value)

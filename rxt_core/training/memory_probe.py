@@ -92,13 +92,18 @@ def value_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
 
 def copy_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
     """Indices into `turn.answer` of the tokens of values the query states and the answer repeats."""
-    return sorted({k for fact in turn.stated for k in _span(turn.answer, fact.value, tokenizer)})
+    return sorted({k for span in _copy_spans(turn, tokenizer) for k in span})
 
 
 def later_copy_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
     """`copy_positions` but each value's first token."""
-    firsts = {span[0] for fact in turn.stated if (span := _span(turn.answer, fact.value, tokenizer))}
-    return [k for k in copy_positions(turn, tokenizer) if k not in firsts]
+    spans = _copy_spans(turn, tokenizer)
+    firsts = {span[0] for span in spans}
+    return sorted({k for span in spans for k in span[1:]} - firsts)
+
+
+def _copy_spans(turn: TokenTurn, tokenizer: TextTokenizer) -> list[list[int]]:
+    return [span for fact in turn.stated if (span := _span(turn.answer, fact.value, tokenizer))]
 
 
 def _span(answer: list[int], value: str, tokenizer: TextTokenizer) -> list[int]:
