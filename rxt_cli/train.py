@@ -114,6 +114,13 @@ def parser() -> argparse.ArgumentParser:
         help="stage 2: loss weight of answer tokens that also occur in the query (default 1: none)",
     )
     p.add_argument(
+        "--recall-weight",
+        type=float,
+        default=1.0,
+        help="stage 4: loss weight of answer tokens that occur in an earlier turn and not in the "
+        "query: what only memory supplies (default 1: none)",
+    )
+    p.add_argument(
         "--baseline-layers",
         type=int,
         help="baseline decoder layers (default: the fewest with >= 1.5x RxT's parameters)",
@@ -220,6 +227,7 @@ def build_jobs(args) -> list:
                     unfreeze_encoder_step=args.unfreeze_encoder_step,
                     replay_weight=args.replay_weight,
                     replay_depth=args.replay_depth,
+                    recall_weight=args.recall_weight,
                     overlap_weight=args.overlap_weight,
                     sparsity_weight=args.sparsity_weight,
                 ),

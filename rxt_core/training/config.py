@@ -102,6 +102,10 @@ class MemoryAwareConfig(BaseModel):
     replay_depth: int = Field(1, ge=1)
     overlap_weight: float = Field(0.0, ge=0)
     sparsity_weight: float = Field(0.0, ge=0)
+    recall_weight: float = Field(1.0, ge=1)
+    """Loss weight of answer tokens whose id occurs in an earlier interaction of the dialogue and
+    not in the turn's own query: what only memory can supply (1: a plain mean; ours). Stage 2's
+    `copy_weight` for memory instead of the query."""
 
 
 class TrainJob(BaseModel):

@@ -21,10 +21,9 @@ from torch.nn import functional as F
 from ..model import ReactiveTransformer
 from .batching import TokenBatch, batch_indices, lm_batch
 from .config import JointConfig, LoopConfig
+from .copy_targets import SPECIAL_IDS, copied_targets
 from .loop import StepResult
-from .losses import next_token_nll
-
-SPECIAL_IDS = 6  # [PAD] [BOS] [EOS] [Q] [A] [MASK]: never drawn as random replacement tokens
+from .losses import next_token_nll, weighted_next_token_nll
 
 
 class MLMHead(nn.Module):
@@ -86,7 +85,8 @@ class JointStage:
             ar = fitted = nll / max(batch.target_count, 1)
         else:
             weights = 1 + (self.cfg.copy_weight - 1) * copied_targets(batch.ids, batch.mask, config).float()
-            ar, fitted = weighted_next_token_nll(logits, batch, weights)
+            nll, weighted, _ = weighted_next_token_nll(logits, batch, weights)
+            ar, fitted = nll / max(batch.target_count, 1), weighted / weights[batch.targets].sum()
         loss = self.cfg.alpha * fitted + self.cfg.beta * mlm + config.moe.aux_loss_weight * aux
         return loss, ar.detach(), mlm.detach(), aux.detach()
 
@@ -97,28 +97,6 @@ class JointStage:
         swap = (torch.rand(len(memory), generator=generator) < self.cfg.swap_prob).to(memory.device)
         memory = torch.where(swap[:, None, None, None], memory.roll(1, 0), memory)
         return memory, torch.where(swap[:, None], mask.roll(1, 0), mask)
-
-
-def copied_targets(ids: torch.Tensor, mask: torch.Tensor, config) -> torch.Tensor:
-    """[B, T-1]: which next-token targets are answer tokens (after the row's first [A]) whose id
-    also occurs in its query (between [Q] and [A]); special tokens never count. Rows without
-    [A] (stage 1 text) have none."""
-    positions = torch.arange(ids.shape[1], device=ids.device)
-    is_answer_marker = ids == config.answer_id
-    marker = torch.where(is_answer_marker.any(1), is_answer_marker.int().argmax(1), ids.shape[1])[:, None]
-    real = mask & (ids >= SPECIAL_IDS)
-    in_query = real & (positions > 0) & (positions < marker)
-    in_answer = real & (positions > marker)
-    occurs = ((ids[:, :, None] == ids[:, None, :]) & in_query[:, None, :]).any(-1)
-    return (in_answer & occurs)[:, 1:]
-
-
-def weighted_next_token_nll(logits: torch.Tensor, batch: TokenBatch, weights: torch.Tensor):
-    """The mean next-token NLL over `batch.targets`, plain and weighted by `weights` [B, T-1]."""
-    select = batch.targets
-    nll = F.cross_entropy(logits[:, :-1][select].float(), batch.ids[:, 1:][select], reduction="none")
-    w = weights[select]
-    return nll.mean(), (w * nll).sum() / w.sum()
 
 
 def mask_tokens(ids: torch.Tensor, mask: torch.Tensor, prob: float, config, generator: torch.Generator):

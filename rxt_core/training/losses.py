@@ -18,3 +18,15 @@ def next_token_nll(logits: torch.Tensor, batch: TokenBatch) -> tuple[torch.Tenso
     nll = F.cross_entropy(flat.float(), target[select], reduction="sum")
     correct = (flat.argmax(-1) == target[select]).sum()
     return nll, correct
+
+
+def weighted_next_token_nll(
+    logits: torch.Tensor, batch: TokenBatch, weights: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Like `next_token_nll`, with the sum weighted by `weights` [B, T-1] beside the plain one:
+    (summed NLL, weighted summed NLL, how many were right)."""
+    select = batch.targets
+    flat = logits[:, :-1][select]
+    nll = F.cross_entropy(flat.float(), batch.ids[:, 1:][select], reduction="none")
+    correct = (flat.argmax(-1) == batch.ids[:, 1:][select]).sum()
+    return nll.sum(), (weights[select] * nll).sum(), correct

@@ -5,7 +5,9 @@ For a batch of dialogues I_1..I_N:
     for t = 1..N:  decode I_t reading STM_{t-1}  ->  loss on the answer tokens (and [EOS])
                    STM_t = MemAttn(STM_{t-1}, encoder(I_t))          (for t < N)
 The loss is the mean negative log-likelihood over every answer token of the batch (+ the MoE
-auxiliary loss).
+auxiliary loss). With `recall_weight` r > 1 (ours) it is a weighted mean instead: an answer token
+whose id occurs in an earlier interaction of its dialogue, and not in its own query, counts r times
+(copy_targets.py) — the tokens only memory can supply. The logged loss stays the plain mean.
 
 Gradient flow through memory updates (`MemoryAwareConfig.bptt_turns` = K):
 - K = 0 (default): nothing is detached; the loss of turn t back-propagates through all
@@ -40,7 +42,8 @@ from ..model import ReactiveTransformer
 from .batching import TokenBatch, TokenDialogue, batch_indices, interaction_batch
 from .config import LoopConfig, MemoryAwareConfig
 from .loop import StepResult
-from .losses import next_token_nll
+from .copy_targets import recalled_targets
+from .losses import next_token_nll, weighted_next_token_nll
 from .write_retention import recording_writes
 
 
@@ -83,6 +86,11 @@ class MemoryAwareStage:
             for t in range(turns)
         ]
         targets = max(1, sum(b.target_count for b in batches))
+        weights = self._recall_weights(batches)  # None: every target weighs 1
+        if weights is not None:
+            weight_total = max(
+                1.0, sum(float(w[b.targets].sum()) for w, b in zip(weights, batches, strict=True))
+            )
         stm = initial_memory(model, len(dialogues))
         window = torch.zeros((), device=model.device)
         total_nll, correct, tokens = 0.0, 0, 0
@@ -94,8 +102,12 @@ class MemoryAwareStage:
         with recording as writes:
             for t, batch in enumerate(batches):
                 logits, aux = model(batch.ids, stm)
-                nll, right = next_token_nll(logits, batch)
-                window = window + nll / targets + aux_weight * aux
+                if weights is None:
+                    nll, right = next_token_nll(logits, batch)
+                    window = window + nll / targets + aux_weight * aux
+                else:
+                    nll, weighted, right = weighted_next_token_nll(logits, batch, weights[t])
+                    window = window + weighted / weight_total + aux_weight * aux
                 total_nll += float(nll.detach())
                 correct += int(right)
                 tokens += batch.token_count
@@ -137,6 +149,14 @@ class MemoryAwareStage:
         if self.cfg.sparsity_weight:
             metrics["write_mixing"] = mixed_total  # mean w (1 - w) over the updates of the batch
         return StepResult(total_nll / targets, tokens, metrics)
+
+    def _recall_weights(self, batches: list[TokenBatch]) -> list[torch.Tensor] | None:
+        """Per turn [B, T_t - 1], each target's loss weight: `recall_weight` where the answer
+        repeats a token of an earlier turn that its own query does not hold, else 1 (None: all 1)."""
+        if self.cfg.recall_weight == 1:
+            return None
+        extra = self.cfg.recall_weight - 1
+        return [1 + extra * r.float() for r in recalled_targets(batches, self.model.config)]
 
     def _replay_back(self, t: int, generator: torch.Generator) -> int:
         """How many turns back the interaction replayed after writing I_t lies."""

@@ -173,3 +173,15 @@ def test_precision_and_set_reach_the_training_job(tmp_path, capsys):
     with pytest.raises(SystemExit):
         train_cli.parser().parse_args([*argv[:8], "--precision", "fp16"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_copy_and_recall_weights_reach_their_stages(tmp_path):
+    argv = ["--stage", "all", "--data", "d.jsonl", "--tokenizer", "t.json", "--out", str(tmp_path)]
+    jobs = train_cli.build_jobs(
+        train_cli.parser().parse_args([*argv, "--copy-weight", "4", "--recall-weight", "3"])
+    )
+    assert {(j.joint.copy_weight, j.memory_aware.recall_weight) for j in jobs} == {(4.0, 3.0)}
+    default = train_cli.build_jobs(train_cli.parser().parse_args(argv))[0]
+    assert (default.joint.copy_weight, default.memory_aware.recall_weight) == (1.0, 1.0)  # plain means
+    with pytest.raises(ValueError, match="recall_weight"):
+        train_cli.build_jobs(train_cli.parser().parse_args([*argv, "--recall-weight", "0.5"]))

@@ -12,13 +12,10 @@ from rxt_core import ReactiveTransformer, StatelessLM
 from rxt_core.training.baseline import BaselineStage, baseline_config
 from rxt_core.training.batching import lm_batch
 from rxt_core.training.config import JointConfig, LoopConfig, MemoryAwareConfig, MemoryPretrainConfig
-from rxt_core.training.joint import (
-    JointStage,
-    copied_targets,
-    interaction_rows,
-    text_rows,
-    weighted_next_token_nll,
-)
+from rxt_core.training.batching import TokenTurn, interaction_batch
+from rxt_core.training.copy_targets import copied_targets, recalled_targets
+from rxt_core.training.joint import JointStage, interaction_rows, text_rows
+from rxt_core.training.losses import weighted_next_token_nll
 from rxt_core.training.loop import Runtime, train
 from rxt_core.training.memory_aware import MemoryAwareStage
 from rxt_core.training.memory_pretrain import MemoryPretrainStage
@@ -89,18 +86,20 @@ def test_copied_targets_are_the_answer_tokens_that_occur_in_the_query(config):
     assert not bool(copied[1].any())  # stage-1 text rows have no [A], so no copies
 
 
-def test_copy_weight_is_a_weighted_mean_over_the_targets(config):
+def test_weighted_nll_weighs_each_target(config):
     tok = WordTokenizer("my dog is Rex . a good".split())
     batch = lm_batch([tok.encode_interaction("my dog is Rex .", "Rex is a good dog .")], config.pad_id)
     copied = copied_targets(batch.ids, batch.mask, config)
     logits = torch.zeros(1, batch.ids.shape[1], config.vocab_size)
     target = batch.ids[0, 1:]
-    logits[0, :-1][copied[0], target[copied[0]]] = 1e4  # copies predicted exactly: NLL 0
-    n_copy, n_other = int(copied.sum()), batch.target_count - int(copied.sum())
-    plain, weighted = weighted_next_token_nll(logits, batch, 1 + 2 * copied.float())
+    others = batch.targets[0] & ~copied[0]
+    logits[0, :-1][others, target[others]] = 1e4  # the others predicted exactly: NLL 0
+    n_copy, n_other = int(copied.sum()), int(others.sum())
+    plain, weighted, right = weighted_next_token_nll(logits, batch, 1 + 2 * copied.float())
     uniform = math.log(config.vocab_size)
-    assert plain.item() == pytest.approx(n_other * uniform / (n_other + n_copy), rel=1e-5)
-    assert weighted.item() == pytest.approx(n_other * uniform / (n_other + 3 * n_copy), rel=1e-5)
+    assert plain.item() == pytest.approx(n_copy * uniform, rel=1e-5)
+    assert weighted.item() == pytest.approx(3 * n_copy * uniform, rel=1e-5)  # the copies weigh 3
+    assert int(right) == n_other  # a copy's logits tie: argmax picks id 0, never a target
 
 
 def test_copy_weight_fits_the_copied_tokens_sooner(config, token_dialogues, tmp_path):
@@ -128,6 +127,75 @@ def test_copy_weight_fits_the_copied_tokens_sooner(config, token_dialogues, tmp_
     assert nll[4.0][1] > nll[1.0][1]  # ...at the other tokens' expense (same seed, same steps)
     with pytest.raises(ValueError):
         JointConfig(copy_weight=0.5)
+
+
+def _turns(tok: WordTokenizer, pairs: list[tuple[str, str]]) -> list[TokenTurn]:
+    return [TokenTurn(tok.encode(q), tok.encode(a)) for q, a in pairs]
+
+
+def test_recalled_targets_are_answer_tokens_of_earlier_turns_not_in_the_query(config, tokenizer):
+    ann = _turns(
+        tokenizer,
+        [("I am Ann .", "Hi Ann ."), ("How are you ?", "I am fine ."), ("Who am I ?", "I am Ann .")],
+    )
+    bob = _turns(
+        tokenizer,
+        [("I am Bob .", "Hi Bob ."), ("How are you ?", "I am fine ."), ("Who am I ?", "You are Ann .")],
+    )
+    batches = [interaction_batch([a, b], config) for a, b in zip(ann, bob, strict=True)]
+    recalled = recalled_targets(batches, config)
+
+    def words(t: int, row: int) -> list[str]:
+        return [tokenizer.inverse[int(i)] for i in batches[t].ids[row, 1:][recalled[t][row]]]
+
+    assert words(0, 0) == []  # nothing was said before the first turn
+    assert words(1, 0) == ["I", "am", "."]  # said in turn 1; "fine" is new
+    assert words(2, 0) == ["Ann", "."]  # "I am" are in this turn's query: no memory needed
+    assert words(2, 1) == ["are", "."]  # "You" never said, Ann only in the other row; never [EOS]
+    assert all(not bool((r & ~b.targets).any()) for r, b in zip(recalled, batches, strict=True))
+
+
+def _nll_by_kind(model, dialogues, config) -> tuple[float, float]:
+    """Teacher-forced mean NLL of the recalled answer targets and of the other ones."""
+    turns = max(len(d) for d in dialogues)
+    batches = [
+        interaction_batch([d[t] if t < len(d) else None for d in dialogues], config) for t in range(turns)
+    ]
+    recalled = recalled_targets(batches, config)
+    sums, counts = [0.0, 0.0], [0, 0]
+    with torch.no_grad():
+        stm = model.init_memory(len(dialogues))
+        for batch, r in zip(batches, recalled, strict=True):
+            logits, _ = model(batch.ids, stm)
+            nll = torch.nn.functional.cross_entropy(
+                logits[:, :-1].transpose(1, 2), batch.ids[:, 1:], reduction="none"
+            )
+            for kind, select in enumerate((r, batch.targets & ~r)):
+                sums[kind] += float(nll[select].sum())
+                counts[kind] += int(select.sum())
+            stm = torch.where(
+                batch.present[:, None, None, None], model.write_memory(stm, batch.ids, batch.mask), stm
+            )
+    return sums[0] / counts[0], sums[1] / counts[1]
+
+
+def test_recall_weight_fits_the_recalled_tokens_sooner(config, token_dialogues, tmp_path):
+    nll = {}
+    for weight in (1.0, 4.0):
+        torch.manual_seed(0)
+        model = ReactiveTransformer(config)
+        cfg = loop(12)
+        state = run(
+            MemoryAwareStage(model, token_dialogues, cfg, MemoryAwareConfig(recall_weight=weight)),
+            cfg,
+            tmp_path / str(weight),
+        )
+        assert falls(state.history)
+        nll[weight] = _nll_by_kind(model, token_dialogues[:16], config)
+    assert nll[4.0][0] < nll[1.0][0]  # the recalled tokens are fitted better...
+    assert nll[4.0][1] > nll[1.0][1]  # ...at the other tokens' expense (same seed, same steps)
+    with pytest.raises(ValueError):
+        MemoryAwareConfig(recall_weight=0.5)
 
 
 def test_stage3_memory_pretrain_loss_falls_and_trains_only_memory_attention(
