@@ -41,8 +41,8 @@ from torch import nn
 from ..model import ReactiveTransformer
 from .batching import TokenBatch, TokenDialogue, batch_indices, interaction_batch
 from .config import LoopConfig, MemoryAwareConfig
-from .loop import StepResult
 from .copy_targets import recalled_targets
+from .loop import StepResult
 from .losses import next_token_nll, weighted_next_token_nll
 from .write_retention import recording_writes
 

@@ -10,13 +10,12 @@ import torch
 
 from rxt_core import ReactiveTransformer, StatelessLM
 from rxt_core.training.baseline import BaselineStage, baseline_config
-from rxt_core.training.batching import lm_batch
+from rxt_core.training.batching import TokenTurn, interaction_batch, lm_batch
 from rxt_core.training.config import JointConfig, LoopConfig, MemoryAwareConfig, MemoryPretrainConfig
-from rxt_core.training.batching import TokenTurn, interaction_batch
 from rxt_core.training.copy_targets import copied_targets, recalled_targets
 from rxt_core.training.joint import JointStage, interaction_rows, text_rows
-from rxt_core.training.losses import weighted_next_token_nll
 from rxt_core.training.loop import Runtime, train
+from rxt_core.training.losses import weighted_next_token_nll
 from rxt_core.training.memory_aware import MemoryAwareStage
 from rxt_core.training.memory_pretrain import MemoryPretrainStage
 from rxt_core.training.pipeline import load_token_dialogues
