@@ -80,6 +80,15 @@ def _parser() -> argparse.ArgumentParser:
         "one word spliced from two ('Rottergreb': a familiar head, another word's tail) with probability P "
         "(default 0)",
     )
+    synth.add_argument(
+        "--spliced-phrases",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="with --spliced-values, in dialogues: a spliced plan, food, drink, job, colour or city "
+        "phrase is the first words of one pool phrase and the last of another ('learn to' + 'a marathon') "
+        "with probability P (default 0)",
+    )
     synth.set_defaults(run=_synth)
 
     tok = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer")
@@ -112,6 +121,7 @@ def _synth(args: argparse.Namespace) -> int:
         novel_phrase_prob=args.novel_phrases,
         open_value_prob=args.open_values,
         spliced_value_prob=args.spliced_values,
+        spliced_phrase_prob=args.spliced_phrases,
     )
     counts: dict[SynthSplit, int] = {
         "train": args.train,

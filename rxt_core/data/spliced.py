@@ -7,6 +7,11 @@ made-up string (`novel.py`) gives the language model no such prior to fight; a p
 word turns into another word half-way ("Rottergreb", "apple julantern") does: after the familiar
 head only copying the tail from the query is right. Neither the value nor its spliced word is a held-out
 value or a word of the fixed texts (`reserved`), so the held-out split stays unseen.
+
+Phrases get the same at the word level (`phrase_prob`): the first words of one pool phrase, the
+last words of another ("learn to" + "a marathon"). Held-out plans are whole phrases, and a greedy
+answer rewrote them after a familiar first word ("write a novel" -> "wrcome my own cheese",
+session 14), which a one-word splice inside a phrase does not teach against.
 """
 
 from __future__ import annotations
@@ -19,13 +24,19 @@ from .novel import CAPITALISED_POOLS
 from .open_values import OPEN_POOLS, OPEN_WORDS
 
 _MIN_WORD = 4  # shorter words leave no head and tail worth splicing
+_MIN_PHRASES = 8  # fewer phrases in a pool (sport: 2, language: 0): splice a word instead
 
 
-def spliced_value(rng: random.Random, pool: str, pools: EntityPools) -> str:
+def spliced_value(rng: random.Random, pool: str, pools: EntityPools, phrase_prob: float = 0.0) -> str:
     """A training value of `pool` with one of its words (of >= 4 letters) cut after 2 or more
-    letters and finished with the tail of another pool value's or open word's word."""
+    letters and finished with the tail of another pool value's or open word's word; with
+    `phrase_prob`, where the pool has phrases, two of its phrases joined at a word boundary."""
     if pool not in OPEN_POOLS:
         raise ValueError(f"pool {pool!r} takes no spliced values (only {sorted(OPEN_POOLS)})")
+    if phrase_prob and rng.random() < phrase_prob:
+        phrase = _spliced_phrase(rng, pool, pools)
+        if phrase is not None:
+            return phrase
     donors = _donors(pools[pool])
     while True:
         parts = rng.choice(pools[pool]).split()
@@ -40,6 +51,21 @@ def spliced_value(rng: random.Random, pool: str, pools: EntityPools) -> str:
         value = " ".join(parts)
         if " ".join(words(value)) not in pools.reserved and not any(w in pools.reserved for w in words(word)):
             return value
+
+
+def _spliced_phrase(rng: random.Random, pool: str, pools: EntityPools, tries: int = 20) -> str | None:
+    """One pool phrase's first word(s) and another's last word(s): a phrase of neither, nor any
+    other pool value or held-out text; None where the pool has too few phrases to join
+    (`_MIN_PHRASES`: two give two joins, which a dialogue's corrections use up)."""
+    phrases = [v.split() for v in pools[pool] if " " in v]
+    if len(phrases) < _MIN_PHRASES:
+        return None
+    for _ in range(tries):
+        head, tail = rng.sample(phrases, 2)
+        value = " ".join(head[: rng.randint(1, len(head) - 1)] + tail[rng.randint(1, len(tail) - 1) :])
+        if value not in pools[pool] and " ".join(words(value)) not in pools.reserved:
+            return value
+    return None
 
 
 @cache

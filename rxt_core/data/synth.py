@@ -53,6 +53,7 @@ class SynthConfig:
     novel_phrase_prob: float = 0.0  # a made-up plan/food/drink/job/sport/colour is phrase-shaped
     open_value_prob: float = 0.0  # a closed-slot value is real words of no pool (open_values.py)
     spliced_value_prob: float = 0.0  # a closed-slot value has a word spliced from two (spliced.py)
+    spliced_phrase_prob: float = 0.0  # a spliced phrase value is two pool phrases joined instead
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_turns <= self.max_turns:
@@ -63,6 +64,7 @@ class SynthConfig:
         check_probability(self.novel_phrase_prob, "novel_phrase_prob")
         check_probability(self.open_value_prob, "open_value_prob")
         check_probability(self.spliced_value_prob, "spliced_value_prob")
+        check_probability(self.spliced_phrase_prob, "spliced_phrase_prob")
 
 
 def generate(split: SynthSplit, n: int, seed: int, config: SynthConfig | None = None) -> Iterator[Dialogue]:

@@ -26,6 +26,7 @@ class ValueMix(Protocol):
     novel_phrase_prob: float
     open_value_prob: float
     spliced_value_prob: float
+    spliced_phrase_prob: float
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class _PoolValuesOnly:
     novel_phrase_prob: float = 0.0
     open_value_prob: float = 0.0
     spliced_value_prob: float = 0.0
+    spliced_phrase_prob: float = 0.0
 
 
 POOL_VALUES_ONLY: ValueMix = _PoolValuesOnly()
@@ -44,7 +46,7 @@ def unpooled_draw(
 ) -> Callable[[], str] | None:
     """A draw of a value of no pool for a slot of `pool`, or None when it takes a pool value."""
     if mix.spliced_value_prob and pool in OPEN_POOLS and rng.random() < mix.spliced_value_prob:
-        return lambda: spliced_value(rng, pool, pools)
+        return lambda: spliced_value(rng, pool, pools, mix.spliced_phrase_prob)
     if mix.open_value_prob and pool in OPEN_POOLS and rng.random() < mix.open_value_prob:
         return lambda: open_value(rng, pool, pools)
     if mix.novel_value_prob and pool in NOVEL_POOLS and rng.random() < mix.novel_value_prob:

@@ -12,6 +12,7 @@ from rxt_core.data.dialogue import read_jsonl
 from rxt_core.data.open_values import OPEN_POOLS
 from rxt_core.data.synth import FACTS_BY_NAME, split_pools
 from rxt_core.tokenizer import RxTTokenizer
+from tests.data.test_spliced import _joined_from
 
 
 def test_synth_writes_three_reproducible_splits(tmp_path: Path) -> None:
@@ -62,6 +63,29 @@ def test_synth_value_flags_reach_train_valid_and_echo_but_never_heldout(
     assert meta["config"][field] == 0.5
     assert main([*argv, "--out", str(tmp_path / "bad"), flag, "1.5"]) == 1
     assert f"{field} must be in [0, 1], got 1.5" in capsys.readouterr().err
+
+
+def test_synth_spliced_phrases_reach_the_dialogues_plans(tmp_path: Path) -> None:
+    argv = ["synth", "--train", "120", "--heldout", "0", "--seed", "4", "--spliced-values", "1"]
+    assert main([*argv, "--out", str(tmp_path / "words")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "phrases"), "--spliced-phrases", "1"]) == 0
+    phrases = [p.split() for p in split_pools("train")["plan"]]
+
+    def joined_share(folder: str) -> float:
+        dialogues = read_jsonl(tmp_path / folder / "train.jsonl")
+        plans = [
+            f.value
+            for d in dialogues
+            for t in d.turns
+            for f in t.stated
+            if FACTS_BY_NAME[f.fact].pool == "plan"
+        ]
+        return sum(_joined_from(v, phrases) for v in plans) / len(plans)
+
+    assert joined_share("phrases") > 0.9 and joined_share("words") < 0.1
+    assert (
+        json.loads((tmp_path / "phrases" / "synth.json").read_text())["config"]["spliced_phrase_prob"] == 1.0
+    )
 
 
 def test_tokenizer_and_check_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -71,3 +71,43 @@ def test_echo_with_spliced_values_copies_them() -> None:
     values = echoed_values(generate_echo(600, seed=2, spliced_value_prob=1.0))
     spliced = sum(any(_source(v, pools[p]) for p in OPEN_POOLS) and v not in closed for v in values)
     assert spliced > 300  # the echo rows' cities, foods, colours and sports are spliced
+
+
+def _joined_from(value: str, phrases: list[list[str]]) -> bool:
+    """Whether `value` is a phrase's first word(s) followed by a phrase's last word(s)."""
+    heads = {tuple(p[:i]) for p in phrases for i in range(1, len(p))}
+    tails = {tuple(p[i:]) for p in phrases for i in range(1, len(p))}
+    v = value.split()
+    return any(tuple(v[:i]) in heads and tuple(v[i:]) in tails for i in range(1, len(v)))
+
+
+def test_spliced_phrases_join_two_pool_phrases_at_a_word_boundary() -> None:
+    train = split_pools("train")
+    heldout = _heldout_texts()
+    rng = random.Random(0)
+    plans = [p.split() for p in train["plan"]]
+    values = [spliced_value(rng, "plan", train, phrase_prob=1.0) for _ in range(300)]
+    assert len(set(values)) > 150  # 50 plans give thousands of joins
+    for v in values:
+        assert v not in train["plan"] and " ".join(words(v)) not in train.reserved | heldout, v
+        assert _joined_from(v, plans), v
+    # pools with too few phrases to join (language: none, sport: two) splice a word instead
+    for pool in ("language", "sport"):
+        assert all(_source(spliced_value(rng, pool, train, phrase_prob=1.0), train[pool]) for _ in range(50))
+
+
+def test_dialogues_with_spliced_phrases_mix_both_kinds() -> None:
+    config = SynthConfig(spliced_value_prob=1.0, spliced_phrase_prob=0.5)
+    dialogues = consistent_training_dialogues(config)
+    pools = split_pools("train")
+    plans = [p.split() for p in pools["plan"]]
+    stated = [
+        f.value for d in dialogues for t in d.turns for f in t.stated if FACTS_BY_NAME[f.fact].pool == "plan"
+    ]
+    joined = sum(_joined_from(v, plans) for v in stated)
+    assert 0.3 < joined / len(stated) < 0.7  # about half the plans are joined phrases...
+    assert all(
+        _joined_from(v, plans) or _source(v, pools["plan"]) for v in stated
+    )  # ...the rest spliced words
+    with pytest.raises(ValueError, match="spliced_phrase_prob"):
+        SynthConfig(spliced_phrase_prob=1.5)
