@@ -18,15 +18,18 @@ PROC = Path("/proc")
 REPLICA = re.compile(r"ray::ServeReplica:[^:\s]+:(\w+)")
 RAY_CORE = ("gcs_server", "raylet", "dashboard", "log_monitor", "runtime_env", "ray/_private", "ray::")
 CLIENT, SERVE_CONTROLLER, RAY, OTHER = "bench client", "Serve controller", "Ray (other)", "other processes"
+DECODE_CHILD = "decode child"  # a decoder replica's decode process (orchestration/decode_process.py)
 
 
 def role_of(cmdline: str, pid: int, own_pid: int) -> str:
-    """A Serve replica's deployment name, this process, the Serve controller, the rest of Ray, or
-    anything else."""
+    """A Serve replica's deployment name, this process, a replica's decode child, the Serve
+    controller, the rest of Ray, or anything else."""
     if pid == own_pid:
         return CLIENT
     if match := REPLICA.search(cmdline):
         return match.group(1)
+    if "-m orchestration.decode_process" in cmdline:
+        return DECODE_CHILD
     if "ServeController" in cmdline:
         return SERVE_CONTROLLER
     if any(mark in cmdline for mark in RAY_CORE):

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from rxt_cli import process_cpu
-from rxt_cli.process_cpu import CLIENT, OTHER, RAY, SERVE_CONTROLLER, role_of
+from rxt_cli.process_cpu import CLIENT, DECODE_CHILD, OTHER, RAY, SERVE_CONTROLLER, role_of
 
 pytestmark = pytest.mark.skipif(not process_cpu.available(), reason="needs Linux /proc")
 
@@ -20,6 +20,7 @@ pytestmark = pytest.mark.skipif(not process_cpu.available(), reason="needs Linux
         ("ray::ServeController.listen_for_change", SERVE_CONTROLLER),
         ("/venv/lib/python3.11/site-packages/ray/core/src/ray/gcs/gcs_server --log_dir=/tmp", RAY),
         ("/venv/bin/python -u /venv/lib/python3.11/site-packages/ray/dashboard/agent.py", RAY),
+        ("/repo/.venv/bin/python -m orchestration.decode_process 17", DECODE_CHILD),
         ("postgres: 15/main: walwriter", OTHER),
     ],
 )

@@ -1,4 +1,5 @@
 """Print one row per eval JSON: PPL, recall 1-8 / 9-16, closed-pool and other recall and copies."""
+
 import json
 import sys
 
@@ -16,7 +17,8 @@ def split(by_fact):
 
 
 for path in sys.argv[1:]:
-    m = json.load(open(path))["models"][0]
+    with open(path) as f:
+        m = json.load(f)["models"][0]
     r, c = split(m["recall_by_fact"]), split(m["copy_by_fact"])
     probe = m.get("memory_probe", {})
     print(
