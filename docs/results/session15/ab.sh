@@ -2,7 +2,7 @@
 # Session 15 A/B: bundled-shape streamlined recipe, control vs spliced 0.7 + copy weight 4 at stage 2
 # (+ spliced 0.5 in stage-4 data). Arms side by side as 1-thread processes.
 set -euo pipefail
-cd /work/main
+cd "$(dirname "$0")/../../.."  # the repository root
 R=runs/s15
 export OMP_NUM_THREADS=1 RAY_AUTH_MODE=disabled
 rxt() { .venv/bin/python -m rxt_cli.main "$@"; }
