@@ -54,10 +54,10 @@ def spliced_value(rng: random.Random, pool: str, pools: EntityPools, phrase_prob
 
 
 def _spliced_phrase(rng: random.Random, pool: str, pools: EntityPools, tries: int = 20) -> str | None:
-    """One pool phrase's first word(s) and another's last word(s): a phrase of neither, nor any
-    other pool value or held-out text; None where the pool has too few phrases to join
+    """One pool phrase's first word(s) and another's last word(s): not a value of the pool, nor a
+    held-out or template text; None where the pool has too few phrases to join
     (`_MIN_PHRASES`: two give two joins, which a dialogue's corrections use up)."""
-    phrases = [v.split() for v in pools[pool] if " " in v]
+    phrases = _phrases(pools[pool])
     if len(phrases) < _MIN_PHRASES:
         return None
     for _ in range(tries):
@@ -66,6 +66,12 @@ def _spliced_phrase(rng: random.Random, pool: str, pools: EntityPools, tries: in
         if value not in pools[pool] and " ".join(words(value)) not in pools.reserved:
             return value
     return None
+
+
+@cache
+def _phrases(values: tuple[str, ...]) -> tuple[list[str], ...]:
+    """The pool's values of two or more words, split (built once per pool, like the donors)."""
+    return tuple(v.split() for v in values if " " in v)
 
 
 @cache

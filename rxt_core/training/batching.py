@@ -107,6 +107,11 @@ def interaction_batch(turns: Sequence[TokenTurn | None], config: RxTConfig) -> T
     return batch
 
 
+def turn_batch(dialogues: Sequence[TokenDialogue], t: int, config: RxTConfig) -> TokenBatch:
+    """Turn t of every dialogue, one per row; a dialogue with fewer turns gives a loss-free row."""
+    return interaction_batch([d[t] if t < len(d) else None for d in dialogues], config)
+
+
 def lm_batch(rows: Sequence[list[int]], pad_id: int) -> TokenBatch:
     """Plain language modelling: every token after the first is a target."""
     return pad_rows(rows, [(1, len(r)) for r in rows], pad_id)

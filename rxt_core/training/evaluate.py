@@ -25,7 +25,7 @@ from ..metrics import HitRates, RecallByDistance, mrl_reward, perplexity, recall
 from ..model import ReactiveTransformer
 from ..sampling import SamplingParams
 from ..stateless import StatelessLM
-from .batching import TokenDialogue, history_batch, interaction_batch
+from .batching import TokenDialogue, history_batch, turn_batch
 from .losses import next_token_nll
 
 
@@ -106,7 +106,7 @@ def _teacher_forced_rxt(
     config = model.config
     stm = model.init_memory(len(dialogues))
     for t in range(max(len(d) for d in dialogues)):
-        batch = interaction_batch([d[t] if t < len(d) else None for d in dialogues], config).to(model.device)
+        batch = turn_batch(dialogues, t, config).to(model.device)
         logits, _ = model(batch.ids, stm)
         _add(result, logits, batch)
         new = model.write_memory(stm, batch.ids, batch.mask)

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from ..model import ReactiveTransformer
-from .batching import TokenBatch, TokenDialogue, batch_indices, interaction_batch
+from .batching import TokenBatch, TokenDialogue, batch_indices, turn_batch
 from .config import LoopConfig, MemoryAwareConfig
 from .copy_targets import recalled_targets
 from .loop import StepResult
@@ -81,16 +81,14 @@ class MemoryAwareStage:
         dialogues = [self.dialogues[i] for i in picked]
         model, config = self.model, self.model.config
         turns = max(len(d) for d in dialogues)
-        batches = [
-            interaction_batch([d[t] if t < len(d) else None for d in dialogues], config).to(model.device)
-            for t in range(turns)
-        ]
+        batches = [turn_batch(dialogues, t, config).to(model.device) for t in range(turns)]
         targets = max(1, sum(b.target_count for b in batches))
         weights = self._recall_weights(batches)  # None: every target weighs 1
-        if weights is not None:
-            weight_total = max(
-                1.0, sum(float(w[b.targets].sum()) for w, b in zip(weights, batches, strict=True))
-            )
+        denominator = (
+            targets
+            if weights is None
+            else max(1.0, float(sum(w[b.targets].sum() for w, b in zip(weights, batches, strict=True))))
+        )
         stm = initial_memory(model, len(dialogues))
         window = torch.zeros((), device=model.device)
         total_nll, correct, tokens = 0.0, 0, 0
@@ -104,10 +102,10 @@ class MemoryAwareStage:
                 logits, aux = model(batch.ids, stm)
                 if weights is None:
                     nll, right = next_token_nll(logits, batch)
-                    window = window + nll / targets + aux_weight * aux
+                    fitted = nll
                 else:
-                    nll, weighted, right = weighted_next_token_nll(logits, batch, weights[t])
-                    window = window + weighted / weight_total + aux_weight * aux
+                    nll, fitted, right = weighted_next_token_nll(logits, batch, weights[t])
+                window = window + fitted / denominator + aux_weight * aux
                 total_nll += float(nll.detach())
                 correct += int(right)
                 tokens += batch.token_count

@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..model import ReactiveTransformer
-from .batching import TokenDialogue, batch_indices, interaction_batch
+from .batching import TokenDialogue, batch_indices, turn_batch
 from .config import LoopConfig, MemoryPretrainConfig
 from .loop import StepResult
 
@@ -61,7 +61,7 @@ class MemoryPretrainStage:
         turns = max(len(d) for d in dialogues)
         total, counted, tokens = 0.0, 0, 0
         for t in range(turns):
-            batch = interaction_batch([d[t] if t < len(d) else None for d in dialogues], config)
+            batch = turn_batch(dialogues, t, config)
             batch = batch.to(model.device)
             positions = torch.arange(batch.ids.shape[1], device=model.device).expand_as(batch.ids)
             with torch.no_grad():

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..config import RxTConfig
 from ..model import ReactiveTransformer
-from .batching import TokenDialogue, interaction_batch
+from .batching import TokenDialogue, turn_batch
 
 
 @dataclass
@@ -90,7 +90,7 @@ def _keep_factors(
     with recording_writes(model) as writes:
         stm = model.init_memory(len(dialogues))
         for t in range(max(len(d) for d in dialogues)):
-            batch = interaction_batch([d[t] if t < len(d) else None for d in dialogues], model.config)
+            batch = turn_batch(dialogues, t, model.config)
             batch = batch.to(model.device)
             new = model.write_memory(stm, batch.ids, batch.mask)
             keeps.append(1 - writes.pop().float())

@@ -10,7 +10,7 @@ import torch
 
 from rxt_core import ReactiveTransformer, StatelessLM
 from rxt_core.training.baseline import BaselineStage, baseline_config
-from rxt_core.training.batching import TokenTurn, interaction_batch, lm_batch
+from rxt_core.training.batching import TokenTurn, interaction_batch, lm_batch, turn_batch
 from rxt_core.training.config import JointConfig, LoopConfig, MemoryAwareConfig, MemoryPretrainConfig
 from rxt_core.training.copy_targets import copied_targets, recalled_targets
 from rxt_core.training.joint import JointStage, interaction_rows, text_rows
@@ -157,9 +157,7 @@ def test_recalled_targets_are_answer_tokens_of_earlier_turns_not_in_the_query(co
 def _nll_by_kind(model, dialogues, config) -> tuple[float, float]:
     """Teacher-forced mean NLL of the recalled answer targets and of the other ones."""
     turns = max(len(d) for d in dialogues)
-    batches = [
-        interaction_batch([d[t] if t < len(d) else None for d in dialogues], config) for t in range(turns)
-    ]
+    batches = [turn_batch(dialogues, t, config) for t in range(turns)]
     recalled = recalled_targets(batches, config)
     sums, counts = [0.0, 0.0], [0, 0]
     with torch.no_grad():
