@@ -87,7 +87,7 @@ class MemoryProbe:
 def value_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
     """Indices into `turn.answer` of the recalled value's tokens ([] when the turn recalls
     nothing or the value's tokens do not appear as such in the answer)."""
-    return [] if turn.recall is None else _span(turn.answer, turn.recall.value, tokenizer)
+    return [] if turn.recall is None else token_span(turn.answer, turn.recall.value, tokenizer)
 
 
 def copy_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
@@ -103,14 +103,16 @@ def later_copy_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]
 
 
 def _copy_spans(turn: TokenTurn, tokenizer: TextTokenizer) -> list[list[int]]:
-    return [span for fact in turn.stated if (span := _span(turn.answer, fact.value, tokenizer))]
+    return [span for fact in turn.stated if (span := token_span(turn.answer, fact.value, tokenizer))]
 
 
-def _span(answer: list[int], value: str, tokenizer: TextTokenizer) -> list[int]:
+def token_span(tokens: list[int], value: str, tokenizer: TextTokenizer) -> list[int]:
+    """Indices into `tokens` of the first occurrence of `value`'s tokens (after a space or not);
+    [] when they do not occur as such."""
     for text in (" " + value, value):
         needle = tokenizer.encode(text)
-        for start in range(len(answer) - len(needle) + 1):
-            if needle and answer[start : start + len(needle)] == needle:
+        for start in range(len(tokens) - len(needle) + 1):
+            if needle and tokens[start : start + len(needle)] == needle:
                 return list(range(start, start + len(needle)))
     return []
 
