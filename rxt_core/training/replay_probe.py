@@ -89,8 +89,10 @@ def _probe_chunk(model, chunk, tokenizer, lags, counts: Counts) -> None:
             rows = {b: p for b, p in stated.items() if s + 1 + lag <= len(chunk[b])}
             if rows:
                 own = stms[s + 1 + lag]
+                index = torch.tensor(list(rows))
                 for memory, stm in (("own", own), ("other", own.roll(1, dims=0))):
-                    predicted = model(batch.ids, stm)[0].argmax(-1)
+                    predicted = torch.zeros_like(batch.ids)  # only the rows that are scored
+                    predicted[index] = model(batch.ids[index], stm[index])[0].argmax(-1)
                     _score(counts, f"lag{lag}_{memory}", predicted, batch.ids, rows)
 
 
