@@ -10,7 +10,10 @@ generation, memory/history built from the model's own answers), and for RxT the 
 probe (rxt_core.training.memory_probe): next-token accuracy on the recalled values with the
 dialogue's own memory vs another dialogue's — equal numbers mean the decoder ignores memory —
 and the share of a turn's memory write left 1-16 turns later (rxt_core.training.write_retention:
-what recall at that distance has to read from). Writes everything, with a few sample transcripts, as JSON.
+what recall at that distance has to read from). `--replay-probe` adds
+rxt_core.training.replay_probe: each stated value re-read from memory k turns after its write,
+beside recall from a question at distance k + 1 (a lost write vs a failed read). Writes
+everything, with a few sample transcripts, as JSON.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import logging
 import math
 import sys
 from pathlib import Path
+
+REPLAY_LAGS = (0, 1, 3, 7)  # turns after the stating write; recall at distance lag + 1 (7: 8 and beyond)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,6 +42,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
+    p.add_argument(
+        "--replay-probe",
+        action="store_true",
+        help="also re-read each stated value from memory 0/1/3/7 turns after its write, beside recall at "
+        "distance 1/2/4/8+ (write vs read; docs/training.md; ~2 min per 200 dialogues on a CPU)",
+    )
     return p
 
 
@@ -63,6 +74,7 @@ def run(args) -> dict:
     from rxt_core.training.evaluate import evaluate
     from rxt_core.training.memory_probe import probe_memory
     from rxt_core.training.pipeline import load_token_dialogues, load_tokenizer, pick_device
+    from rxt_core.training.replay_probe import probe_replay
     from rxt_core.training.write_retention import write_retention, writes_are_convex
 
     torch.set_num_threads(args.threads)
@@ -75,6 +87,10 @@ def run(args) -> dict:
     results["models"][0]["path"] = args.model
     probe = probe_memory(rxt, dialogues, tokenizer, batch_size=max(2, args.batch_size))
     results["models"][0]["memory_probe"] = probe.as_dict()
+    if args.replay_probe:
+        results["models"][0]["replay_probe"] = probe_replay(
+            rxt, dialogues, tokenizer, REPLAY_LAGS, args.batch_size
+        )
     if writes_are_convex(rxt.config):
         retention = write_retention(rxt, dialogues, batch_size=args.batch_size)
         results["models"][0]["write_retention"] = retention.as_dict()
@@ -115,6 +131,19 @@ def format_table(results: dict) -> str:
         ("memory rewritten per turn (mean write weight)", [_mean_write(m) for m in models]),
         ("share of a write left after 1 / 2 / 4 / 8 turns", [_retention(m) for m in models]),
     ]
+    if any("replay_probe" in m for m in models):
+        rows.append(
+            (
+                "stated value replayed from memory, first tokens, 0 / 1 / 3 / 7 turns after",
+                [_replay(m, "lag{}_own_first") for m in models],
+            )
+        )
+        rows.append(
+            (
+                "  ... recalled from a question, distance 1 / 2 / 4 / 8+",
+                [_replay(m, "recall{}_own_first") for m in models],
+            )
+        )
     for d in distances:
         rows.append(
             (f"  recall at distance {d}", [_rate(m["recall_by_distance"].get(str(d))) for m in models])
@@ -151,6 +180,15 @@ def _pct(x: float) -> str:
 def _probe(model: dict, key: str, count: str = "value_tokens") -> str:
     probe = model.get("memory_probe")
     return _pct(probe[key]) if probe and probe.get(count) else "-"
+
+
+def _replay(model: dict, key: str) -> str:
+    probe = model.get("replay_probe")
+    if not probe:
+        return "-"
+    return " / ".join(
+        _pct(probe[k]["accuracy"]) if (k := key.format(lag)) in probe else "-" for lag in REPLAY_LAGS
+    )
 
 
 def _mean_write(model: dict) -> str:

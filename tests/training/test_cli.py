@@ -75,7 +75,7 @@ def test_train_all_stages_then_baseline_then_eval(corpus, tmp_path, capsys):
     results = tmp_path / "results.json"
     args = ["--model", str(out / "model"), "--baseline", str(out / "baseline" / "model")]
     args += ["--data", str(corpus / "heldout.jsonl"), "--out", str(results), "--max-new-tokens", "4"]
-    assert eval_cli.main(args) == 0
+    assert eval_cli.main([*args, "--replay-probe"]) == 0
     table = capsys.readouterr().out
     assert "RxT" in table and "Stateless baseline" in table and "answer perplexity" in table
     assert "recalled-value accuracy, own memory" in table
@@ -86,6 +86,10 @@ def test_train_all_stages_then_baseline_then_eval(corpus, tmp_path, capsys):
     firsts, laters = probe["copied_value_first_tokens"], probe["copied_value_later_tokens"]
     assert firsts > 0 and laters > 0 and firsts + laters == probe["copied_value_tokens"]
     assert "memory_probe" not in scored["models"][1]  # the baseline has no memory to probe
+    replay = scored["models"][0]["replay_probe"]
+    assert replay["lag0_own_first"]["tokens"] > 0 and replay["lag0_other_first"]["tokens"] > 0
+    assert "replay_probe" not in scored["models"][1]
+    assert "stated value replayed from memory" in table and "recalled from a question" in table
     expected = {}
     heldout = list(generate("heldout", 6, 0, SynthConfig(min_turns=3, max_turns=5)))
     retention = scored["models"][0]["write_retention"]  # every distance up to the longest dialogue's
