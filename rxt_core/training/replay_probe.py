@@ -22,7 +22,7 @@ import torch
 
 from ..model import ReactiveTransformer
 from .batching import TextTokenizer, TokenDialogue, TokenTurn, turn_batch
-from .memory_probe import token_span
+from .memory_probe import token_span, value_positions
 
 Counts = dict[str, list[int]]  # "<read>_<memory>_<first|later>" -> [right, tokens]
 
@@ -35,7 +35,7 @@ def stated_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[list[int
 
 def recalled_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[list[int]]:
     """Row positions of the value a recall turn's answer gives ([] for other turns)."""
-    span = [] if turn.recall is None else token_span(turn.answer, turn.recall.value, tokenizer)
+    span = value_positions(turn, tokenizer)
     return [[len(turn.query) + 2 + k for k in span]] if span else []
 
 
@@ -54,9 +54,10 @@ def probe_replay(
     was_training = model.training
     model.eval()
     counts: Counts = defaultdict(lambda: [0, 0])
+    batch_size = max(2, batch_size)  # the "other" memory is another row's
     for start in range(0, len(dialogues), batch_size):
         chunk = dialogues[start : start + batch_size]
-        if len(chunk) >= 2:  # the "other" memory is another row's
+        if len(chunk) >= 2:  # a last dialogue alone has no other row: left out
             _probe_chunk(model, chunk, tokenizer, sorted(lags), counts)
     model.train(was_training)
     return {

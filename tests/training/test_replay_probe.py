@@ -17,10 +17,8 @@ BUNDLED = bundled_model_dir()
 
 
 def test_positions_point_at_the_value_in_the_interaction_row(token_dialogues, tokenizer, config):
-    stating, recall = (
-        token_dialogues[0][0],
-        token_dialogues[0][3],
-    )  # "I am X ." / "Who am I ?" -> "You are X ."
+    # turn 1: "I am X ." -> "Hi X ."; turn 4: "Who am I ?" -> "You are X ."
+    stating, recall = token_dialogues[0][0], token_dialogues[0][3]
     name = tokenizer.encode(stating.stated[0].value)
     (positions,) = stated_positions(stating, tokenizer)
     assert [interaction_ids(stating.query, stating.answer, config)[p] for p in positions] == name
@@ -37,6 +35,10 @@ def test_probe_counts_every_value_token_once_per_read(token_dialogues, tokenizer
         assert result[f"{read}_first"]["tokens"] == values, read
     assert not any(key.endswith("_later") for key in result)  # one-token values
     assert "recall0_own_first" not in result  # every recall is 3 turns back: the last lag
+    one_at_a_time = probe_replay(
+        ReactiveTransformer(config), token_dialogues, tokenizer, lags=(0, 2), batch_size=1
+    )
+    assert one_at_a_time["lag0_own_first"]["tokens"] == values  # batch size 1 still has an "other" row
 
 
 @pytest.mark.skipif(not (BUNDLED / "config.json").is_file(), reason="the bundled model is not built yet")
