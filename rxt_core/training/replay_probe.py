@@ -16,7 +16,8 @@ later ones, which the prior can complete once the first is right.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -64,6 +65,50 @@ def probe_replay(
         key: {"right": right, "tokens": tokens, "accuracy": right / max(1, tokens)}
         for key, (right, tokens) in sorted(counts.items())
     }
+
+
+@dataclass(frozen=True)
+class RecallGuess:
+    """The decoder's teacher-forced guess at a recall answer's first value token, read from its
+    own dialogue's memory: what one-off diagnostics classify (which value it said instead)."""
+
+    dialogue: int  # index into the dialogues given
+    turn: int
+    guess: int
+    truth: int
+
+
+@torch.inference_mode()
+def recall_first_guesses(
+    model: ReactiveTransformer,
+    dialogues: Sequence[TokenDialogue],
+    tokenizer: TextTokenizer,
+    batch_size: int = 32,
+) -> Iterator[RecallGuess]:
+    """One guess per recall turn whose answer holds its value, dialogue by dialogue, turn by turn."""
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(dialogues), batch_size):
+            chunk = dialogues[start : start + batch_size]
+            stm = model.init_memory(len(chunk))
+            for s in range(max(len(d) for d in chunk)):
+                batch = turn_batch(chunk, s, model.config)
+                asked = {
+                    r: positions[0][0]
+                    for r, d in enumerate(chunk)
+                    if s < len(d) and (positions := recalled_positions(d[s], tokenizer))
+                }
+                if asked:
+                    predicted = model(batch.ids, stm)[0].argmax(-1)
+                    for r, first in asked.items():
+                        yield RecallGuess(
+                            start + r, s, int(predicted[r, first - 1]), int(batch.ids[r, first])
+                        )
+                new = model.write_memory(stm, batch.ids, batch.mask)
+                stm = torch.where(batch.present[:, None, None, None], new, stm)
+    finally:
+        model.train(was_training)
 
 
 def _probe_chunk(model, chunk, tokenizer, lags, counts: Counts) -> None:

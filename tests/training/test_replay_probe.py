@@ -11,7 +11,12 @@ from rxt_core.data.synth import SynthConfig, generate
 from rxt_core.interaction import interaction_ids
 from rxt_core.training.batching import tokenize_dialogues
 from rxt_core.training.pipeline import load_tokenizer
-from rxt_core.training.replay_probe import probe_replay, recalled_positions, stated_positions
+from rxt_core.training.replay_probe import (
+    probe_replay,
+    recall_first_guesses,
+    recalled_positions,
+    stated_positions,
+)
 
 BUNDLED = bundled_model_dir()
 
@@ -39,6 +44,17 @@ def test_probe_counts_every_value_token_once_per_read(token_dialogues, tokenizer
         ReactiveTransformer(config), token_dialogues, tokenizer, lags=(0, 2), batch_size=1
     )
     assert one_at_a_time["lag0_own_first"]["tokens"] == values  # batch size 1 still has an "other" row
+
+
+def test_recall_guesses_score_the_recalled_values_as_the_probe_does(token_dialogues, tokenizer, config):
+    """One guess per recall, its truth the value's token; as many right as the probe's recall row."""
+    model = ReactiveTransformer(config)
+    guesses = list(recall_first_guesses(model, token_dialogues, tokenizer, batch_size=3))
+    assert len(guesses) == 2 * len(token_dialogues)
+    for g in guesses:
+        assert [g.truth] == tokenizer.encode(token_dialogues[g.dialogue][g.turn].recall.value)
+    probe = probe_replay(model, token_dialogues, tokenizer, lags=(0, 2), batch_size=8)
+    assert sum(g.guess == g.truth for g in guesses) == probe["recall2_own_first"]["right"]
 
 
 @pytest.mark.skipif(not (BUNDLED / "config.json").is_file(), reason="the bundled model is not built yet")

@@ -11,9 +11,8 @@ from collections import defaultdict
 import torch
 
 from rxt_core import ReactiveTransformer
-from rxt_core.training.batching import turn_batch
 from rxt_core.training.pipeline import load_token_dialogues, load_tokenizer
-from rxt_core.training.replay_probe import recalled_positions
+from rxt_core.training.replay_probe import recall_first_guesses
 
 
 def main(model_dir: str, data: str) -> None:
@@ -22,33 +21,14 @@ def main(model_dir: str, data: str) -> None:
     tokenizer = load_tokenizer(f"{model_dir}/tokenizer.json")
     dialogues = load_token_dialogues([data], tokenizer, model.config)
     counts = defaultdict(lambda: [0, 0])
-    with torch.inference_mode():
-        for start in range(0, len(dialogues), 32):
-            chunk = dialogues[start : start + 32]
-            stm = model.init_memory(len(chunk))
-            for s in range(max(len(d) for d in chunk)):
-                batch = turn_batch(chunk, s, model.config)
-                asked = {
-                    r: p
-                    for r, d in enumerate(chunk)
-                    if s < len(d) and (p := recalled_positions(d[s], tokenizer))
-                }
-                if asked:
-                    predicted = model(batch.ids, stm)[0].argmax(-1)
-                    for r, ((first, *_),) in asked.items():
-                        d, recall = chunk[r], chunk[r][s].recall
-                        facts = [f for k in range(s - recall.distance + 1, s) for f in d[k].stated]
-                        same = sum(f.fact.endswith("name") == recall.fact.endswith("name") for f in facts)
-                        band = "1-2" if recall.distance <= 2 else "3-5" if recall.distance <= 5 else "6+"
-                        right = int(predicted[r, first - 1] == batch.ids[r, first])
-                        for key in (
-                            (band, "all", _capped(len(facts), 4)),
-                            (band, "same kind", _capped(same, 3)),
-                        ):
-                            counts[key][0] += right
-                            counts[key][1] += 1
-                new = model.write_memory(stm, batch.ids, batch.mask)
-                stm = torch.where(batch.present[:, None, None, None], new, stm)
+    for g in recall_first_guesses(model, dialogues, tokenizer):
+        d, recall = dialogues[g.dialogue], dialogues[g.dialogue][g.turn].recall
+        facts = [f for k in range(g.turn - recall.distance + 1, g.turn) for f in d[k].stated]
+        same = sum(f.fact.endswith("name") == recall.fact.endswith("name") for f in facts)
+        band = "1-2" if recall.distance <= 2 else "3-5" if recall.distance <= 5 else "6+"
+        for key in ((band, "all", _capped(len(facts), 4)), (band, "same kind", _capped(same, 3))):
+            counts[key][0] += int(g.guess == g.truth)
+            counts[key][1] += 1
     for (band, kind, n), (right, total) in sorted(counts.items()):
         print(f"distance {band}, {kind} values between: {n}: {right / total:.0%} of {total}")
 
