@@ -83,6 +83,11 @@ class ServiceConfig(BaseModel):
     stream_interval_s: float = Field(0.02, ge=0)
     """Text deltas of one answer are sent at most this often (the first token at once): fewer,
     larger messages cost less per token through Serve's streaming. 0 sends every token."""
+    stream_messages_per_s: float = Field(500.0, gt=0)
+    """What a decoder replica streams in all, in text messages per second: with many answers at
+    once each one's interval grows past `stream_interval_s` to its share (64 answers: 128 ms).
+    Every message costs the replica, the ingress and the client about the same CPU whatever it
+    carries, so under load fewer, larger messages leave that CPU to the model (docs/service.md)."""
     max_query_chars: int = Field(16_384, ge=1)
     max_new_tokens_limit: int = Field(1024, ge=1)
     """The largest max_new_tokens a request may ask for (the model's position limit also applies)."""

@@ -126,6 +126,7 @@ class Decoder:
         self.loop = decode_engine(model, config, on_step=self.metrics.decode_step)
         self._apply_update, self._recover = apply_update, recover
         self._writes = write_gate(store)
+        self._streaming = 0  # answers being generated now: they share stream_messages_per_s
 
     # ------------------------------------------------------------------ turns
     async def interact(self, request: TurnRequest) -> AsyncIterator[TurnEvent]:
@@ -168,8 +169,9 @@ class Decoder:
         ttft = 0.0
         finish = FinishReason.CANCELLED
         request = GenerationRequest(uuid.uuid4().hex, turn.prompt, turn.stm, turn.params)
-        held: list[str] = []  # text not sent yet: deltas go out at most every stream_interval_s
+        held: list[str] = []  # text not sent yet: deltas go out at most every stream_interval()
         sent_at = None
+        self._streaming += 1
         try:
             async for event in self.loop.generate(request):
                 if event.token is not None:
@@ -179,7 +181,7 @@ class Decoder:
                     answer.append(event.token)
                     held.append(text.push(event.token))
                     now = time.perf_counter()
-                    due = sent_at is None or now - sent_at >= self.config.stream_interval_s
+                    due = sent_at is None or now - sent_at >= self.stream_interval()
                     if due and (delta := "".join(held)):
                         held.clear()
                         sent_at = now
@@ -187,6 +189,7 @@ class Decoder:
                 if event.finish is not None:
                     finish = event.finish
         finally:
+            self._streaming -= 1
             if finish is FinishReason.CANCELLED:
                 self.metrics.turn("cancelled", len(answer))
         if finish is FinishReason.CANCELLED:  # the scheduler dropped it; the client is gone
@@ -212,6 +215,11 @@ class Decoder:
             memory_wait_s=turn.waited,
             ttft_s=ttft,
         )
+
+    def stream_interval(self) -> float:
+        """Seconds between two text messages of one answer: `stream_interval_s`, or each
+        streaming answer's share of `stream_messages_per_s` when that is longer."""
+        return max(self.config.stream_interval_s, self._streaming / self.config.stream_messages_per_s)
 
     # ------------------------------------------------------------------ memory
     async def _settle(self, sid: str) -> tuple[float, SessionInfo]:

@@ -291,6 +291,40 @@ def test_sessions_share_decode_steps(model_dir, db):
     run(model_dir, db, body)
 
 
+def test_text_messages_thin_out_to_the_replicas_message_budget(model_dir, tmp_path):
+    """With room in the budget every token is its own message; with a budget of one message a
+    second, each streaming answer gets its share (two answers: one message each every 2 s), so
+    an answer arrives as its first token at once and the rest with the last message — the same
+    text either way."""
+
+    async def answer(s: Service, sid: str) -> tuple[list[str], str]:
+        events = [
+            e
+            async for e in s.decoder.interact(TurnRequest(sid, "hello", max_new_tokens=16, min_new_tokens=16))
+        ]
+        return [e.text for e in events if not e.done], "".join(e.text for e in events)
+
+    async def body(s: Service):
+        sids = [await s.create() for _ in range(3)]
+        alone = await answer(s, sids[0])
+        first, second = (s.decoder.interact(TurnRequest(sid, "hi", max_new_tokens=8)) for sid in sids[1:])
+        await first.__anext__(), await second.__anext__()
+        interval_of_two = s.decoder.stream_interval()  # both answers are streaming now
+        [_ async for _ in first], [_ async for _ in second]
+        return alone, interval_of_two, s.decoder.stream_interval()
+
+    (every, text), _, idle = run(
+        model_dir, tmp_path / "a.db", body, stream_interval_s=0.0, stream_messages_per_s=1e9
+    )
+    (thinned, same_text), two, _ = run(
+        model_dir, tmp_path / "b.db", body, stream_interval_s=0.0, stream_messages_per_s=1.0
+    )
+    assert len(every) >= 8 and "".join(every) in text  # one message per token (bar partial characters)
+    assert len(thinned) == 1 and thinned[0] == every[0]  # the first token at once, the rest at the end
+    assert same_text == text
+    assert two == 2.0 and idle == 0.0
+
+
 @pytest.mark.parametrize(
     ("fields", "error", "match"),
     [
