@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -37,6 +38,7 @@ from agents.registry import AgentRegistry
 from protos.rxt.v1 import reactive_pb2 as pb
 
 from . import grpc_codec as codec
+from .batch_wait import BatchWait
 from .config import ReplicaConfig, ServiceConfig
 from .decoder import Decoder, TurnEvent, TurnRequest
 from .errors import status_of
@@ -70,9 +72,11 @@ class MemoryUpdaterDeployment:
         log.info("memory writes: %s on %s", self.updater.precision, model.device)
         self.metrics = RayMetrics()
         self._apply_batch.set_max_batch_size(config.update_batch_size)
-        self._apply_batch.set_batch_wait_timeout_s(config.update_batch_wait_s)
+        self.batch_wait = BatchWait(config.update_batch_wait_s)
 
     async def apply(self, job: UpdateJob) -> UpdateResult:
+        # read by Serve when this job opens a batch (set before queueing it, on the same loop)
+        self._apply_batch.set_batch_wait_timeout_s(self.batch_wait.arrival(time.monotonic()))
         return await self._apply_batch(job)
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)

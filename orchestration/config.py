@@ -78,7 +78,9 @@ class ServiceConfig(BaseModel):
     """Session STMs kept per decoder replica (LRU)."""
     update_batch_size: int = Field(32, ge=1)
     """Memory updates the updater applies in one batched forward pass."""
-    update_batch_wait_s: float = Field(0.002, ge=0)
+    update_batch_wait_s: float = Field(0.02, ge=0)
+    """The longest the updater waits to fill a batch: only while updates arrive closer together than
+    this (under load); an update arriving alone starts at once (`orchestration.batch_wait`)."""
 
     stream_interval_s: float = Field(0.02, ge=0)
     """Text deltas of one answer are sent at most this often (the first token at once): fewer,
