@@ -79,7 +79,7 @@ class MemoryUpdaterDeployment:
         self._apply_batch.set_batch_wait_timeout_s(self.batch_wait.arrival(time.monotonic()))
         return await self._apply_batch(job)
 
-    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.0)  # both set per replica/job above
     async def _apply_batch(self, jobs: list[UpdateJob]) -> list[UpdateResult]:
         self.metrics.update_batch(len(jobs))
         return await self.updater.apply(jobs)

@@ -307,7 +307,9 @@ def test_text_messages_thin_out_to_the_replicas_message_budget(model_dir, tmp_pa
     async def body(s: Service):
         sids = [await s.create() for _ in range(3)]
         alone = await answer(s, sids[0])
-        first, second = (s.decoder.interact(TurnRequest(sid, "hi", max_new_tokens=8)) for sid in sids[1:])
+        first, second = (
+            s.decoder.interact(TurnRequest(sid, "hi", max_new_tokens=8, min_new_tokens=8)) for sid in sids[1:]
+        )
         await first.__anext__(), await second.__anext__()
         interval_of_two = s.decoder.stream_interval()  # both answers are streaming now
         [_ async for _ in first], [_ async for _ in second]
