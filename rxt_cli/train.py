@@ -121,6 +121,13 @@ def parser() -> argparse.ArgumentParser:
         "query: what only memory supplies (default 1: none)",
     )
     p.add_argument(
+        "--read-weight",
+        type=float,
+        default=0.0,
+        help="stage 4: weight of read supervision, the memory read of a recalled token pushed "
+        "towards the slots its earlier turn wrote (slot write only; default 0: off)",
+    )
+    p.add_argument(
         "--baseline-layers",
         type=int,
         help="baseline decoder layers (default: the fewest with >= 1.5x RxT's parameters)",
@@ -228,6 +235,7 @@ def build_jobs(args) -> list:
                     replay_weight=args.replay_weight,
                     replay_depth=args.replay_depth,
                     recall_weight=args.recall_weight,
+                    read_weight=args.read_weight,
                     overlap_weight=args.overlap_weight,
                     sparsity_weight=args.sparsity_weight,
                 ),

@@ -178,6 +178,18 @@ class Attention(nn.Module):
         mask = key_mask[:, None, None, :] if key_mask is not None else None
         return self.out(_merge_heads(attend(q, kv[0], kv[1], mask=mask)))
 
+    def weights(
+        self, x: torch.Tensor, keys: torch.Tensor, positions: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The attention probabilities `forward` would use (SDPA does not return them), [B,
+        query_heads, T, S], for `x` [B, T, D] over `keys` [B, kv_heads, S, head_dim] (no key mask):
+        what read supervision scores."""
+        q = _split_heads(self.q(x), self.q_heads)
+        if self.rope_queries:
+            q = self.rope(q, positions)
+        keys = keys.repeat_interleave(self.q_heads // self.kv_heads, dim=1)  # SDPA's GQA grouping
+        return (q @ keys.transpose(-1, -2) * q.shape[-1] ** -0.5).float().softmax(dim=-1)
+
 
 class KVCache:
     """Pre-allocated self-attention K/V of one layer: [batch, kv_heads, capacity, head_dim]."""

@@ -72,6 +72,17 @@ class SlotWrite(nn.Module):
         self, stm: torch.Tensor, encoded: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
         """stm [B, S, D]; encoded [B, T, D]; positions, mask [B, T] (True = real token)."""
+        share, values = self.allocate(stm, encoded, positions, mask)
+        mass = share.sum(dim=-1, keepdim=True)  # [B, H, S, 1]
+        update = (share @ values.float()) / (mass + 1e-4)  # mass-weighted mean of the values
+        write = _merge_heads(self.write_weights(mass).expand_as(update))  # [B, S, D]: per head's features
+        return self.gate(stm, _merge_heads(update).to(stm.dtype), write.to(stm.dtype))
+
+    def allocate(
+        self, stm: torch.Tensor, encoded: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """How each token hands out its attention: `share` [B, H, S, T] (fp32; the null slots' part
+        dropped, padding zeroed) and the value heads [B, H, T, head_dim]."""
         b, slots, _ = stm.shape
         queries = _split_heads(self.query(self.query_norm(stm)), self.heads)
         queries = torch.cat((queries, self.null_queries.to(queries.dtype).expand(b, -1, -1, -1)), dim=2)
@@ -82,8 +93,18 @@ class SlotWrite(nn.Module):
             keys = Rotation.of(self.rope, positions, keys.dtype)(keys)
         scores = queries @ keys.transpose(-1, -2) * self.scale  # [B, H, S + N, T]
         share = scores.float().softmax(dim=2)[:, :, :slots] * mask[:, None, None, :]
-        mass = share.sum(dim=-1, keepdim=True)  # [B, H, S, 1]
-        update = (share @ values.float()) / (mass + 1e-4)  # mass-weighted mean of the values
-        write = 1 - torch.exp(-F.softplus(self.rate_logit) * mass)
-        write = _merge_heads(write.expand_as(update))  # [B, S, D]: each head's weight on its features
-        return self.gate(stm, _merge_heads(update).to(stm.dtype), write.to(stm.dtype))
+        return share, values
+
+    def write_weights(self, mass: torch.Tensor) -> torch.Tensor:
+        """W = 1 - exp(-rate * mass) per head and slot."""
+        return 1 - torch.exp(-F.softplus(self.rate_logit) * mass)
+
+    def token_writes(
+        self, stm: torch.Tensor, encoded: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Who wrote what (read supervision's ledger): [B, H, S, T] the share of each slot's new
+        content (per head) that token t wrote, W * share / mass, and the write weights W [B, H, S]."""
+        share, _ = self.allocate(stm, encoded, positions, mask)
+        mass = share.sum(dim=-1, keepdim=True)
+        write = self.write_weights(mass)
+        return write * share / (mass + 1e-4), write.squeeze(-1)

@@ -106,6 +106,10 @@ class MemoryAwareConfig(BaseModel):
     """Loss weight of answer tokens whose id occurs in an earlier interaction of the dialogue and
     not in the turn's own query: what only memory can supply (1: a plain mean; ours). Stage 2's
     `copy_weight` for memory instead of the query."""
+    read_weight: float = Field(0.0, ge=0)
+    """Weight of read supervision (read_supervision.py; ours): the decoder's memory read at an
+    answer token recalled from an earlier turn is pushed towards the slots where the write put
+    that turn's tokens of the same id. Needs the slot write (0: off)."""
 
 
 class TrainJob(BaseModel):

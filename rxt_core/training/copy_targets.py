@@ -10,6 +10,7 @@ let a stage weigh exactly those targets more (stage 2's `copy_weight`, stage 4's
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -26,21 +27,46 @@ def copied_targets(ids: torch.Tensor, mask: torch.Tensor, config) -> torch.Tenso
     return (in_answer & in_query)[:, 1:]
 
 
-def recalled_targets(batches: Sequence[TokenBatch], config) -> list[torch.Tensor]:
-    """For each turn t of a dialogue batch (`batches[t]`: one interaction per row), [B, T_t - 1]:
-    which next-token targets are answer tokens whose id occurs in an earlier interaction of the
-    same row's dialogue (query or answer) but not in turn t's own query; special tokens never
-    count. The first turn has none."""
-    seen = torch.zeros(len(batches[0].ids), config.vocab_size, dtype=torch.bool, device=batches[0].ids.device)
-    recalled = []
-    for batch in batches:
+@dataclass
+class RecallSources:
+    """One turn's recalled targets, [B, T_t - 1] each: `targets` as `recalled_targets` gives
+    them; `source`, the latest earlier turn whose interaction holds the target's id (-1: none);
+    `mentions`, how many earlier turns hold it (a value stated once vs a word of every turn)."""
+
+    targets: torch.Tensor
+    source: torch.Tensor
+    mentions: torch.Tensor
+
+
+def recall_sources(batches: Sequence[TokenBatch], config) -> list[RecallSources]:
+    """For each turn t of a dialogue batch (`batches[t]`: one interaction per row) the answer
+    tokens whose id occurs in an earlier interaction of the same row's dialogue (query or answer)
+    but not in turn t's own query, and where they came from; special tokens never count. The
+    first turn has none."""
+    rows_ids = (len(batches[0].ids), config.vocab_size)
+    device = batches[0].ids.device
+    last = torch.full(rows_ids, -1, dtype=torch.long, device=device)
+    mentions = torch.zeros(rows_ids, dtype=torch.long, device=device)
+    out = []
+    for t, batch in enumerate(batches):
         in_answer, in_query = _answer_and_query(batch.ids, batch.mask, config)
-        earlier = seen.gather(1, batch.ids)
-        recalled.append((in_answer & earlier & ~in_query)[:, 1:])
+        seen = mentions.gather(1, batch.ids)
+        targets = (in_answer & (seen > 0) & ~in_query)[:, 1:]
+        out.append(RecallSources(targets, last.gather(1, batch.ids)[:, 1:], seen[:, 1:]))
         real = batch.mask & (batch.ids >= SPECIAL_IDS)
-        rows = torch.arange(len(batch.ids), device=batch.ids.device)[:, None].expand_as(batch.ids)
-        seen[rows[real], batch.ids[real]] = True
-    return recalled
+        rows = torch.arange(len(batch.ids), device=device)[:, None].expand_as(batch.ids)
+        here = torch.zeros(rows_ids, dtype=torch.bool, device=device)
+        here[rows[real], batch.ids[real]] = True
+        mentions += here
+        last[here] = t
+    return out
+
+
+def recalled_targets(batches: Sequence[TokenBatch], config) -> list[torch.Tensor]:
+    """For each turn t of a dialogue batch, [B, T_t - 1]: which next-token targets are answer
+    tokens whose id occurs in an earlier interaction of the same row's dialogue (query or answer)
+    but not in turn t's own query; special tokens never count. The first turn has none."""
+    return [r.targets for r in recall_sources(batches, config)]
 
 
 def _answer_and_query(ids: torch.Tensor, mask: torch.Tensor, config) -> tuple[torch.Tensor, torch.Tensor]:

@@ -26,6 +26,9 @@ Overlap (`overlap_weight` λ > 0, ours): with w_t the write weights of update t 
 consecutive updates, averaged over the dialogue's turns, joins the loss: it pushes a turn's write
 away from the entries the previous turn has just written. Sparsity (`sparsity_weight` μ > 0):
 μ · mean(w_t · (1 - w_t)) per update, averaged the same way: writes of 0 or 1, not a thin mix.
+Read supervision (`read_weight` ρ > 0, ours, session 19): ρ times the mean over supervised
+targets of read_supervision.py's loss, which pushes the decoder's memory read at a recalled
+answer token towards the slots where the write put that token's earlier turn.
 Freezing: memory attention and the encoder get no gradient before
 `unfreeze_memory_attention_step` / `unfreeze_encoder_step`; the decoder (with the shared
 embedding) always trains.
@@ -44,6 +47,7 @@ from .config import LoopConfig, MemoryAwareConfig
 from .copy_targets import recalled_targets
 from .loop import StepResult
 from .losses import next_token_nll, weighted_next_token_nll
+from .read_supervision import ReadSupervision
 from .write_retention import recording_writes
 
 
@@ -97,9 +101,14 @@ class MemoryAwareStage:
         aux_weight = config.moe.aux_loss_weight / turns
         shaping = self.cfg.overlap_weight or self.cfg.sparsity_weight
         recording = recording_writes(model) if shaping else contextlib.nullcontext()
-        with recording as writes:
+        reads = ReadSupervision(model, batches) if self.cfg.read_weight else None
+        read_total = 0.0
+        with recording as writes, reads.recording() if reads else contextlib.nullcontext():
             for t, batch in enumerate(batches):
                 logits, aux = model(batch.ids, stm)
+                if reads is not None and (read := reads.loss(t)) is not None:
+                    window = window + self.cfg.read_weight * read / reads.count
+                    read_total += float(read.detach())
                 if weights is None:
                     nll, right = next_token_nll(logits, batch)
                     fitted = nll
@@ -117,6 +126,8 @@ class MemoryAwareStage:
                     stm = stm.detach()
                     previous_write = None if previous_write is None else previous_write.detach()
                 new = model.write_memory(stm, batch.ids, batch.mask)
+                if reads is not None:
+                    reads.written(batch.present)
                 if self.cfg.replay_weight > 0:
                     replayed = batches[t - self._replay_back(t, generator)]
                     replay_nll, replay_count = replay_loss(model, replayed, new, batch.present)
@@ -142,6 +153,8 @@ class MemoryAwareStage:
         metrics = {"answer_accuracy": correct / targets}
         if replay_tokens:
             metrics["replay_loss"] = replay_total / replay_tokens
+        if reads is not None and reads.count:
+            metrics["read_loss"] = read_total / reads.count  # mean over the supervised targets
         if self.cfg.overlap_weight:
             metrics["write_overlap"] = overlap_total  # mean over the turn pairs of the batch
         if self.cfg.sparsity_weight:

@@ -1,0 +1,167 @@
+"""Read supervision (stage 4's `read_weight`, ours, session 19): teach the decoder's memory read
+to go where the write put what the answer must recall.
+
+Sessions 16-18 found the values in memory (re-read with the stating turn as the cue, 58% of
+first value tokens eight writes later) but the question's read not finding them (32-42%), and a
+sharper read did not help. The answer loss reaches the read only through the value's tokens; this
+loss aims at the read itself. With the slot write it is known which slots each token of a written
+interaction went to and how much of that later writes left (`SlotLedger`). The targets supervised
+are stage 4's recalled targets (an answer token whose id an earlier turn holds and its own query
+does not; copy_targets.py) whose id at most `MAX_MENTIONS` earlier turns hold (a stated value, not
+a word of every turn), each traced to the latest turn that holds it. No labels: token ids only.
+
+For such a target, let c_l(s) be the share of slot s of STM layer l (averaged over the write's
+heads) that the source turn's tokens of that id wrote and later writes left, and a_lh(s) the
+decoder's memory cross-attention of layer l, query head h, at the position predicting the target:
+
+    loss_l = -log( (max_h sum_s a_lh(s) c_l(s) + eps) / (max_s c_l(s) + eps) )
+
+how far the layer's best head is from reading as much of the source as one slot holds (0 when it
+reads only the slot that holds most of it; ~0 when the write kept nothing of it). One head per
+layer is enough: the others stay free to read whatever else the answer needs. The stage adds
+read_weight times the mean of loss_l over layers and supervised targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+
+from ..model import ReactiveTransformer
+from .batching import TokenBatch
+from .copy_targets import RecallSources, recall_sources
+
+MAX_MENTIONS = 2  # earlier turns holding the id: a value stated (and perhaps recalled once)
+EPS = 1e-3
+
+
+class SlotLedger:
+    """Per write of a dialogue batch, the share of every slot each of its tokens still holds:
+    [B, layers, write heads, slots, T_k], decayed in place by every later write."""
+
+    def __init__(self):
+        self.turns: list[torch.Tensor] = []
+
+    def record(self, tokens: torch.Tensor, writes: torch.Tensor, present: torch.Tensor) -> None:
+        """`tokens` [B, L, H, S, T], `writes` [B, L, H, S] of one write; rows not `present` (their
+        dialogue has ended) keep their memory, so they wrote nothing."""
+        present = present.to(writes.dtype)[:, None, None, None]
+        keep = 1 - writes * present
+        for shares in self.turns:
+            shares.mul_(keep[..., None])
+        self.turns.append(tokens * present[..., None])
+
+    def content(
+        self, rows: torch.Tensor, sources: torch.Tensor, ids: torch.Tensor, batches: Sequence[TokenBatch]
+    ) -> torch.Tensor:
+        """[N, L, S]: for target n, the share of each slot that the tokens with id `ids[n]` of turn
+        `sources[n]` (row `rows[n]`) still hold, averaged over the write's heads."""
+        first = self.turns[0]
+        out = first.new_zeros(len(rows), first.shape[1], first.shape[3])
+        for k in sources.unique().tolist():
+            pick = sources == k
+            holds = batches[k].ids[rows[pick]] == ids[pick, None]  # [n, T_k]
+            shares = self.turns[k][rows[pick]] * holds[:, None, None, None, :]
+            out[pick] = shares.sum(-1).mean(2)
+        return out
+
+
+class ReadSupervision:
+    """One stage-4 step's read loss. Inside `with`, the model's forward passes and writes are
+    recorded; call `loss(t)` right after decoding turn t and `written(present)` after each write."""
+
+    def __init__(self, model: ReactiveTransformer, batches: Sequence[TokenBatch]):
+        if any(layer.slot_write is None for layer in model.memory_attention.layers):
+            raise ValueError("read supervision needs the slot write (memory_write='slot')")
+        self.model, self.batches = model, batches
+        self.sources = [_supervised(s) for s in recall_sources(batches, model.config)]
+        self.count = sum(int(s.targets.sum()) for s in self.sources)
+        self.ledger = SlotLedger()
+
+    @contextmanager
+    def recording(self) -> Iterator[ReadSupervision]:
+        with recording_reads(self.model) as reads, recording_token_writes(self.model) as writes:
+            self._reads, self._writes = reads, writes
+            yield self
+
+    def loss(self, t: int) -> torch.Tensor | None:
+        """Summed read loss of turn t's supervised targets (None: there are none)."""
+        reads = self._reads.pop()
+        self._reads.clear()  # replay's passes: not supervised
+        sources = self.sources[t]
+        rows, cols = sources.targets.nonzero(as_tuple=True)
+        if not len(rows):
+            return None
+        ids = self.batches[t].ids[rows, cols + 1]
+        content = self.ledger.content(rows, sources.source[rows, cols], ids, self.batches)
+        best_slot = content.amax(-1).to(self.model.device)  # [N, L]
+        content = content.to(self.model.device)
+        losses = []
+        for layer, (block, (x, keys, positions)) in enumerate(
+            zip(self.model.decoder.blocks, reads, strict=True)
+        ):
+            probs = block.memory_attention.weights(
+                x[rows, cols][:, None], keys[rows], positions[rows, cols][:, None]
+            )
+            read = (probs[:, :, 0] * content[:, layer, None, :]).sum(-1).amax(-1)  # [N]: the best head
+            losses.append(-torch.log((read + EPS) / (best_slot[:, layer] + EPS)))
+        return torch.stack(losses, 1).mean(1).sum()
+
+    def written(self, present: torch.Tensor) -> None:
+        tokens, writes = self._writes.pop()
+        self.ledger.record(tokens, writes, present.to(tokens.device))
+
+
+def _supervised(sources: RecallSources) -> RecallSources:
+    """Only targets whose id few earlier turns hold."""
+    keep = sources.targets & (sources.mentions <= MAX_MENTIONS)
+    return RecallSources(keep, sources.source, sources.mentions)
+
+
+@contextmanager
+def recording_reads(model: ReactiveTransformer) -> Iterator[list[list[tuple]]]:
+    """Each decoder forward pass appends, per block, its memory cross-attention's inputs
+    (normed hidden states [B, T, D], memory keys [B, kv_heads, S, hd], positions [B, T])."""
+    blocks = model.decoder.blocks
+    per_block: list[tuple] = []
+    reads: list[list[tuple]] = []
+
+    def record(_module, args: tuple, _output) -> None:
+        x, kv, positions = args[:3]
+        per_block.append((x, kv[0], positions))
+        if len(per_block) == len(blocks):
+            reads.append(list(per_block))
+            per_block.clear()
+
+    hooks = [block.memory_attention.register_forward_hook(record) for block in blocks]
+    try:
+        yield reads
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+@contextmanager
+def recording_token_writes(model: ReactiveTransformer) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Each `write_memory` call appends (token shares [B, L, H, S, T], write weights [B, L, H, S])
+    of its slot writes (SlotWrite.token_writes), detached: the ledger is a target, not a path."""
+    layers = model.memory_attention.layers
+    per_layer: list[tuple[torch.Tensor, torch.Tensor]] = []
+    writes: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def record(module, args: tuple, _output) -> None:
+        with torch.no_grad():
+            per_layer.append(module.token_writes(*args))
+        if len(per_layer) == len(layers):
+            tokens, weights = zip(*per_layer, strict=True)
+            writes.append((torch.stack(tokens, 1).float(), torch.stack(weights, 1).float()))
+            per_layer.clear()
+
+    hooks = [layer.slot_write.register_forward_hook(record) for layer in layers]
+    try:
+        yield writes
+    finally:
+        for hook in hooks:
+            hook.remove()

@@ -1,0 +1,130 @@
+"""Read supervision: where recalled tokens came from, who wrote which slot, the read's
+probabilities, and a loss that makes the read go there."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rxt_core import ReactiveTransformer
+from rxt_core.attention import _merge_heads
+from rxt_core.bundled import bundled_model_dir
+from rxt_core.data.synth import SynthConfig, generate
+from rxt_core.training.batching import interaction_batch, tokenize_dialogues, turn_batch
+from rxt_core.training.config import LoopConfig, MemoryAwareConfig
+from rxt_core.training.copy_targets import recall_sources
+from rxt_core.training.loop import Runtime, train
+from rxt_core.training.memory_aware import MemoryAwareStage
+from rxt_core.training.pipeline import load_tokenizer
+from rxt_core.training.read_supervision import ReadSupervision, SlotLedger
+from tests.training.test_stages import _turns
+
+BUNDLED = bundled_model_dir()
+
+
+@pytest.fixture(scope="module")
+def slot_config(config):
+    return config.model_copy(update={"memory_write": "slot"})
+
+
+def test_recall_sources_name_the_latest_earlier_turn_and_count_the_turns(config, tokenizer):
+    turns = _turns(
+        tokenizer,
+        [("I am Ann .", "Hi Ann ."), ("How are you ?", "Ann am fine ."), ("Who am I ?", "You are Ann Bob .")],
+    )
+    batches = [interaction_batch([turn], config) for turn in turns]
+    last = recall_sources(batches, config)[2]
+    answer = {tokenizer.inverse[int(i)]: k for k, i in enumerate(batches[2].ids[0, 1:]) if last.targets[0, k]}
+    assert set(answer) == {"are", "Ann", "."}  # "You" and "Bob" were never said before
+    assert int(last.source[0, answer["Ann"]]) == 1  # said in turns 0 and 1: the latest one
+    assert int(last.mentions[0, answer["Ann"]]) == 2
+    assert int(last.source[0, answer["are"]]) == 1 and int(last.mentions[0, answer["are"]]) == 1
+
+
+def test_token_writes_account_for_every_slots_new_content(slot_config, token_dialogues):
+    """keep * old + sum over tokens of share * value is exactly the slot write's new STM."""
+    model = ReactiveTransformer(slot_config).eval()
+    batch = turn_batch(token_dialogues[:3], 0, slot_config)
+    layer = model.memory_attention.layers[0].slot_write
+    stm = torch.randn(3, slot_config.stm_slots, slot_config.dim)
+    encoded = torch.randn(3, batch.ids.shape[1], slot_config.dim)
+    positions = torch.arange(batch.ids.shape[1]).expand_as(batch.ids)
+    with torch.no_grad():
+        new = layer(stm, encoded, positions, batch.mask)
+        tokens, writes = layer.token_writes(stm, encoded, positions, batch.mask)
+        _, values = layer.allocate(stm, encoded, positions, batch.mask)
+    old = stm.view(3, slot_config.stm_slots, layer.heads, -1).transpose(1, 2)  # [B, H, S, hd]
+    rebuilt = (1 - writes[..., None]) * old + tokens @ values  # W * U = sum_t share_t * v_t
+    torch.testing.assert_close(_merge_heads(rebuilt), new, atol=1e-5, rtol=1e-4)
+    assert float(tokens[..., ~batch.mask[0]][0].abs().sum()) == 0  # padding writes nothing
+
+
+def test_the_ledger_decays_a_writes_shares_by_every_later_write():
+    ledger = SlotLedger()
+    first = torch.rand(2, 1, 1, 3, 4)
+    writes = torch.tensor([[[[0.5, 0.0, 1.0]]], [[[0.2, 0.2, 0.2]]]])
+    ledger.record(first, writes, torch.tensor([True, True]))
+    ledger.record(torch.rand(2, 1, 1, 3, 5), writes, torch.tensor([True, False]))  # row 1 has ended
+    kept = first * torch.tensor([[[[0.5, 1.0, 0.0]]], [[[1.0, 1.0, 1.0]]]])[..., None]
+    torch.testing.assert_close(ledger.turns[0], kept)
+    assert float(ledger.turns[1][1].abs().sum()) == 0  # a row that has ended writes nothing
+
+
+def test_attention_weights_are_the_ones_forward_uses(slot_config):
+    model = ReactiveTransformer(slot_config).eval()
+    attention = model.decoder.blocks[0].memory_attention
+    x = torch.randn(2, 5, slot_config.dim)
+    keys, values = attention.project_source(torch.randn(2, slot_config.stm_slots, slot_config.dim))
+    positions = torch.arange(5).expand(2, 5)
+    probs = attention.weights(x, keys, positions)
+    assert probs.shape == (2, slot_config.attention.query_heads, 5, slot_config.stm_slots)
+    grouped = values.repeat_interleave(attention.q_heads // attention.kv_heads, dim=1)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            attention.out(_merge_heads(probs @ grouped)), attention(x, (keys, values), positions)
+        )
+
+
+def _read_loss(model, dialogues) -> float:
+    """The mean read loss of `dialogues`, teacher-forced, without training."""
+    batches = [turn_batch(dialogues, t, model.config) for t in range(max(len(d) for d in dialogues))]
+    reads, total = ReadSupervision(model, batches), 0.0
+    with torch.no_grad(), reads.recording():
+        stm = model.init_memory(len(dialogues))
+        for t, batch in enumerate(batches):
+            model(batch.ids, stm)
+            loss = reads.loss(t)
+            total += 0.0 if loss is None else float(loss)
+            new = model.write_memory(stm, batch.ids, batch.mask)
+            reads.written(batch.present)
+            stm = torch.where(batch.present[:, None, None, None], new, stm)
+    return total / reads.count
+
+
+@pytest.mark.skipif(not (BUNDLED / "config.json").is_file(), reason="the bundled model is not built yet")
+def test_read_weight_trains_the_read_towards_the_source_turns_slots(tmp_path):
+    """From the bundled model, the same steps with and without the read loss: with it, the read
+    of recalled tokens goes much more to where their turn was written. (A random model writes
+    every token nearly evenly over the slots, so it has no place to learn to read.)"""
+    tokenizer = load_tokenizer(str(BUNDLED / "tokenizer.json"))
+    config = ReactiveTransformer.from_pretrained(BUNDLED).config
+    dialogues = tokenize_dialogues(
+        generate("train", 8, seed=3, config=SynthConfig(min_turns=6, max_turns=8)), tokenizer, config
+    )
+    loss = {}
+    for weight in (0.0, 4.0):
+        torch.manual_seed(0)
+        model = ReactiveTransformer.from_pretrained(BUNDLED)
+        cfg = LoopConfig(steps=4, batch_size=8, lr=1e-3, warmup_steps=1, log_every=100)
+        stage = MemoryAwareStage(model, dialogues, cfg, MemoryAwareConfig(read_weight=weight))
+        state = train(stage, cfg, Runtime(tmp_path / str(weight) / "ckpt", progress=False))
+        assert all(("read_loss" in h) == bool(weight) for h in state.history)
+        loss[weight] = _read_loss(model.eval(), dialogues)
+    assert loss[4.0] < 0.8 * loss[0.0]
+
+
+def test_read_supervision_needs_the_slot_write(config, token_dialogues):
+    model = ReactiveTransformer(config.model_copy(update={"memory_write": "gated"}))
+    batches = [turn_batch(token_dialogues[:2], t, config) for t in range(2)]
+    with pytest.raises(ValueError, match="slot write"):
+        ReadSupervision(model, batches)
