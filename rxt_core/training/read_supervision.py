@@ -88,6 +88,12 @@ class ReadSupervision:
 
     def loss(self, t: int) -> torch.Tensor | None:
         """Summed read loss of turn t's supervised targets (None: there are none)."""
+        scored = self.target_losses(t)
+        return None if scored is None else scored[2].sum()
+
+    def target_losses(self, t: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """Turn t's supervised targets (rows, target columns) and each one's read loss, averaged
+        over layers (None: there are none). Call once per turn, right after decoding it."""
         reads = self._reads.pop()
         self._reads.clear()  # replay's passes: not supervised
         sources = self.sources[t]
@@ -107,7 +113,7 @@ class ReadSupervision:
             )
             read = (probs[:, :, 0] * content[:, layer, None, :]).sum(-1).amax(-1)  # [N]: the best head
             losses.append(-torch.log((read + EPS) / (best_slot[:, layer] + EPS)))
-        return torch.stack(losses, 1).mean(1).sum()
+        return rows, cols, torch.stack(losses, 1).mean(1)
 
     def written(self, present: torch.Tensor) -> None:
         tokens, writes = self._writes.pop()
