@@ -16,6 +16,8 @@ from pathlib import Path
 from rxt_core.benchmark import LatencyBenchConfig, run_benchmark
 from rxt_core.precision import WRITE_PRECISIONS
 
+from .code_version import code_version
+
 
 def _sizes(text: str) -> tuple[int, ...]:
     try:
@@ -90,7 +92,7 @@ def main(argv: list[str]) -> int:
         write_precision=args.write_precision,
         compile_writes=args.compile_writes,
     )
-    result = run_benchmark(bench)
+    result = {**run_benchmark(bench), "code": code_version()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     plot_path = args.plot or args.out.with_suffix(".png")

@@ -53,6 +53,7 @@ from rxt_core.benchmark import machine_info
 from rxt_core.tokenizer import RxTTokenizer
 
 from . import process_cpu
+from .code_version import code_version
 from .overrides import parse_overrides
 
 
@@ -420,7 +421,7 @@ def main(argv: list[str]) -> int:
         return 2
     length = AnswerLength(args.max_new_tokens, args.min_new_tokens)
     direct = DirectModel(args.model, args.threads) if args.model and args.overhead_turns > 0 else None
-    stop = _start_service(args, overrides) if args.start else None
+    stop, service_config = _start_service(args, overrides) if args.start else (None, None)
     try:
         overhead = None
         if direct is not None:
@@ -472,9 +473,15 @@ def main(argv: list[str]) -> int:
         "min_new_tokens": args.min_new_tokens,
         # what was measured on what: the machine, and the settings of a service started here
         "machine": machine_info(torch.device("cpu")),
+        "code": code_version(),
         "started_service": (
-            {"decoders": args.decoders, "threads": args.threads, "overrides": overrides}
-            if args.start
+            {
+                "decoders": args.decoders,
+                "threads": args.threads,
+                "overrides": overrides,
+                "config": service_config.model_dump(mode="json"),
+            }
+            if service_config is not None
             else None
         ),
         "levels": [{k: v for k, v in asdict(lv).items() if k != "raw"} for lv in levels],
@@ -526,4 +533,4 @@ def _start_service(args: argparse.Namespace, overrides: dict):
         serve.shutdown()
         ray.shutdown()
 
-    return stop
+    return stop, config

@@ -32,6 +32,8 @@ from sqlalchemy import create_engine, text
 from rxt_core.config import PRESETS
 from storage import RetentionPolicy, SessionStore, StoreConfig
 
+from .code_version import code_version
+
 PG_ENV_VARS = ("RXT_DATABASE_URL", "RXT_TEST_DATABASE_URL")
 FINGERPRINT = "bench-storage"
 
@@ -146,7 +148,9 @@ def main(argv: list[str]) -> int:
     print(_table(report))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(_jsonable(asdict(report)), indent=2) + "\n")
+        args.out.write_text(
+            json.dumps({**_jsonable(asdict(report)), "code": code_version()}, indent=2) + "\n"
+        )
         print(f"\nwrote {args.out}")
     return 0
 

@@ -377,6 +377,7 @@ def test_rxt_chat_streams_answers_and_runs_its_commands(service):
 
 def test_rxt_bench_serve_writes_its_report(service, model_dir, tmp_path):
     from rxt_cli import bench_serve
+    from rxt_cli.code_version import code_version
 
     out = tmp_path / "bench.json"
     argv = ["--address", service.address, "--model", str(model_dir), "--sessions", "1", "3"]
@@ -402,6 +403,7 @@ def test_rxt_bench_serve_writes_its_report(service, model_dir, tmp_path):
     )
     assert out.with_suffix(".png").stat().st_size > 0
     assert report["machine"]["cpu_count"] == os.cpu_count() and report["started_service"] is None
+    assert report["code"]["commit"] == code_version()["commit"]  # which code was measured
     # The service runs on this host: its replicas' CPU and the client's are seen (other processes
     # are read in 10 ms clock ticks, so over both levels, not necessarily in each short one)
     for role in ("DecoderDeployment", "ReactiveIngress", "bench client"):

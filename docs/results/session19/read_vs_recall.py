@@ -43,7 +43,11 @@ def main() -> None:
             for t, batch in enumerate(batches):
                 logits, _ = model(batch.ids, stm)
                 scored = reads.target_losses(t)
-                loss_at = {} if scored is None else {(int(r), int(c)): float(v) for r, c, v in zip(*scored)}
+                loss_at = (
+                    {}
+                    if scored is None
+                    else {(int(r), int(c)): float(v) for r, c, v in zip(*scored, strict=True)}
+                )
                 for b, dialogue in enumerate(chunk):
                     if t >= len(dialogue) or not (positions := value_positions(dialogue[t], tokenizer)):
                         continue
@@ -70,11 +74,17 @@ def main() -> None:
             "wrong_read_loss": sum(w) / max(1, len(w)),
         }
         row = table[key]
-        print(f"{key:>8} {len(r):>6} {row['right_read_loss']:>9.3f} {len(w):>6} {row['wrong_read_loss']:>9.3f}")
+        print(
+            f"{key:>8} {len(r):>6} {row['right_read_loss']:>9.3f} {len(w):>6} {row['wrong_read_loss']:>9.3f}"
+        )
     print(f"first value tokens not supervised (id in > 2 earlier turns): {unsupervised}")
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"model": args.model, "data": args.data, "cells": table, "unsupervised": unsupervised}, f, indent=1)
+            json.dump(
+                {"model": args.model, "data": args.data, "cells": table, "unsupervised": unsupervised},
+                f,
+                indent=1,
+            )
 
 
 if __name__ == "__main__":
