@@ -24,8 +24,8 @@ read_weight times the mean of loss_l over layers and supervised targets.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 
 import torch
 
@@ -80,7 +80,7 @@ class ReadSupervision:
         self.count = sum(int(s.targets.sum()) for s in self.sources)
         self.ledger = SlotLedger()
 
-    @contextmanager
+    @contextlib.contextmanager
     def recording(self) -> Iterator[ReadSupervision]:
         with recording_reads(self.model) as reads, recording_token_writes(self.model) as writes:
             self._reads, self._writes = reads, writes
@@ -126,48 +126,46 @@ def _supervised(sources: RecallSources) -> RecallSources:
     return RecallSources(keep, sources.source, sources.mentions)
 
 
-@contextmanager
-def recording_reads(model: ReactiveTransformer) -> Iterator[list[list[tuple]]]:
+def recording_reads(model: ReactiveTransformer) -> contextlib.AbstractContextManager[list[list[tuple]]]:
     """Each decoder forward pass appends, per block, its memory cross-attention's inputs
     (normed hidden states [B, T, D], memory keys [B, kv_heads, S, hd], positions [B, T])."""
-    blocks = model.decoder.blocks
-    per_block: list[tuple] = []
-    reads: list[list[tuple]] = []
-
-    def record(_module, args: tuple, _output) -> None:
-        x, kv, positions = args[:3]
-        per_block.append((x, kv[0], positions))
-        if len(per_block) == len(blocks):
-            reads.append(list(per_block))
-            per_block.clear()
-
-    hooks = [block.memory_attention.register_forward_hook(record) for block in blocks]
-    try:
-        yield reads
-    finally:
-        for hook in hooks:
-            hook.remove()
+    attentions = [block.memory_attention for block in model.decoder.blocks]
+    return _per_pass(attentions, lambda _module, args: (args[0], args[1][0], args[2]), list)
 
 
-@contextmanager
-def recording_token_writes(model: ReactiveTransformer) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
+def recording_token_writes(
+    model: ReactiveTransformer,
+) -> contextlib.AbstractContextManager[list[tuple[torch.Tensor, torch.Tensor]]]:
     """Each `write_memory` call appends (token shares [B, L, H, S, T], write weights [B, L, H, S])
     of its slot writes (SlotWrite.token_writes), detached: the ledger is a target, not a path."""
-    layers = model.memory_attention.layers
-    per_layer: list[tuple[torch.Tensor, torch.Tensor]] = []
-    writes: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def capture(module, args: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            return module.token_writes(*args)
+
+    def combine(layers: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        tokens, weights = zip(*layers, strict=True)
+        return torch.stack(tokens, 1).float(), torch.stack(weights, 1).float()
+
+    return _per_pass([layer.slot_write for layer in model.memory_attention.layers], capture, combine)
+
+
+@contextlib.contextmanager
+def _per_pass(modules: Sequence[torch.nn.Module], capture, combine) -> Iterator[list]:
+    """Hooks `modules` (one per layer, each called once per pass, in order): at the end of every
+    pass, `combine` of the layers' `capture(module, args)` joins the yielded list."""
+    current: list = []
+    passes: list = []
 
     def record(module, args: tuple, _output) -> None:
-        with torch.no_grad():
-            per_layer.append(module.token_writes(*args))
-        if len(per_layer) == len(layers):
-            tokens, weights = zip(*per_layer, strict=True)
-            writes.append((torch.stack(tokens, 1).float(), torch.stack(weights, 1).float()))
-            per_layer.clear()
+        current.append(capture(module, args))
+        if len(current) == len(modules):
+            passes.append(combine(list(current)))
+            current.clear()
 
-    hooks = [layer.slot_write.register_forward_hook(record) for layer in layers]
+    hooks = [module.register_forward_hook(record) for module in modules]
     try:
-        yield writes
+        yield passes
     finally:
         for hook in hooks:
             hook.remove()
