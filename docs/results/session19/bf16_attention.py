@@ -45,7 +45,12 @@ def matmuls_fp32_softmax(q, k, v, mask):
     return scores.softmax(-1).to(v.dtype) @ v
 
 
-ARMS = {"sdpa": sdpa, "sdpa_fp32": sdpa_fp32, "matmuls": matmuls, "matmuls_fp32_softmax": matmuls_fp32_softmax}
+ARMS = {
+    "sdpa": sdpa,
+    "sdpa_fp32": sdpa_fp32,
+    "matmuls": matmuls,
+    "matmuls_fp32_softmax": matmuls_fp32_softmax,
+}
 
 
 def main() -> None:
@@ -64,7 +69,7 @@ def main() -> None:
         reference = sdpa_fp32(q, k, v, mask).float()
         times = {arm: [] for arm in ARMS}
         for r in range(args.rounds):
-            for arm in (list(ARMS) if r % 2 == 0 else list(reversed(ARMS))):
+            for arm in list(ARMS) if r % 2 == 0 else list(reversed(ARMS)):
                 fn = ARMS[arm]
                 for _ in range(3):
                     fn(q, k, v, mask)
@@ -73,8 +78,12 @@ def main() -> None:
                     fn(q, k, v, mask)
                 times[arm].append((time.perf_counter() - start) / 20 * 1e3)
         errors = {arm: float((ARMS[arm](q, k, v, mask).float() - reference).abs().max()) for arm in ARMS}
-        results[name] = {arm: {"ms": statistics.median(t), "max_abs_error": errors[arm]} for arm, t in times.items()}
-        row = ", ".join(f"{arm} {statistics.median(t):.3f} ms (err {errors[arm]:.1e})" for arm, t in times.items())
+        results[name] = {
+            arm: {"ms": statistics.median(t), "max_abs_error": errors[arm]} for arm, t in times.items()
+        }
+        row = ", ".join(
+            f"{arm} {statistics.median(t):.3f} ms (err {errors[arm]:.1e})" for arm, t in times.items()
+        )
         print(f"{name:>16}: {row}")
     if args.out:
         with open(args.out, "w") as f:

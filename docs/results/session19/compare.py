@@ -1,6 +1,6 @@
 """The A/B's table: `rxt eval` JSONs of each arm (and the starting model) side by side.
 
-    .venv/bin/python docs/results/session19/compare.py NAME=EVAL_HELDOUT.json[,EVAL_VALID.json] ...
+.venv/bin/python docs/results/session19/compare.py NAME=EVAL_HELDOUT.json[,EVAL_VALID.json] ...
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import sys
 
 
 def row(path: str) -> dict:
-    rxt = json.load(open(path))["models"][0]
+    with open(path) as f:
+        rxt = json.load(f)["models"][0]
     d = rxt["recall_by_distance"]
     probe = rxt.get("memory_probe", {})
     return {

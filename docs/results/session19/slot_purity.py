@@ -3,7 +3,11 @@ content of its best slot and summed over slots, mean over layers. Run:
     .venv/bin/python docs/results/session19/slot_purity.py MODEL_DIR   (reads runs/s19/eval/heldout.jsonl)
 """
 
-import torch, statistics, sys
+import statistics
+import sys
+
+import torch
+
 from rxt_core import ReactiveTransformer
 from rxt_core.training.batching import turn_batch
 from rxt_core.training.pipeline import load_token_dialogues, load_tokenizer
@@ -13,7 +17,7 @@ torch.set_num_threads(1)
 model = ReactiveTransformer.from_pretrained(sys.argv[1]).eval()
 tok = load_tokenizer(f"{sys.argv[1]}/tokenizer.json")
 ds = load_token_dialogues(["runs/s19/eval/heldout.jsonl"], tok, model.config)[:96]
-best, total, lag0 = [], [], []
+best, total, one_back = [], [], []
 for s in range(0, len(ds), 16):
     chunk = ds[s : s + 16]
     batches = [turn_batch(chunk, t, model.config) for t in range(max(len(d) for d in chunk))]
@@ -22,7 +26,7 @@ for s in range(0, len(ds), 16):
         stm = model.init_memory(len(chunk))
         for t, b in enumerate(batches):
             model(b.ids, stm)
-            reads._reads.clear()
+            reads._reads.clear()  # only the ledger is used here
             src = reads.sources[t]
             rows, cols = src.targets.nonzero(as_tuple=True)
             if len(rows):
@@ -31,15 +35,15 @@ for s in range(0, len(ds), 16):
                 )  # [N, L, S]
                 best += c.amax(-1).mean(1).tolist()
                 total += c.sum(-1).mean(1).tolist()
-                lag0 += (src.source[rows, cols] == t - 1).tolist()
+                one_back += (src.source[rows, cols] == t - 1).tolist()
             new = model.write_memory(stm, b.ids, b.mask)
             reads.written(b.present)
             stm = torch.where(b.present[:, None, None, None], new, stm)
 print(
     f"supervised targets {len(best)}: share of the best slot held by the source tokens {statistics.mean(best):.3f} (median {statistics.median(best):.3f}); summed over slots {statistics.mean(total):.3f}"
 )
-b1 = [x for x, l in zip(best, lag0) if l]
-bn = [x for x, l in zip(best, lag0) if not l]
+b1 = [x for x, back1 in zip(best, one_back, strict=True) if back1]
+bn = [x for x, back1 in zip(best, one_back, strict=True) if not back1]
 print(
     f"source one turn back: best {statistics.mean(b1):.3f} (n={len(b1)}); further back: {statistics.mean(bn):.3f} (n={len(bn)})"
 )

@@ -47,7 +47,9 @@ def kernel(name: str, shapes: list, dtypes: list):
     if name == "aten::bmm":
         return lambda: torch.bmm(t[0], t[1])
     q, k, v = t[:3]
-    return lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=q.shape[1] != k.shape[1])
+    return lambda: torch.nn.functional.scaled_dot_product_attention(
+        q, k, v, enable_gqa=q.shape[1] != k.shape[1]
+    )
 
 
 def main() -> None:
@@ -80,19 +82,40 @@ def main() -> None:
         shapes = [list(s) for s in shapes][: 3 if "attention" in name else len(shapes)]
         ms = median_ms(kernel(name, shapes, list(dtypes)), args.repeats)
         flop = _flops(name, shapes)
-        rows.append({"op": name, "shapes": shapes, "dtype": dtypes[0], "calls": count, "ms_each": ms,
-                     "gflop_per_s": flop / ms / 1e6})
+        rows.append(
+            {
+                "op": name,
+                "shapes": shapes,
+                "dtype": dtypes[0],
+                "calls": count,
+                "ms_each": ms,
+                "gflop_per_s": flop / ms / 1e6,
+            }
+        )
         total += ms * count
     again = median_ms(update, args.repeats)  # the host drifts: wall time before and after
-    print(f"update_memory batch 1, {args.precision}, {args.threads} threads: wall {wall:.2f} / {again:.2f} ms "
-          f"(before / after); its matrix products and SDPA alone: {total:.2f} ms")
+    print(
+        f"update_memory batch 1, {args.precision}, {args.threads} threads: wall {wall:.2f} / {again:.2f} ms "
+        f"(before / after); its matrix products and SDPA alone: {total:.2f} ms"
+    )
     for r in sorted(rows, key=lambda r: -r["ms_each"] * r["calls"]):
-        print(f"  {r['op']:<52} {str(r['shapes']):<48} x{r['calls']:<3} {r['ms_each'] * r['calls']:6.2f} ms "
-              f"({r['gflop_per_s']:5.0f} GFLOP/s)")
+        print(
+            f"  {r['op']:<52} {str(r['shapes']):<48} x{r['calls']:<3} {r['ms_each'] * r['calls']:6.2f} ms "
+            f"({r['gflop_per_s']:5.0f} GFLOP/s)"
+        )
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"precision": args.precision, "threads": args.threads, "wall_ms": [wall, again],
-                       "kernels_ms": total, "kernels": rows}, f, indent=1)
+            json.dump(
+                {
+                    "precision": args.precision,
+                    "threads": args.threads,
+                    "wall_ms": [wall, again],
+                    "kernels_ms": total,
+                    "kernels": rows,
+                },
+                f,
+                indent=1,
+            )
 
 
 def _flops(name: str, shapes: list) -> float:
