@@ -57,7 +57,7 @@ class SlotWrite(nn.Module):
         if d % self.heads:
             raise ValueError(f"the slot write needs dim ({d}) divisible by attention.heads ({self.heads})")
         head_dim = d // self.heads
-        self.scale = head_dim**-0.5
+        self.scale = head_dim**-0.5 * config.slot_write_sharpness
         self.query_norm = RMSNorm(d, config.norm_eps)
         self.encoded_norm = RMSNorm(d, config.norm_eps)
         self.query = nn.Linear(d, d, bias=False)

@@ -121,3 +121,24 @@ def test_slot_write_trains():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] - 0.02, losses
+
+
+def test_sharpness_multiplies_the_allocation_logits():
+    """`slot_write_sharpness` S is exactly the write's query and null-slot vectors scaled by S: each
+    token's attention over slots and nulls is sharper, nothing else changes."""
+    config = preset("tiny", memory_write="slot", memory_attention="simple", slot_write_sharpness=2.0)
+    sharp = ReactiveTransformer(config).eval()
+    scaled = slot_model()
+    scaled.load_state_dict(sharp.state_dict())
+    with torch.no_grad():
+        for layer in scaled.memory_attention.layers:
+            layer.slot_write.query.weight.mul_(2.0)
+            layer.slot_write.null_queries.mul_(2.0)
+    ids, mask = encoded_batch(sharp)
+    stm = random_stm(sharp, 2)
+    torch.testing.assert_close(sharp.write_memory(stm, ids, mask), scaled.write_memory(stm, ids, mask))
+    plain = slot_model()
+    plain.load_state_dict(sharp.state_dict())
+    assert not torch.allclose(plain.write_memory(stm, ids, mask), sharp.write_memory(stm, ids, mask))
+    with pytest.raises(ValueError):
+        preset("tiny", slot_write_sharpness=0.0)
