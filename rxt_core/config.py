@@ -106,7 +106,8 @@ class RxTConfig(BaseModel):
     # (slot_write.py; `gate` then applies to the pre-step only)
     memory_write: MemoryWrite = "gated"
     # the slot write's allocation logits are multiplied by this: > 1 hands each token's attention
-    # to fewer slots, so a slot holds fewer tokens (session 19: at eval, 2 gave +1-2 points of recall)
+    # to fewer slots, so a slot holds fewer tokens (session 19: 2 gave +1-2 points of recall at eval
+    # alone, but -8 when trained 45 min from the bundled model; docs/training.md)
     slot_write_sharpness: float = Field(1.0, gt=0)
     rope_on_encoded_keys: bool = True
     rope_theta: float = 10000.0
