@@ -44,7 +44,7 @@ from torch import nn
 from ..model import ReactiveTransformer
 from .batching import TokenBatch, TokenDialogue, batch_indices, turn_batch
 from .config import LoopConfig, MemoryAwareConfig
-from .copy_targets import recalled_targets
+from .copy_targets import RecallSources, recall_sources
 from .loop import StepResult
 from .losses import next_token_nll, weighted_next_token_nll
 from .read_supervision import ReadSupervision
@@ -87,7 +87,10 @@ class MemoryAwareStage:
         turns = max(len(d) for d in dialogues)
         batches = [turn_batch(dialogues, t, config).to(model.device) for t in range(turns)]
         targets = max(1, sum(b.target_count for b in batches))
-        weights = self._recall_weights(batches)  # None: every target weighs 1
+        sources = (
+            recall_sources(batches, config) if self.cfg.recall_weight != 1 or self.cfg.read_weight else None
+        )
+        weights = self._recall_weights(sources)  # None: every target weighs 1
         denominator = (
             targets
             if weights is None
@@ -101,7 +104,7 @@ class MemoryAwareStage:
         aux_weight = config.moe.aux_loss_weight / turns
         shaping = self.cfg.overlap_weight or self.cfg.sparsity_weight
         recording = recording_writes(model) if shaping else contextlib.nullcontext()
-        reads = ReadSupervision(model, batches) if self.cfg.read_weight else None
+        reads = ReadSupervision(model, batches, sources) if self.cfg.read_weight else None
         read_total = 0.0
         with recording as writes, reads.recording() if reads else contextlib.nullcontext():
             for t, batch in enumerate(batches):
@@ -161,13 +164,13 @@ class MemoryAwareStage:
             metrics["write_mixing"] = mixed_total  # mean w (1 - w) over the updates of the batch
         return StepResult(total_nll / targets, tokens, metrics)
 
-    def _recall_weights(self, batches: list[TokenBatch]) -> list[torch.Tensor] | None:
+    def _recall_weights(self, sources: list[RecallSources] | None) -> list[torch.Tensor] | None:
         """Per turn [B, T_t - 1], each target's loss weight: `recall_weight` where the answer
         repeats a token of an earlier turn that its own query does not hold, else 1 (None: all 1)."""
-        if self.cfg.recall_weight == 1:
+        if self.cfg.recall_weight == 1 or sources is None:
             return None
         extra = self.cfg.recall_weight - 1
-        return [1 + extra * r.float() for r in recalled_targets(batches, self.model.config)]
+        return [1 + extra * s.targets.float() for s in sources]
 
     def _replay_back(self, t: int, generator: torch.Generator) -> int:
         """How many turns back the interaction replayed after writing I_t lies."""

@@ -72,11 +72,18 @@ class ReadSupervision:
     """One stage-4 step's read loss. Inside `with`, the model's forward passes and writes are
     recorded; call `loss(t)` right after decoding turn t and `written(present)` after each write."""
 
-    def __init__(self, model: ReactiveTransformer, batches: Sequence[TokenBatch]):
+    def __init__(
+        self,
+        model: ReactiveTransformer,
+        batches: Sequence[TokenBatch],
+        sources: Sequence[RecallSources] | None = None,
+    ):
+        """`sources`: `recall_sources(batches, ...)` when the caller already has them."""
         if any(layer.slot_write is None for layer in model.memory_attention.layers):
             raise ValueError("read supervision needs the slot write (memory_write='slot')")
         self.model, self.batches = model, batches
-        self.sources = [_supervised(s) for s in recall_sources(batches, model.config)]
+        sources = recall_sources(batches, model.config) if sources is None else sources
+        self.sources = [_supervised(s) for s in sources]
         self.count = sum(int(s.targets.sum()) for s in self.sources)
         self.ledger = SlotLedger()
 
