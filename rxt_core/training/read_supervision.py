@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from ..model import ReactiveTransformer
-from .batching import TokenBatch
+from .batching import TokenBatch, TokenDialogue, turn_batch
 from .copy_targets import RecallSources, recall_sources
 
 MAX_MENTIONS = 2  # earlier turns holding the id: a value stated (and perhaps recalled once)
@@ -125,6 +125,28 @@ class ReadSupervision:
     def written(self, present: torch.Tensor) -> None:
         tokens, writes = self._writes.pop()
         self.ledger.record(tokens, writes, present.to(tokens.device))
+
+
+def teacher_forced_reads(
+    model: ReactiveTransformer, dialogues: Sequence[TokenDialogue], batch_size: int = 16
+) -> Iterator[tuple[Sequence[TokenDialogue], int, torch.Tensor, ReadSupervision]]:
+    """Every turn of `dialogues`, decoded teacher-forced from the model's own memory without
+    gradients: (the dialogues of the batch, turn t, logits, the batch's `ReadSupervision`). Call
+    `target_losses(t)` before the next item (after it the turn is written and its reads dropped).
+    Grad mode stays off while the caller holds an item (diagnostics and tests, not training)."""
+    for start in range(0, len(dialogues), batch_size):
+        chunk = dialogues[start : start + batch_size]
+        batches = [turn_batch(chunk, t, model.config) for t in range(max(len(d) for d in chunk))]
+        reads = ReadSupervision(model, batches)
+        with torch.no_grad(), reads.recording():
+            stm = model.init_memory(len(chunk))
+            for t, batch in enumerate(batches):
+                logits, _ = model(batch.ids, stm)
+                yield chunk, t, logits, reads
+                reads._reads.clear()
+                new = model.write_memory(stm, batch.ids, batch.mask)
+                reads.written(batch.present)
+                stm = torch.where(batch.present[:, None, None, None], new, stm)
 
 
 def _supervised(sources: RecallSources) -> RecallSources:

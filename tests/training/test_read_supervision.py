@@ -16,7 +16,7 @@ from rxt_core.training.copy_targets import recall_sources
 from rxt_core.training.loop import Runtime, train
 from rxt_core.training.memory_aware import MemoryAwareStage
 from rxt_core.training.pipeline import load_tokenizer
-from rxt_core.training.read_supervision import ReadSupervision, SlotLedger
+from rxt_core.training.read_supervision import ReadSupervision, SlotLedger, teacher_forced_reads
 from tests.training.test_stages import _turns
 
 BUNDLED = bundled_model_dir()
@@ -87,18 +87,12 @@ def test_attention_weights_are_the_ones_forward_uses(slot_config):
 
 def _read_loss(model, dialogues) -> float:
     """The mean read loss of `dialogues`, teacher-forced, without training."""
-    batches = [turn_batch(dialogues, t, model.config) for t in range(max(len(d) for d in dialogues))]
-    reads, total = ReadSupervision(model, batches), 0.0
-    with torch.no_grad(), reads.recording():
-        stm = model.init_memory(len(dialogues))
-        for t, batch in enumerate(batches):
-            model(batch.ids, stm)
-            loss = reads.loss(t)
-            total += 0.0 if loss is None else float(loss)
-            new = model.write_memory(stm, batch.ids, batch.mask)
-            reads.written(batch.present)
-            stm = torch.where(batch.present[:, None, None, None], new, stm)
-    return total / reads.count
+    total, count = 0.0, 0
+    for _, t, _, reads in teacher_forced_reads(model, dialogues, batch_size=len(dialogues)):
+        scored = reads.target_losses(t)
+        if scored is not None:
+            total, count = total + float(scored[2].sum()), count + len(scored[2])
+    return total / count
 
 
 @pytest.mark.skipif(not (BUNDLED / "config.json").is_file(), reason="the bundled model is not built yet")

@@ -15,10 +15,9 @@ from collections import defaultdict
 import torch
 
 from rxt_core import ReactiveTransformer
-from rxt_core.training.batching import turn_batch
 from rxt_core.training.memory_probe import value_positions
 from rxt_core.training.pipeline import load_token_dialogues, load_tokenizer
-from rxt_core.training.read_supervision import ReadSupervision
+from rxt_core.training.read_supervision import teacher_forced_reads
 
 
 def main() -> None:
@@ -34,35 +33,23 @@ def main() -> None:
     dialogues = load_token_dialogues([args.data], tokenizer, model.config)
     cells: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"right": [], "wrong": []})
     unsupervised = 0
-    for start in range(0, len(dialogues), 16):
-        chunk = dialogues[start : start + 16]
-        batches = [turn_batch(chunk, t, model.config) for t in range(max(len(d) for d in chunk))]
-        reads = ReadSupervision(model, batches)
-        with torch.no_grad(), reads.recording():
-            stm = model.init_memory(len(chunk))
-            for t, batch in enumerate(batches):
-                logits, _ = model(batch.ids, stm)
-                scored = reads.target_losses(t)
-                loss_at = (
-                    {}
-                    if scored is None
-                    else {(int(r), int(c)): float(v) for r, c, v in zip(*scored, strict=True)}
-                )
-                for b, dialogue in enumerate(chunk):
-                    if t >= len(dialogue) or not (positions := value_positions(dialogue[t], tokenizer)):
-                        continue
-                    col = len(dialogue[t].query) + 1 + positions[0]  # predicts the value's first token
-                    if (b, col) not in loss_at:
-                        unsupervised += 1
-                        continue
-                    right = int(logits[b, col].argmax()) == int(batch.ids[b, col + 1])
-                    d = dialogue[t].recall.distance
-                    cell = "1-2" if d <= 2 else "3-5" if d <= 5 else "6+"
-                    for key in (cell, "all"):
-                        cells[key]["right" if right else "wrong"].append(loss_at[(b, col)])
-                new = model.write_memory(stm, batch.ids, batch.mask)
-                reads.written(batch.present)
-                stm = torch.where(batch.present[:, None, None, None], new, stm)
+    for chunk, t, logits, reads in teacher_forced_reads(model, dialogues):
+        scored = reads.target_losses(t)
+        loss_at = (
+            {} if scored is None else {(int(r), int(c)): float(v) for r, c, v in zip(*scored, strict=True)}
+        )
+        for b, dialogue in enumerate(chunk):
+            if t >= len(dialogue) or not (positions := value_positions(dialogue[t], tokenizer)):
+                continue
+            col = len(dialogue[t].query) + 1 + positions[0]  # predicts the value's first token
+            if (b, col) not in loss_at:
+                unsupervised += 1
+                continue
+            right = int(logits[b, col].argmax()) == int(reads.batches[t].ids[b, col + 1])
+            d = dialogue[t].recall.distance
+            cell = "1-2" if d <= 2 else "3-5" if d <= 5 else "6+"
+            for key in (cell, "all"):
+                cells[key]["right" if right else "wrong"].append(loss_at[(b, col)])
     table = {}
     print(f"{'distance':>8} {'right':>6} {'read loss':>9} {'wrong':>6} {'read loss':>9}")
     for key in ("1-2", "3-5", "6+", "all"):

@@ -9,36 +9,24 @@ import sys
 import torch
 
 from rxt_core import ReactiveTransformer
-from rxt_core.training.batching import turn_batch
 from rxt_core.training.pipeline import load_token_dialogues, load_tokenizer
-from rxt_core.training.read_supervision import ReadSupervision
+from rxt_core.training.read_supervision import teacher_forced_reads
 
 torch.set_num_threads(1)
 model = ReactiveTransformer.from_pretrained(sys.argv[1]).eval()
 tok = load_tokenizer(f"{sys.argv[1]}/tokenizer.json")
 ds = load_token_dialogues(["runs/s19/eval/heldout.jsonl"], tok, model.config)[:96]
 best, total, one_back = [], [], []
-for s in range(0, len(ds), 16):
-    chunk = ds[s : s + 16]
-    batches = [turn_batch(chunk, t, model.config) for t in range(max(len(d) for d in chunk))]
-    reads = ReadSupervision(model, batches)
-    with torch.no_grad(), reads.recording():
-        stm = model.init_memory(len(chunk))
-        for t, b in enumerate(batches):
-            model(b.ids, stm)
-            reads._reads.clear()  # only the ledger is used here
-            src = reads.sources[t]
-            rows, cols = src.targets.nonzero(as_tuple=True)
-            if len(rows):
-                c = reads.ledger.content(
-                    rows, src.source[rows, cols], b.ids[rows, cols + 1], batches
-                )  # [N, L, S]
-                best += c.amax(-1).mean(1).tolist()
-                total += c.sum(-1).mean(1).tolist()
-                one_back += (src.source[rows, cols] == t - 1).tolist()
-            new = model.write_memory(stm, b.ids, b.mask)
-            reads.written(b.present)
-            stm = torch.where(b.present[:, None, None, None], new, stm)
+for _, t, _, reads in teacher_forced_reads(model, ds):
+    src, ids = reads.sources[t], reads.batches[t].ids
+    rows, cols = src.targets.nonzero(as_tuple=True)
+    if len(rows):
+        c = reads.ledger.content(
+            rows, src.source[rows, cols], ids[rows, cols + 1], reads.batches
+        )  # [N, L, S]
+        best += c.amax(-1).mean(1).tolist()
+        total += c.sum(-1).mean(1).tolist()
+        one_back += (src.source[rows, cols] == t - 1).tolist()
 print(
     f"supervised targets {len(best)}: share of the best slot held by the source tokens {statistics.mean(best):.3f} (median {statistics.median(best):.3f}); summed over slots {statistics.mean(total):.3f}"
 )
