@@ -128,6 +128,13 @@ def parser() -> argparse.ArgumentParser:
         "towards the slots its earlier turn wrote (slot write only; default 0: off)",
     )
     p.add_argument(
+        "--keep-weight",
+        type=float,
+        default=0.0,
+        help="stage 4: weight of the keep write's salience loss, which learns to keep the tokens "
+        "a later answer repeats (memory_write=keep only; default 0: off)",
+    )
+    p.add_argument(
         "--baseline-layers",
         type=int,
         help="baseline decoder layers (default: the fewest with >= 1.5x RxT's parameters)",
@@ -236,6 +243,7 @@ def build_jobs(args) -> list:
                     replay_depth=args.replay_depth,
                     recall_weight=args.recall_weight,
                     read_weight=args.read_weight,
+                    keep_weight=args.keep_weight,
                     overlap_weight=args.overlap_weight,
                     sparsity_weight=args.sparsity_weight,
                 ),

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 AttentionKind = Literal["mha", "gqa", "sqa"]
 MemoryAttentionVariant = Literal["simple", "self", "interlayer", "gated-self-interlayer"]
-MemoryWrite = Literal["gated", "slot"]
+MemoryWrite = Literal["gated", "slot", "keep"]
 GateActivation = Literal["sigmoid", "tanh"]
 GateKind = Literal["static", "per-slot", "per-feature", "linear"]
 StmInit = Literal["zeros", "normal", "learned"]
@@ -103,7 +103,8 @@ class RxTConfig(BaseModel):
     gate: GateConfig = GateConfig()
     # the write step after the variant's pre-step: "gated" = the paper's attention + residual gate,
     # "slot" = tokens compete for slots and a turn rewrites only the slots it was handed
-    # (slot_write.py; `gate` then applies to the pre-step only)
+    # (slot_write.py; `gate` then applies to the pre-step only), "keep" = the salient tokens
+    # themselves, one per slot, newest first (keep_write.py; simple memory attention only)
     memory_write: MemoryWrite = "gated"
     # the slot write's allocation logits are multiplied by this: > 1 hands each token's attention
     # to fewer slots, so a slot holds fewer tokens (session 19: 2 gave +1-2 points of recall at eval
@@ -130,6 +131,11 @@ class RxTConfig(BaseModel):
         if self.dim % self.attention.heads:
             raise ValueError(
                 f"dim ({self.dim}) must be divisible by attention.heads ({self.attention.heads})"
+            )
+        if self.memory_write == "keep" and self.memory_attention != "simple":
+            raise ValueError(
+                f"memory_write 'keep' needs memory_attention 'simple' (a {self.memory_attention!r} "
+                "pre-step would mix the kept tokens)"
             )
         if self.head_dim % 2:
             raise ValueError(f"head dim ({self.head_dim}) must be even for RoPE")

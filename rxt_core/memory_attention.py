@@ -15,7 +15,9 @@ every memory attention layer): an ungated pre-step (H_l = STM_l + Attention) add
 constant vector to every slot at each turn, and in training the STM's norm grew 29 -> 41 -> 52
 over three updates until one shared component was 98% of it (docs/training.md).
 With `memory_write = "slot"` the final step is instead the slot-allocating write of
-slot_write.py (tokens compete for slots; a slot handed nothing keeps its content exactly).
+slot_write.py (tokens compete for slots; a slot handed nothing keeps its content exactly), and
+with `memory_write = "keep"` the token-keeping write of keep_write.py (the salient tokens
+themselves, one per slot, newest first; it needs the simple variant, whose pre-step would mix them).
 Slots have no order, so nothing rotates the slots; RoPE rotates only the keys of ED (which is a
 sequence) when `rope_on_encoded_keys` is set.
 """
@@ -28,6 +30,7 @@ from torch import nn
 from .attention import Attention
 from .config import RxTConfig
 from .gates import ResidualGate
+from .keep_write import KeepWrite, Salience, keep_order
 from .norm import RMSNorm
 from .rope import RotaryEmbedding
 from .slot_write import SlotWrite
@@ -53,10 +56,9 @@ class MemoryAttentionLayer(nn.Module):
             self.pre_gate = ResidualGate(d, slots, config.gate)
         if self.pre_source == "gated-mix":
             self.source_gate = ResidualGate(d, slots, config.gate)
-        if config.memory_write == "slot":
-            self.slot_write = SlotWrite(config, rope)
-        else:
-            self.slot_write = None
+        self.slot_write = SlotWrite(config, rope) if config.memory_write == "slot" else None
+        self.keep_write = KeepWrite(config) if config.memory_write == "keep" else None
+        if config.memory_write == "gated":
             self.query_norm = RMSNorm(d, eps)
             self.encoded_norm = RMSNorm(d, eps)
             self.attention = Attention(
@@ -67,6 +69,8 @@ class MemoryAttentionLayer(nn.Module):
     @property
     def write_gate(self) -> nn.Module:
         """The module whose output is the layer's new STM (its inputs give the write weights)."""
+        if self.keep_write is not None:
+            raise ValueError("the keep write has no write weights: it moves slots, it does not mix them")
         return self.gate if self.slot_write is None else self.slot_write.gate
 
     def _pre_step(self, stm: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
@@ -79,7 +83,10 @@ class MemoryAttentionLayer(nn.Module):
         attended = self.pre_attention(self.pre_norm(stm), kv)
         return self.pre_gate(stm, attended)
 
-    def forward(self, stm, others, encoded, encoded_positions, encoded_mask):
+    def forward(self, stm, others, encoded, encoded_positions, encoded_mask, order=None):
+        """`order`: the keep write's slot order (keep_write.keep_order), shared by every layer."""
+        if self.keep_write is not None:
+            return self.keep_write(stm, encoded, order)
         h = self._pre_step(stm, others)
         if self.slot_write is not None:
             return self.slot_write(h, encoded, encoded_positions, encoded_mask)
@@ -92,6 +99,7 @@ class MemoryAttention(nn.Module):
     def __init__(self, config: RxTConfig, rope: RotaryEmbedding):
         super().__init__()
         self.layers = nn.ModuleList(MemoryAttentionLayer(config, rope) for _ in range(config.layers))
+        self.salience = Salience(config) if config.memory_write == "keep" else None
 
     def forward(
         self,
@@ -103,9 +111,12 @@ class MemoryAttention(nn.Module):
         """stm [B, L, S, D]; encoded: L tensors [B, T, D]; mask [B, T] (True = real token)."""
         n = stm.shape[1]
         total = stm.sum(dim=1)
+        order = None
+        if self.salience is not None:
+            order = keep_order(self.salience(encoded[-1]), encoded_mask, stm.shape[2])
         new_layers = []
         for i, layer in enumerate(self.layers):
             own = stm[:, i]
             others = (total - own) / (n - 1) if n > 1 else own
-            new_layers.append(layer(own, others, encoded[i], encoded_positions, encoded_mask))
+            new_layers.append(layer(own, others, encoded[i], encoded_positions, encoded_mask, order))
         return torch.stack(new_layers, dim=1)

@@ -110,6 +110,9 @@ class MemoryAwareConfig(BaseModel):
     """Weight of read supervision (read_supervision.py; ours): the decoder's memory read at an
     answer token recalled from an earlier turn is pushed towards the slots where the write put
     that turn's tokens of the same id. Needs the slot write (0: off)."""
+    keep_weight: float = Field(0.0, ge=0)
+    """Weight of the keep write's salience loss (keep_targets.py; ours, session 20): binary
+    cross-entropy towards "a later answer repeats this token". Needs the keep write (0: off)."""
 
 
 class TrainJob(BaseModel):

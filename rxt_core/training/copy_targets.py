@@ -17,6 +17,7 @@ import torch
 from .batching import TokenBatch
 
 SPECIAL_IDS = 6  # [PAD] [BOS] [EOS] [Q] [A] [MASK]: never copied, never drawn as random tokens
+MAX_MENTIONS = 2  # earlier turns holding a recalled id: a value stated (and perhaps recalled once)
 
 
 def copied_targets(ids: torch.Tensor, mask: torch.Tensor, config) -> torch.Tensor:

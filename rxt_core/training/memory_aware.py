@@ -29,6 +29,9 @@ away from the entries the previous turn has just written. Sparsity (`sparsity_we
 Read supervision (`read_weight` ρ > 0, ours, session 19): ρ times the mean over supervised
 targets of read_supervision.py's loss, which pushes the decoder's memory read at a recalled
 answer token towards the slots where the write put that token's earlier turn.
+Keep supervision (`keep_weight` κ > 0, ours, session 20; the keep write only): κ times the mean
+over scored tokens of keep_targets.py's loss, which trains the write's salience head to keep the
+tokens a later answer of the dialogue repeats (every turn but a dialogue's last is scored).
 Freezing: memory attention and the encoder get no gradient before
 `unfreeze_memory_attention_step` / `unfreeze_encoder_step`; the decoder (with the shared
 embedding) always trains.
@@ -37,6 +40,7 @@ embedding) always trains.
 from __future__ import annotations
 
 import contextlib
+import itertools
 
 import torch
 from torch import nn
@@ -45,6 +49,7 @@ from ..model import ReactiveTransformer
 from .batching import TokenBatch, TokenDialogue, batch_indices, turn_batch
 from .config import LoopConfig, MemoryAwareConfig
 from .copy_targets import RecallSources, recall_sources
+from .keep_targets import future_recalled, keep_loss, recording_salience
 from .loop import StepResult
 from .losses import next_token_nll, weighted_next_token_nll
 from .read_supervision import ReadSupervision
@@ -87,9 +92,8 @@ class MemoryAwareStage:
         turns = max(len(d) for d in dialogues)
         batches = [turn_batch(dialogues, t, config).to(model.device) for t in range(turns)]
         targets = max(1, sum(b.target_count for b in batches))
-        sources = (
-            recall_sources(batches, config) if self.cfg.recall_weight != 1 or self.cfg.read_weight else None
-        )
+        wants_sources = self.cfg.recall_weight != 1 or self.cfg.read_weight or self.cfg.keep_weight
+        sources = recall_sources(batches, config) if wants_sources else None
         weights = self._recall_weights(sources)  # None: every target weighs 1
         denominator = (
             targets
@@ -106,7 +110,13 @@ class MemoryAwareStage:
         recording = recording_writes(model) if shaping else contextlib.nullcontext()
         reads = ReadSupervision(model, batches, sources) if self.cfg.read_weight else None
         read_total = 0.0
-        with recording as writes, reads.recording() if reads else contextlib.nullcontext():
+        keeps = KeepSupervision(batches, sources, config.vocab_size) if self.cfg.keep_weight else None
+        keep_recording = recording_salience(model) if keeps else contextlib.nullcontext()
+        with (
+            recording as writes,
+            reads.recording() if reads else contextlib.nullcontext(),
+            keep_recording as salience,
+        ):
             for t, batch in enumerate(batches):
                 logits, aux = model(batch.ids, stm)
                 if reads is not None and (read := reads.loss(t)) is not None:
@@ -131,6 +141,8 @@ class MemoryAwareStage:
                 new = model.write_memory(stm, batch.ids, batch.mask)
                 if reads is not None:
                     reads.written(batch.present)
+                if keeps is not None and (kept := keeps.loss(t, salience.pop())) is not None:
+                    window = window + self.cfg.keep_weight * kept / keeps.count
                 if self.cfg.replay_weight > 0:
                     replayed = batches[t - self._replay_back(t, generator)]
                     replay_nll, replay_count = replay_loss(model, replayed, new, batch.present)
@@ -158,6 +170,8 @@ class MemoryAwareStage:
             metrics["replay_loss"] = replay_total / replay_tokens
         if reads is not None and reads.count:
             metrics["read_loss"] = read_total / reads.count  # mean over the supervised targets
+        if keeps is not None:
+            metrics.update(keeps.metrics())
         if self.cfg.overlap_weight:
             metrics["write_overlap"] = overlap_total  # mean over the turn pairs of the batch
         if self.cfg.sparsity_weight:
@@ -176,6 +190,42 @@ class MemoryAwareStage:
         """How many turns back the interaction replayed after writing I_t lies."""
         deepest = min(t, self.cfg.replay_depth - 1)
         return int(torch.randint(deepest + 1, (), generator=generator)) if deepest else 0
+
+
+class KeepSupervision:
+    """One stage-4 step's salience loss (keep_targets.py): `loss(t, logits)` after writing turn t."""
+
+    def __init__(self, batches: list[TokenBatch], sources: list[RecallSources], vocab: int):
+        self.batches = batches
+        self.labels = future_recalled(batches, sources, vocab)
+        self.scored = [
+            batch.mask & following.present[:, None] for batch, following in itertools.pairwise(batches)
+        ]
+        self.count = max(1, sum(int(m.sum()) for m in self.scored))
+        self.total, self.kept, self.positives, self.kept_positives, self.rows = 0.0, 0, 0, 0, 0
+
+    def loss(self, t: int, salience: torch.Tensor) -> torch.Tensor | None:
+        """Summed loss over turn t's scored tokens (None: the last turn, which is not scored)."""
+        if t >= len(self.scored):
+            return None
+        scored, labels = self.scored[t], self.labels[t]
+        loss = keep_loss(salience, labels, scored)
+        with torch.no_grad():
+            kept = (salience > 0) & scored
+            self.total += float(loss)
+            self.kept += int(kept.sum())
+            self.rows += int(scored.any(1).sum())
+            self.positives += int((labels & scored).sum())
+            self.kept_positives += int((labels & kept).sum())
+        return loss
+
+    def metrics(self) -> dict[str, float]:
+        """Mean loss per scored token, tokens kept per interaction, share of the positives kept."""
+        return {
+            "keep_loss": self.total / self.count,
+            "kept_per_turn": self.kept / max(1, self.rows),
+            "kept_recalled": self.kept_positives / max(1, self.positives),
+        }
 
 
 def replay_loss(

@@ -31,9 +31,8 @@ import torch
 
 from ..model import ReactiveTransformer
 from .batching import TokenBatch, TokenDialogue, turn_batch
-from .copy_targets import RecallSources, recall_sources
+from .copy_targets import MAX_MENTIONS, RecallSources, recall_sources
 
-MAX_MENTIONS = 2  # earlier turns holding the id: a value stated (and perhaps recalled once)
 EPS = 1e-3
 
 

@@ -31,7 +31,7 @@ def transplant(
     if config == model.config and not reinit:
         return model
     fresh = ReactiveTransformer(config).to(model.device)
-    old = model.state_dict()
+    old = {**model.state_dict(), **_slot_write_values(model.state_dict(), config)}
     kept = {
         name: tensor
         for name, tensor in fresh.state_dict().items()
@@ -50,6 +50,23 @@ def transplant(
         len(dropped),
     )
     return fresh.train(model.training)
+
+
+def _slot_write_values(state: dict[str, torch.Tensor], config: RxTConfig) -> dict[str, torch.Tensor]:
+    """A keep write started from a slot write takes over its value projection and the norm before
+    it: the decoder has learned to read mixes of exactly those vectors (session 20)."""
+    if config.memory_write != "keep":
+        return {}
+    carried = {}
+    for name, tensor in state.items():
+        prefix, dot, rest = name.partition(".slot_write.")
+        if not dot:
+            continue
+        if rest == "key_value.weight":
+            carried[f"{prefix}.keep_write.value.weight"] = tensor[config.dim :]
+        elif rest.startswith("encoded_norm."):
+            carried[f"{prefix}.keep_write.{rest}"] = tensor
+    return carried
 
 
 def _summary(names: list[str]) -> str:

@@ -43,7 +43,10 @@ class WriteRetention:
 
 def writes_are_convex(config: RxTConfig) -> bool:
     """Whether every step that writes into the STM is a convex mix (what the shares assume): the
-    slot write always is; residual gates are with the sigmoid activation."""
+    slot write always is; residual gates are with the sigmoid activation; the keep write moves
+    slots instead of mixing them, so it has no write weights at all."""
+    if config.memory_write == "keep":
+        return False
     uses_residual_gates = config.memory_write == "gated" or config.memory_attention != "simple"
     return config.gate.activation == "sigmoid" or not uses_residual_gates
 

@@ -1,0 +1,79 @@
+"""The token-keeping memory write: the salient tokens themselves, one per slot, newest first."""
+
+import pytest
+import torch
+
+from rxt_core import ReactiveTransformer, preset
+from rxt_core.keep_write import keep_order
+from rxt_core.training.transplant import transplant
+
+from .conftest import random_stm
+
+
+def keep_model():
+    return ReactiveTransformer(preset("tiny", memory_write="keep", memory_attention="simple")).eval()
+
+
+def force_salience(model, keep: torch.Tensor) -> None:
+    """Make the salience head score token t above zero exactly where `keep` [B, T] is True."""
+    model.memory_attention.salience.register_forward_hook(lambda _m, _a, _out: torch.where(keep, 1.0, -1.0))
+
+
+def test_keep_order_puts_the_kept_tokens_first_in_order_then_the_old_slots():
+    salience = torch.tensor([[1.0, -1.0, 2.0, 0.5], [-1.0, -2.0, -1.0, -1.0]])
+    mask = torch.tensor([[True, True, True, False], [True, True, True, True]])
+    order = keep_order(salience, mask, slots=5)
+    # row 0: tokens 0 and 2 (token 3 is padding), then old slots 0, 1, 2 (= 4, 5, 6 in the concat)
+    assert order[0].tolist() == [0, 2, 4, 5, 6]
+    assert order[1].tolist() == [4, 5, 6, 7, 8]  # nothing kept: the old memory, in its order
+
+
+def test_more_kept_tokens_than_slots_fills_the_memory_with_the_first_ones():
+    order = keep_order(torch.ones(1, 6), torch.ones(1, 6, dtype=torch.bool), slots=4)
+    assert order[0].tolist() == [0, 1, 2, 3]
+
+
+def test_a_turn_that_keeps_nothing_leaves_the_memory_exactly_as_it_was():
+    model = keep_model()
+    ids = torch.randint(6, model.config.vocab_size, (2, 9))
+    force_salience(model, torch.zeros(2, 9, dtype=torch.bool))
+    stm = random_stm(model, 2)
+    assert torch.equal(model.write_memory(stm, ids, torch.ones_like(ids, dtype=torch.bool)), stm)
+
+
+def test_kept_tokens_take_the_front_slots_and_the_rest_shift_back():
+    """Slot 0 and 1 hold each layer's value projection of the two kept tokens; old slot i is now
+    slot i + 2 in every layer, bit for bit, and the last two old slots are gone."""
+    model = keep_model()
+    ids = torch.randint(6, model.config.vocab_size, (1, 7))
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    keep = torch.zeros(1, 7, dtype=torch.bool)
+    keep[0, [2, 5]] = True
+    force_salience(model, keep)
+    stm = random_stm(model, 1)
+    new = model.write_memory(stm, ids, mask)
+    encoded = model.encode(ids, mask)
+    for layer, states in enumerate(encoded):
+        write = model.memory_attention.layers[layer].keep_write
+        expected = write.value(write.encoded_norm(states[0, [2, 5]]))
+        torch.testing.assert_close(new[0, layer, :2], expected)
+        assert torch.equal(new[0, layer, 2:], stm[0, layer, :-2])
+
+
+def test_the_keep_write_needs_the_simple_variant():
+    with pytest.raises(ValueError, match="simple"):
+        preset("tiny", memory_write="keep", memory_attention="interlayer")
+
+
+def test_a_keep_write_started_from_a_slot_write_takes_over_its_value_projection():
+    """The decoder has learned to read mixes of the slot write's values, so the keep write starts
+    from that projection (and its norm); the salience head starts fresh."""
+    slot = ReactiveTransformer(preset("tiny", memory_write="slot", memory_attention="simple"))
+    keep = transplant(slot, {"memory_write": "keep"})
+    d = slot.config.dim
+    for old, new in zip(slot.memory_attention.layers, keep.memory_attention.layers, strict=True):
+        assert torch.equal(new.keep_write.value.weight, old.slot_write.key_value.weight[d:])
+        assert torch.equal(new.keep_write.encoded_norm.weight, old.slot_write.encoded_norm.weight)
+    assert torch.equal(
+        keep.decoder.blocks[0].memory_attention.q.weight, slot.decoder.blocks[0].memory_attention.q.weight
+    )
