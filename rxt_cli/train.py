@@ -135,6 +135,13 @@ def parser() -> argparse.ArgumentParser:
         "a later answer repeats (memory_write=keep only; default 0: off)",
     )
     p.add_argument(
+        "--keep-positive-weight",
+        type=float,
+        default=8.0,
+        help="stage 4: weight of a positive in that loss; a token is kept when P(repeated later) > "
+        "1/(1 + this) (default 8)",
+    )
+    p.add_argument(
         "--baseline-layers",
         type=int,
         help="baseline decoder layers (default: the fewest with >= 1.5x RxT's parameters)",
@@ -244,6 +251,7 @@ def build_jobs(args) -> list:
                     recall_weight=args.recall_weight,
                     read_weight=args.read_weight,
                     keep_weight=args.keep_weight,
+                    keep_positive_weight=args.keep_positive_weight,
                     overlap_weight=args.overlap_weight,
                     sparsity_weight=args.sparsity_weight,
                 ),

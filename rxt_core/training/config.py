@@ -113,6 +113,9 @@ class MemoryAwareConfig(BaseModel):
     keep_weight: float = Field(0.0, ge=0)
     """Weight of the keep write's salience loss (keep_targets.py; ours, session 20): binary
     cross-entropy towards "a later answer repeats this token". Needs the keep write (0: off)."""
+    keep_positive_weight: float = Field(8.0, ge=1)
+    """How much more a missed positive costs than a kept negative in that loss: the head keeps a
+    token when P(a later answer repeats it) > 1 / (1 + this)."""
 
 
 class TrainJob(BaseModel):

@@ -110,7 +110,9 @@ class MemoryAwareStage:
         recording = recording_writes(model) if shaping else contextlib.nullcontext()
         reads = ReadSupervision(model, batches, sources) if self.cfg.read_weight else None
         read_total = 0.0
-        keeps = KeepSupervision(batches, sources, config.vocab_size) if self.cfg.keep_weight else None
+        keeps = None
+        if self.cfg.keep_weight:
+            keeps = KeepSupervision(batches, sources, config.vocab_size, self.cfg.keep_positive_weight)
         keep_recording = recording_salience(model) if keeps else contextlib.nullcontext()
         with (
             recording as writes,
@@ -195,8 +197,10 @@ class MemoryAwareStage:
 class KeepSupervision:
     """One stage-4 step's salience loss (keep_targets.py): `loss(t, logits)` after writing turn t."""
 
-    def __init__(self, batches: list[TokenBatch], sources: list[RecallSources], vocab: int):
-        self.batches = batches
+    def __init__(
+        self, batches: list[TokenBatch], sources: list[RecallSources], vocab: int, positive_weight: float
+    ):
+        self.batches, self.positive_weight = batches, positive_weight
         self.labels = future_recalled(batches, sources, vocab)
         self.scored = [
             batch.mask & following.present[:, None] for batch, following in itertools.pairwise(batches)
@@ -209,7 +213,7 @@ class KeepSupervision:
         if t >= len(self.scored):
             return None
         scored, labels = self.scored[t], self.labels[t]
-        loss = keep_loss(salience, labels, scored)
+        loss = keep_loss(salience, labels, scored, self.positive_weight)
         with torch.no_grad():
             kept = (salience > 0) & scored
             self.total += float(loss)

@@ -84,6 +84,5 @@ def test_keep_weight_teaches_the_salience_head_to_keep_exactly_what_is_asked_lat
 
 
 def test_keep_supervision_needs_the_keep_write(config):
-    with pytest.raises(ValueError, match="keep write"):
-        with recording_salience(ReactiveTransformer(config)):
-            pass
+    with pytest.raises(ValueError, match="keep write"), recording_salience(ReactiveTransformer(config)):
+        pass

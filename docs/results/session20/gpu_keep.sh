@@ -9,26 +9,29 @@
 # Run (device tool): bash docs/results/session20/gpu_keep.sh, carrying runs/s20/novel, runs/s20/eval
 # and .whl (pydantic's wheels; scripts/gpu_check.sh says how they were fetched). $OUT gets
 # results.tar.gz (histories, eval JSONs and logs) and one <arm>_model.tar.gz per arm.
+# DEVICE=cpu PY=.venv/bin/python ARMS=keep TRAIN_BATCH=4 TRAIN_DATA=<a few dialogues> TRAIN_SECONDS=10 tries the
+# plumbing here.
 set -uo pipefail
 RESULTS=${OUT:-gpu_out}
 mkdir -p "$RESULTS"
-if [ -d .whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+PY=${PY:-python3}
+if [ -d .whl ] && [ "${DEVICE:-cuda}" = cuda ]; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
   export PYTHONPATH=/tmp/site
 fi
 RECIPE="--recall-weight 4 --replay-weight 0.3"
 KEEP="$RECIPE --set memory_write=keep"
-export ARMS="control keep keep_w4 keep_s128"
+export ARMS=${ARMS:-"control keep keep_s128 keep_s128_pw32"}
 export ARM_control="$RECIPE"
 export ARM_keep="$KEEP --keep-weight 1"
-export ARM_keep_w4="$KEEP --keep-weight 4"
 export ARM_keep_s128="$KEEP --keep-weight 1 --set stm_slots=128"
-export TRAIN_DATA=runs/s20/novel/train.jsonl EVAL_DATA=runs/s20/eval/heldout.jsonl
+export ARM_keep_s128_pw32="$KEEP --keep-weight 1 --set stm_slots=128 --keep-positive-weight 32"
+export TRAIN_DATA=${TRAIN_DATA:-runs/s20/novel/train.jsonl} EVAL_DATA=runs/s20/eval/heldout.jsonl
 export TRAIN_SECONDS=${TRAIN_SECONDS:-300} TRAIN_LR=5e-4 EVAL_SECONDS=${EVAL_SECONDS:-150}
 export OUT=/tmp/arms_out
 bash scripts/gpu_arms.sh
 for arm in $ARMS; do  # the training-entity split too
-  timeout "$EVAL_SECONDS" python3 -m rxt_cli.main eval --model "/tmp/arms/$arm/stage4-memory-aware/model" \
+  timeout "$EVAL_SECONDS" "$PY" -m rxt_cli.main eval --model "/tmp/arms/$arm/stage4-memory-aware/model" \
       --data runs/s20/eval/valid.jsonl --device "${DEVICE:-cuda}" --batch-size 100 --out "$OUT/${arm}_eval_valid.json" \
       > "$OUT/${arm}_eval_valid.log" 2>&1 &
 done
