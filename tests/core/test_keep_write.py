@@ -6,6 +6,7 @@ import torch
 from rxt_core import ReactiveTransformer, preset
 from rxt_core.keep_write import keep_order
 from rxt_core.training.transplant import transplant
+from rxt_core.training.write_retention import recording_writes, writes_are_convex
 
 from .conftest import random_stm
 
@@ -77,3 +78,23 @@ def test_a_keep_write_started_from_a_slot_write_takes_over_its_value_projection(
     assert torch.equal(
         keep.decoder.blocks[0].memory_attention.q.weight, slot.decoder.blocks[0].memory_attention.q.weight
     )
+
+
+def test_a_saved_keep_model_loads_and_writes_the_same(tmp_path):
+    model = keep_model()
+    ids = torch.randint(6, model.config.vocab_size, (2, 9))
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    stm = random_stm(model, 2)
+    model.save_pretrained(tmp_path)
+    loaded = ReactiveTransformer.from_pretrained(tmp_path).eval()
+    assert loaded.config.memory_write == "keep"
+    assert torch.equal(loaded.write_memory(stm, ids, mask), model.write_memory(stm, ids, mask))
+
+
+def test_write_weights_are_not_defined_for_the_keep_write():
+    """`rxt eval` reports the share of a write left d turns later only for writes that mix; the
+    keep write moves slots, and asking for its write weights is a clear error."""
+    model = keep_model()
+    assert not writes_are_convex(model.config)
+    with pytest.raises(ValueError, match="moves slots"), recording_writes(model):
+        pass
