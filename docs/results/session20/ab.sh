@@ -4,9 +4,11 @@
 # (stage 4i) trained on for SECONDS_4J (default 4,800 s) with stage 4i's recipe (recall weight 4,
 # replay 0.3) on new made-up-value dialogues (seed 20): the control as it is, the keep arm
 # transplanted (`--set memory_write=keep`: the slot write's value projection carried over, a fresh
-# salience head) and trained with `--keep-weight 1`. Both arms have 64 slots, run side by side as
-# 1-thread processes; then rxt eval on the usual 200 held-out and 200 training-entity dialogues.
-# Work folder runs/s20 (~1 h 30 min on 2 cores).
+# salience head) and trained with `--keep-weight 1`. Both arms have 64 slots; a third, keep_s128,
+# is the keep arm with 128 slots (started ~6 min after the others: the keep arm turned out to
+# keep ~13 tokens a turn, ~5 turns in 64 slots). ARMS picks the arms (default: all three), run side
+# by side as 1-thread processes; then rxt eval on the usual 200 held-out and 200 training-entity
+# dialogues. Work folder runs/s20 (~1 h 40 min on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
 R=runs/s20
@@ -29,7 +31,14 @@ arm() {  # arm NAME [extra stage-4 flags]
   done
   echo "arm $name done $(date)"
 }
-arm control &
-arm keep --set memory_write=keep --keep-weight 1 &
+declare -A FLAGS=(
+  [control]=""
+  [keep]="--set memory_write=keep --keep-weight 1"
+  [keep_s128]="--set memory_write=keep --keep-weight 1 --set stm_slots=128"
+)
+for name in ${ARMS:-control keep keep_s128}; do
+  read -ra flags <<< "${FLAGS[$name]}"
+  arm "$name" "${flags[@]}" &
+done
 wait
 echo "all done $(date)"
