@@ -3,23 +3,20 @@ probabilities, and a loss that makes the read go there."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from rxt_core import ReactiveTransformer
 from rxt_core.attention import _merge_heads
-from rxt_core.bundled import bundled_model_dir
-from rxt_core.data.synth import SynthConfig, generate
-from rxt_core.training.batching import interaction_batch, tokenize_dialogues, turn_batch
+from rxt_core.training.batching import interaction_batch, turn_batch
 from rxt_core.training.config import LoopConfig, MemoryAwareConfig
 from rxt_core.training.copy_targets import recall_sources
 from rxt_core.training.loop import Runtime, train
 from rxt_core.training.memory_aware import MemoryAwareStage
-from rxt_core.training.pipeline import load_tokenizer
 from rxt_core.training.read_supervision import ReadSupervision, SlotLedger, teacher_forced_reads
 from tests.training.test_stages import _turns
-
-BUNDLED = bundled_model_dir()
 
 
 @pytest.fixture(scope="module")
@@ -95,25 +92,26 @@ def _read_loss(model, dialogues) -> float:
     return total / count
 
 
-@pytest.mark.skipif(not (BUNDLED / "config.json").is_file(), reason="the bundled model is not built yet")
-def test_read_weight_trains_the_read_towards_the_source_turns_slots(tmp_path):
-    """From the bundled model, the same steps with and without the read loss: with it, the read
-    of recalled tokens goes much more to where their turn was written. (A random model writes
-    every token nearly evenly over the slots, so it has no place to learn to read.)"""
-    tokenizer = load_tokenizer(str(BUNDLED / "tokenizer.json"))
-    config = ReactiveTransformer.from_pretrained(BUNDLED).config
-    dialogues = tokenize_dialogues(
-        generate("train", 8, seed=3, config=SynthConfig(min_turns=6, max_turns=8)), tokenizer, config
-    )
+def test_read_weight_trains_the_read_towards_the_source_turns_slots(slot_config, token_dialogues, tmp_path):
+    """A tiny slot-write model trained 60 steps on the fact dialogues (so its writes have places
+    to read from; a random model writes every token nearly evenly over the slots), then the same
+    6 steps with and without the read loss: with it, the read of recalled tokens goes much more to
+    where their turn was written (0.61 -> 0.21 vs 0.38 when this test was written)."""
+    config = slot_config.model_copy(update={"memory_attention": "simple"})
+    torch.manual_seed(0)
+    base = ReactiveTransformer(config)
+    warm = LoopConfig(steps=60, batch_size=8, lr=1e-2, warmup_steps=1, log_every=100)
+    stage = MemoryAwareStage(base, token_dialogues, warm, MemoryAwareConfig(replay_weight=1.0))
+    train(stage, warm, Runtime(tmp_path / "warm", progress=False))
     loss = {}
     for weight in (0.0, 4.0):
         torch.manual_seed(0)
-        model = ReactiveTransformer.from_pretrained(BUNDLED)
-        cfg = LoopConfig(steps=4, batch_size=8, lr=1e-3, warmup_steps=1, log_every=100)
-        stage = MemoryAwareStage(model, dialogues, cfg, MemoryAwareConfig(read_weight=weight))
-        state = train(stage, cfg, Runtime(tmp_path / str(weight) / "ckpt", progress=False))
+        model = copy.deepcopy(base)
+        cfg = LoopConfig(steps=6, batch_size=16, lr=3e-3, warmup_steps=1, log_every=100)
+        stage = MemoryAwareStage(model, token_dialogues, cfg, MemoryAwareConfig(read_weight=weight))
+        state = train(stage, cfg, Runtime(tmp_path / str(weight), progress=False))
         assert all(("read_loss" in h) == bool(weight) for h in state.history)
-        loss[weight] = _read_loss(model.eval(), dialogues)
+        loss[weight] = _read_loss(model.eval(), token_dialogues)
     assert loss[4.0] < 0.8 * loss[0.0]
 
 
