@@ -8,7 +8,7 @@
 # STAGE4E_SECONDS (deep replay) and BASELINE_SECONDS the time budgets (the budgets make the step
 # counts depend on the machine's speed; set them high to train for the full step counts instead).
 # Stage 4f (on dialogues with made-up values) runs a fixed 600 steps; the last two, 4g (the slot
-# write), 4h and 4i, STAGE4G_SECONDS, STAGE4H_SECONDS and STAGE4I_SECONDS. VOCAB (2048) sets the tokenizer's size, and
+# write), 4h, 4i and 4j (the keep write), STAGE4G_SECONDS ... STAGE4J_SECONDS. VOCAB (2048) sets the tokenizer's size, and
 # the model's with it (session 11: at 1024 the held-out values stop arriving as rare fragments;
 # session 12 trained it: unseen small-pool values are still not copied, so 2048 stays; docs/training.md).
 set -euo pipefail
@@ -23,6 +23,7 @@ STAGE4E_SECONDS=${STAGE4E_SECONDS:-5700}
 STAGE4G_SECONDS=${STAGE4G_SECONDS:-3600}
 STAGE4H_SECONDS=${STAGE4H_SECONDS:-2520}
 STAGE4I_SECONDS=${STAGE4I_SECONDS:-4800}
+STAGE4J_SECONDS=${STAGE4J_SECONDS:-4800}
 BASELINE_SECONDS=${BASELINE_SECONDS:-7800}
 VOCAB=${VOCAB:-2048}
 export OMP_NUM_THREADS=1 RAY_AUTH_MODE=${RAY_AUTH_MODE:-disabled}
@@ -136,12 +137,25 @@ fi
 # 1.0: 26.9%, 12.6%, 2.475; docs/training.md "Session 18").
 [ -f "$RUN/novel9/train.jsonl" ] || rxt data synth --out "$RUN/novel9" --train 20000 --heldout 0 --seed 9 \
     --novel-values 0.4
-FINAL="$RUN/i-run/stage4-memory-aware/model"
-[ -f "$FINAL/config.json" ] || rxt train --stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress \
+[ -f "$RUN/i-run/stage4-memory-aware/model/config.json" ] || rxt train --stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress \
     --log-every 10 --threads 1 --data "$RUN/novel9/train.jsonl" --batch-size 16 --lr 5e-4 --warmup-steps 10 \
     --bptt-turns 0 --replay-weight 0.3 --replay-depth 12 --recall-weight 4 --checkpoint-every 25 --steps 5000 \
     --seed 10 --out "$RUN/i-run" --init "$RUN/h-run/stage4-memory-aware/model" \
     --max-seconds "$STAGE4I_SECONDS" > "$RUN/stage4i.log" 2>&1
+# Stage 4j: the keep write (memory_write="keep", rxt_core/keep_write.py: the salient tokens themselves,
+# one per slot, newest first) replaces the slot write, with 128 slots; decoder and encoder carry over
+# from 4i, and the slot write's value projection becomes the keep write's. 80 minutes (one thread) of
+# 4i's recipe on another 20,000 made-up-value dialogues (seed 20), the salience head trained by
+# --keep-weight 1 (session 20: see docs/training.md "Session 20").
+[ -f "$RUN/novel20/train.jsonl" ] || rxt data synth --out "$RUN/novel20" --train 20000 --heldout 0 --seed 20 \
+    --novel-values 0.4
+FINAL="$RUN/j-run/stage4-memory-aware/model"
+[ -f "$FINAL/config.json" ] || rxt train --stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress \
+    --log-every 10 --threads 1 --data "$RUN/novel20/train.jsonl" --batch-size 16 --lr 5e-4 --warmup-steps 10 \
+    --bptt-turns 0 --replay-weight 0.3 --replay-depth 12 --recall-weight 4 --checkpoint-every 25 --steps 5000 \
+    --seed 22 --out "$RUN/j-run" --init "$RUN/i-run/stage4-memory-aware/model" \
+    --set memory_write=keep --set stm_slots=128 --keep-weight 1 \
+    --max-seconds "$STAGE4J_SECONDS" > "$RUN/stage4j.log" 2>&1
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.
 rxt eval --model "$FINAL" --baseline "$RUN/run/baseline/model" \

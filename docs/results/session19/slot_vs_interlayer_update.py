@@ -1,7 +1,9 @@
 """bench-22m batch-1 update: the default (interlayer + linear gates) vs the shipped design (simple + slot
-write), alternated round by round, bf16 and fp32, 2 threads. .venv/bin/python docs/results/session19/slot_vs_interlayer_update.py"""
+write), alternated round by round, bf16 and fp32, 2 threads. .venv/bin/python docs/results/session19/slot_vs_interlayer_update.py
+With `keep` as argument (session 20), the keep write (simple + keep) joins the rotation."""
 
 import statistics
+import sys
 import time
 
 import torch
@@ -16,6 +18,10 @@ models = {
         preset("bench-22m", memory_attention="simple", memory_write="slot")
     ).eval(),
 }
+if "keep" in sys.argv[1:]:
+    models["simple+keep (session 20)"] = ReactiveTransformer(
+        preset("bench-22m", memory_attention="simple", memory_write="keep")
+    ).eval()
 q = torch.randint(6, 8192, (32,)).tolist()
 a = torch.randint(6, 8192, (32,)).tolist()
 res = {k: {"bf16": [], "fp32": []} for k in models}
