@@ -17,6 +17,7 @@ from rxt_core.benchmark import LatencyBenchConfig, run_benchmark
 from rxt_core.precision import WRITE_PRECISIONS
 
 from .code_version import code_version
+from .overrides import parse_overrides
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -40,6 +41,13 @@ def parser() -> argparse.ArgumentParser:
     d = LatencyBenchConfig()
     p = argparse.ArgumentParser(prog="rxt bench latency", description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", default=d.preset, help="model preset (random weights)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=JSON",
+        help="model config field over the preset, e.g. memory_write=keep (repeatable)",
+    )
     p.add_argument("--turns", type=_positive, default=d.turns)
     p.add_argument("--query-len", type=_positive, default=d.query_len)
     p.add_argument("--answer-len", type=_positive, default=d.answer_len, help="tokens generated per turn")
@@ -91,6 +99,7 @@ def main(argv: list[str]) -> int:
         device=args.device,
         write_precision=args.write_precision,
         compile_writes=args.compile_writes,
+        overrides=parse_overrides(args.set),
     )
     result = {**run_benchmark(bench), "code": code_version()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -105,8 +114,10 @@ def main(argv: list[str]) -> int:
 def summary_text(result: dict) -> str:
     s, turns = result["summary"], result["turns"]
     last = turns[-1]
+    overrides = result["model"].get("overrides") or {}
+    shown = "".join(f" {k}={v}" for k, v in overrides.items())
     lines = [
-        f"{result['model']['preset']}: {len(turns)} turns, threads={result['machine']['threads']}, "
+        f"{result['model']['preset']}{shown}: {len(turns)} turns, threads={result['machine']['threads']}, "
         f"loadavg start={result['loadavg']['start'][0]:.2f} end={result['loadavg']['end'][0]:.2f}",
         f"RxT       turn 1 {s['rxt_first_turn_ms']:.1f} ms, turn {last['turn']} {s['rxt_last_turn_ms']:.1f} ms "
         f"(ratio {s['rxt_turn_ratio']:.3f}, alternated; in the loop {s['rxt_turn_ratio_in_loop']:.3f}); "

@@ -64,6 +64,9 @@ class LatencyBenchConfig:
         "auto"  # memory updates: bf16 where the hardware has it (rxt_core.precision)
     )
     compile_writes: bool = False  # also time the batch-1 update through torch.compile
+    # RxTConfig fields over the preset, e.g. {"memory_attention": "simple", "memory_write": "keep"}
+    # to time the bundled model's memory design at the preset's shapes
+    overrides: dict = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- timing helpers
@@ -151,7 +154,7 @@ def build_models(bench: LatencyBenchConfig) -> tuple[ReactiveTransformer, Statel
     """RxT from the preset, and a StatelessLM sharing its embedding, self-attention, FFN and norm
     weights (everything but memory cross-attention)."""
     torch.manual_seed(bench.seed)
-    config = preset(bench.preset)
+    config = preset(bench.preset, **bench.overrides)
     if bench.query_len + 2 + bench.answer_len + 1 > config.max_seq_len:
         raise ValueError(
             f"a {bench.query_len}-token query and {bench.answer_len}-token answer do not fit the "
@@ -765,7 +768,9 @@ def run_benchmark(bench: LatencyBenchConfig) -> dict:
             "rxt_max_seq_len": rxt.config.max_seq_len,
             "stateless_max_seq_len": stateless.config.max_seq_len,
             "memory_attention": rxt.config.memory_attention,
+            "memory_write": rxt.config.memory_write,
             "gate": rxt.config.gate.kind,
+            "overrides": bench.overrides,
         },
         "machine": machine_info(rxt.device),
         "loadavg": {"start": load_start, "after_turns": load_turns, "end": os.getloadavg()},

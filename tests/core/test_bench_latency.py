@@ -92,6 +92,20 @@ def test_bench_latency_times_compiled_writes_beside_eager_ones(tmp_path, capsys)
     assert "torch.compile" in capsys.readouterr().out
 
 
+def test_bench_latency_times_the_memory_design_set_over_the_preset(tmp_path, capsys):
+    """`--set` times another memory design at the preset's shapes (the bundled model's keep write,
+    say), and the JSON and the summary say which was timed."""
+    out = tmp_path / "keep.json"
+    argv = ["--preset", "tiny", "--turns", "2", "--query-len", "8", "--answer-len", "6", "--repeats", "1"]
+    argv += ["--endpoint-repeats", "1", "--warmup", "0", "--batch-sizes", "1", "--threads", "1", "-q"]
+    argv += ["--no-bf16", "--set", "memory_attention=simple", "--set", "memory_write=keep"]
+    assert bench_latency.main([*argv, "--out", str(out)]) == 0
+    model = json.loads(out.read_text())["model"]
+    assert model["memory_write"] == "keep" and model["memory_attention"] == "simple"
+    assert model["overrides"] == {"memory_attention": "simple", "memory_write": "keep"}
+    assert "memory_write=keep" in capsys.readouterr().out
+
+
 def test_bench_latency_rejects_answers_beyond_the_positions(tmp_path):
     """tiny has 64 positions: a 40 + 30 token interaction cannot be measured honestly."""
     argv = ["--preset", "tiny", "--turns", "1", "--query-len", "40", "--answer-len", "30", "-q"]
