@@ -110,13 +110,14 @@ class MemoryAttention(nn.Module):
     ) -> torch.Tensor:
         """stm [B, L, S, D]; encoded: L tensors [B, T, D]; mask [B, T] (True = real token)."""
         n = stm.shape[1]
-        total = stm.sum(dim=1)
+        # the mean of the other layers: only the interlayer pre-steps read it
+        total = stm.sum(dim=1) if self.layers[0].pre_source in ("other-layers", "gated-mix") else None
         order = None
         if self.salience is not None:
             order = keep_order(self.salience(encoded[-1]), encoded_mask, stm.shape[2])
         new_layers = []
         for i, layer in enumerate(self.layers):
             own = stm[:, i]
-            others = (total - own) / (n - 1) if n > 1 else own
+            others = own if total is None or n == 1 else (total - own) / (n - 1)
             new_layers.append(layer(own, others, encoded[i], encoded_positions, encoded_mask, order))
         return torch.stack(new_layers, dim=1)

@@ -63,6 +63,14 @@ def recall_sources(batches: Sequence[TokenBatch], config) -> list[RecallSources]
     return out
 
 
+def stated_values(sources: RecallSources) -> RecallSources:
+    """Only the recalled targets whose id at most MAX_MENTIONS earlier turns hold: a value stated
+    (and perhaps recalled once), not a word of every turn. What read and keep supervision train on."""
+    return RecallSources(
+        sources.targets & (sources.mentions <= MAX_MENTIONS), sources.source, sources.mentions
+    )
+
+
 def recalled_targets(batches: Sequence[TokenBatch], config) -> list[torch.Tensor]:
     """For each turn t of a dialogue batch, [B, T_t - 1]: which next-token targets are answer
     tokens whose id occurs in an earlier interaction of the same row's dialogue (query or answer)

@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from ..model import ReactiveTransformer
 from .batching import TokenBatch
-from .copy_targets import MAX_MENTIONS, RecallSources
+from .copy_targets import RecallSources, stated_values
 
 
 def future_recalled(
@@ -34,9 +34,8 @@ def future_recalled(
     """Per turn t, [B, T_t] bool: the tokens whose id a later answer recalls from turn t."""
     rows = len(batches[0].ids)
     wanted = torch.zeros(len(batches), rows, vocab, dtype=torch.bool, device=batches[0].ids.device)
-    for batch, recalled in zip(batches, sources, strict=True):
-        picked = recalled.targets & (recalled.mentions <= MAX_MENTIONS) & (recalled.source >= 0)
-        row, col = picked.nonzero(as_tuple=True)
+    for batch, recalled in zip(batches, map(stated_values, sources), strict=True):
+        row, col = recalled.targets.nonzero(as_tuple=True)
         wanted[recalled.source[row, col], row, batch.ids[row, col + 1]] = True
     return [wanted[t].gather(1, batch.ids) & batch.mask for t, batch in enumerate(batches)]
 

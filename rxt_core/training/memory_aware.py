@@ -200,7 +200,7 @@ class KeepSupervision:
     def __init__(
         self, batches: list[TokenBatch], sources: list[RecallSources], vocab: int, positive_weight: float
     ):
-        self.batches, self.positive_weight = batches, positive_weight
+        self.positive_weight = positive_weight
         self.labels = future_recalled(batches, sources, vocab)
         self.scored = [
             batch.mask & following.present[:, None] for batch, following in itertools.pairwise(batches)

@@ -31,7 +31,7 @@ import torch
 
 from ..model import ReactiveTransformer
 from .batching import TokenBatch, TokenDialogue, turn_batch
-from .copy_targets import MAX_MENTIONS, RecallSources, recall_sources
+from .copy_targets import RecallSources, recall_sources, stated_values
 
 EPS = 1e-3
 
@@ -82,7 +82,7 @@ class ReadSupervision:
             raise ValueError("read supervision needs the slot write (memory_write='slot')")
         self.model, self.batches = model, batches
         sources = recall_sources(batches, model.config) if sources is None else sources
-        self.sources = [_supervised(s) for s in sources]
+        self.sources = [stated_values(s) for s in sources]
         self.count = sum(int(s.targets.sum()) for s in self.sources)
         self.ledger = SlotLedger()
 
@@ -146,12 +146,6 @@ def teacher_forced_reads(
                 new = model.write_memory(stm, batch.ids, batch.mask)
                 reads.written(batch.present)
                 stm = torch.where(batch.present[:, None, None, None], new, stm)
-
-
-def _supervised(sources: RecallSources) -> RecallSources:
-    """Only targets whose id few earlier turns hold."""
-    keep = sources.targets & (sources.mentions <= MAX_MENTIONS)
-    return RecallSources(keep, sources.source, sources.mentions)
 
 
 def recording_reads(model: ReactiveTransformer) -> contextlib.AbstractContextManager[list[list[tuple]]]:
