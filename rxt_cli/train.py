@@ -125,7 +125,7 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         help="stage 4: weight of read supervision, the memory read of a recalled token pushed "
-        "towards the slots its earlier turn wrote (slot write only; default 0: off)",
+        "towards the slots its earlier turn wrote (slot or keep write; default 0: off)",
     )
     p.add_argument(
         "--keep-weight",

@@ -1,11 +1,12 @@
-"""Read supervision (stage 4's `read_weight`, ours, session 19): teach the decoder's memory read
-to go where the write put what the answer must recall.
+"""Read supervision (stage 4's `read_weight`, ours, sessions 19 and 21): teach the decoder's memory
+read to go where the write put what the answer must recall.
 
 Sessions 16-18 found the values in memory (re-read with the stating turn as the cue, 58% of
 first value tokens eight writes later) but the question's read not finding them (32-42%), and a
 sharper read did not help. The answer loss reaches the read only through the value's tokens; this
 loss aims at the read itself. With the slot write it is known which slots each token of a written
-interaction went to and how much of that later writes left (`SlotLedger`). The targets supervised
+interaction went to and how much of that later writes left (`SlotLedger`); with the keep write
+(session 21), which slot each kept token sits in now, one token per slot (`KeepLedger`). The targets supervised
 are stage 4's recalled targets (an answer token whose id an earlier turn holds and its own query
 does not; copy_targets.py) whose id at most `MAX_MENTIONS` earlier turns hold (a stated value, not
 a word of every turn), each traced to the latest turn that holds it. No labels: token ids only.
@@ -17,7 +18,8 @@ decoder's memory cross-attention of layer l, query head h, at the position predi
     loss_l = -log( (max_h sum_s a_lh(s) c_l(s) + eps) / (max_s c_l(s) + eps) )
 
 how far the layer's best head is from reading as much of the source as one slot holds (0 when it
-reads only the slot that holds most of it; ~0 when the write kept nothing of it). One head per
+reads only the slot that holds most of it; ~0 when the write kept nothing of it). For the keep
+write c_l(s) is 1 where slot s holds a token of that id from the source turn, else 0. One head per
 layer is enough: the others stay free to read whatever else the answer needs. The stage adds
 read_weight times the mean of loss_l over layers and supervised targets.
 """
@@ -32,6 +34,7 @@ import torch
 from ..model import ReactiveTransformer
 from .batching import TokenBatch, TokenDialogue, turn_batch
 from .copy_targets import RecallSources, recall_sources, stated_values
+from .keep_targets import recording_salience
 
 EPS = 1e-3
 
@@ -67,6 +70,38 @@ class SlotLedger:
         return out
 
 
+class KeepLedger:
+    """Per write of a dialogue batch, the slot each of its tokens sits in now, [B, T_k] (-1: not
+    kept, or fallen off the end). A write keeping k tokens puts them in slots 0..k-1 in their order
+    and moves every older slot s to s + k (keep_write.keep_order)."""
+
+    def __init__(self, slots: int, layers: int):
+        self.slots, self.layers = slots, layers
+        self.turns: list[torch.Tensor] = []
+
+    def record(self, kept: torch.Tensor) -> None:
+        """`kept` [B, T]: the tokens one write kept (rows whose dialogue has ended keep none)."""
+        shift = kept.sum(1, keepdim=True)
+        for slot in self.turns:
+            moved = slot + shift
+            slot.copy_(torch.where((slot >= 0) & (moved < self.slots), moved, -1))
+        place = kept.long().cumsum(1) - 1
+        self.turns.append(torch.where(kept & (place < self.slots), place, -1))
+
+    def content(
+        self, rows: torch.Tensor, sources: torch.Tensor, ids: torch.Tensor, batches: Sequence[TokenBatch]
+    ) -> torch.Tensor:
+        """[N, L, S]: 1 where a slot holds a token with id `ids[n]` of turn `sources[n]` (row
+        `rows[n]`), the same in every layer (each layer keeps the same tokens)."""
+        out = torch.zeros(len(rows), self.slots + 1, device=rows.device)
+        for k in sources.unique().tolist():
+            pick = sources == k
+            slot = self.turns[k][rows[pick]]  # [n, T_k]
+            holds = (batches[k].ids[rows[pick]] == ids[pick, None]) & (slot >= 0)
+            out[pick] = out[pick].scatter(1, torch.where(holds, slot, self.slots), 1.0)
+        return out[:, None, : self.slots].expand(-1, self.layers, -1)
+
+
 class ReadSupervision:
     """One stage-4 step's read loss. Inside `with`, the model's forward passes and writes are
     recorded; call `loss(t)` right after decoding turn t and `written(present)` after each write."""
@@ -78,17 +113,22 @@ class ReadSupervision:
         sources: Sequence[RecallSources] | None = None,
     ):
         """`sources`: `recall_sources(batches, ...)` when the caller already has them."""
-        if any(layer.slot_write is None for layer in model.memory_attention.layers):
-            raise ValueError("read supervision needs the slot write (memory_write='slot')")
+        write = model.config.memory_write
+        if write not in ("slot", "keep"):
+            raise ValueError(f"read supervision needs the slot or the keep write, not memory_write={write!r}")
         self.model, self.batches = model, batches
         sources = recall_sources(batches, model.config) if sources is None else sources
         self.sources = [stated_values(s) for s in sources]
         self.count = sum(int(s.targets.sum()) for s in self.sources)
-        self.ledger = SlotLedger()
+        if write == "slot":
+            self.ledger, self._recorder = SlotLedger(), recording_token_writes
+        else:
+            self.ledger = KeepLedger(model.config.stm_slots, model.config.layers)
+            self._recorder = recording_salience
 
     @contextlib.contextmanager
     def recording(self) -> Iterator[ReadSupervision]:
-        with recording_reads(self.model) as reads, recording_token_writes(self.model) as writes:
+        with recording_reads(self.model) as reads, self._recorder(self.model) as writes:
             self._reads, self._writes = reads, writes
             yield self
 
@@ -122,8 +162,14 @@ class ReadSupervision:
         return rows, cols, torch.stack(losses, 1).mean(1)
 
     def written(self, present: torch.Tensor) -> None:
-        tokens, writes = self._writes.pop()
-        self.ledger.record(tokens, writes, present.to(tokens.device))
+        """Right after the write of the ledger's next turn (`present`: its dialogues' rows)."""
+        if isinstance(self.ledger, KeepLedger):
+            batch = self.batches[len(self.ledger.turns)]
+            salience = self._writes.pop().detach()
+            self.ledger.record((salience > 0) & batch.mask & present[:, None].to(batch.mask.device))
+        else:
+            tokens, writes = self._writes.pop()
+            self.ledger.record(tokens, writes, present.to(tokens.device))
 
 
 def teacher_forced_reads(
