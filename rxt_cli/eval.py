@@ -25,6 +25,8 @@ import math
 import sys
 from pathlib import Path
 
+from .overrides import parse_overrides
+
 REPLAY_LAGS = (0, 1, 3, 7)  # turns after the stating write; recall at distance lag + 1 (7: 8 and beyond)
 
 
@@ -42,6 +44,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=JSON",
+        help="RxT config field that keeps every weight, e.g. keep_threshold=1.5 (repeatable)",
+    )
     p.add_argument(
         "--replay-probe",
         action="store_true",
@@ -80,11 +89,13 @@ def run(args) -> dict:
     torch.set_num_threads(args.threads)
     tokenizer = load_tokenizer(args.tokenizer or str(Path(args.model) / "tokenizer.json"))
     device = pick_device(args.device)
-    rxt = ReactiveTransformer.from_pretrained(args.model, device=device)
+    overrides = parse_overrides(args.set)
+    rxt = ReactiveTransformer.from_pretrained(args.model, device=device, overrides=overrides)
     dialogues = load_token_dialogues([args.data], tokenizer, rxt.config, args.max_dialogues)
     common = {"batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens}
     results = {"data": args.data, "models": [evaluate(rxt, tokenizer, dialogues, "RxT", **common).as_dict()]}
     results["models"][0]["path"] = args.model
+    results["models"][0]["overrides"] = overrides
     probe = probe_memory(rxt, dialogues, tokenizer, batch_size=max(2, args.batch_size))
     results["models"][0]["memory_probe"] = probe.as_dict()
     if args.replay_probe:

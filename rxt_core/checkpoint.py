@@ -38,7 +38,11 @@ class PretrainedMixin:
         return out
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu"):
+    def from_pretrained(
+        cls, directory: str | Path, device: str | torch.device = "cpu", overrides: dict | None = None
+    ):
+        """`overrides`: config fields to change that keep every weight (e.g. keep_threshold, a
+        decision threshold); one that would change the weights is a ValueError."""
         folder = Path(directory)
         config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
         for path in (config_path, weights_path):
@@ -48,8 +52,16 @@ class PretrainedMixin:
         model_type = payload.pop("model_type", cls.kind)
         if model_type != cls.kind:
             raise ValueError(f"{folder} holds a {model_type!r} model, not {cls.kind!r}")
-        model = cls(RxTConfig(**payload))
-        load_model(model, str(weights_path), strict=True, device=str(device))
+        model = cls(RxTConfig(**{**payload, **(overrides or {})}))
+        try:
+            load_model(model, str(weights_path), strict=True, device=str(device))
+        except RuntimeError as e:
+            if not overrides:
+                raise
+            raise ValueError(
+                f"{sorted(overrides)} would change {folder}'s weights (only settings that keep every "
+                f"weight can be overridden at load; retrain with `rxt train --init ... --set` instead): {e}"
+            ) from e
         return model.to(device).eval()
 
     def fingerprint(self) -> str:

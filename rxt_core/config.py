@@ -106,6 +106,9 @@ class RxTConfig(BaseModel):
     # (slot_write.py; `gate` then applies to the pre-step only), "keep" = the salient tokens
     # themselves, one per slot, newest first (keep_write.py; simple memory attention only)
     memory_write: MemoryWrite = "gated"
+    # the keep write keeps a token when its salience logit exceeds this: higher keeps fewer tokens a
+    # turn, so what is kept stays longer (a decision threshold only: training's loss ignores it)
+    keep_threshold: float = 0.0
     # the slot write's allocation logits are multiplied by this: > 1 hands each token's attention
     # to fewer slots, so a slot holds fewer tokens (session 19: 2 gave +1-2 points of recall at eval
     # alone, but -8 when trained 45 min from the bundled model; docs/training.md)

@@ -8,10 +8,10 @@ interaction from the encoder's last layer; the tokens scoring above zero move, i
 the front of every STM layer (each layer storing its own value projection of that layer's encoder
 state), and the other slots shift back by as many places:
 
-    kept  = tokens t with salience(ED_L[t]) > 0               (the same tokens for every layer)
+    kept  = tokens t with salience(ED_L[t]) > τ               (the same tokens for every layer)
     STM_l' = first S of  [V_l(ED_l[t]) for t in kept]  ++  STM_l
 
-A turn that keeps nothing leaves the memory exactly as it was. Which tokens are worth a slot is
+τ is `RxTConfig.keep_threshold` (default 0). A turn that keeps nothing leaves the memory exactly as it was. Which tokens are worth a slot is
 learned from the dialogues themselves: stage 4's `keep_weight` trains the salience head to predict
 which tokens a later answer repeats (keep_targets.py), labels found by token id alone. Slot order is
 age, but the decoder's read does not see it (memory keys carry no position), so an old and a
@@ -40,12 +40,19 @@ class Salience(nn.Module):
         return self.score(self.norm(encoded)).squeeze(-1).float()
 
 
-def keep_order(salience: torch.Tensor, mask: torch.Tensor, slots: int) -> torch.Tensor:
+def kept_tokens(salience: torch.Tensor, mask: torch.Tensor, threshold: float = 0.0) -> torch.Tensor:
+    """[B, T]: the real tokens whose salience logit exceeds `threshold` (RxTConfig.keep_threshold)."""
+    return (salience > threshold) & mask
+
+
+def keep_order(
+    salience: torch.Tensor, mask: torch.Tensor, slots: int, threshold: float = 0.0
+) -> torch.Tensor:
     """[B, S] indices into cat(new tokens [T], old slots [S]) along the slot axis: the kept tokens
     in position order, then the old slots in theirs, cut to S (more than S kept: the first S)."""
     batch, length = salience.shape
     positions = torch.arange(length, device=salience.device).expand(batch, -1)
-    kept = (salience > 0) & mask
+    kept = kept_tokens(salience, mask, threshold)
     new_keys = torch.where(kept, positions, positions + length + slots)  # dropped: after everything
     old_keys = torch.arange(length, length + slots, device=salience.device).expand(batch, -1)
     return torch.cat((new_keys, old_keys), dim=1).argsort(dim=1)[:, :slots]

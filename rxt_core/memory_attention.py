@@ -100,6 +100,7 @@ class MemoryAttention(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(MemoryAttentionLayer(config, rope) for _ in range(config.layers))
         self.salience = Salience(config) if config.memory_write == "keep" else None
+        self.keep_threshold = config.keep_threshold
 
     def forward(
         self,
@@ -114,7 +115,8 @@ class MemoryAttention(nn.Module):
         total = stm.sum(dim=1) if self.layers[0].pre_source in ("other-layers", "gated-mix") else None
         order = None
         if self.salience is not None:
-            order = keep_order(self.salience(encoded[-1]), encoded_mask, stm.shape[2])
+            salience = self.salience(encoded[-1])
+            order = keep_order(salience, encoded_mask, stm.shape[2], self.keep_threshold)
         new_layers = []
         for i, layer in enumerate(self.layers):
             own = stm[:, i]

@@ -45,6 +45,8 @@ import itertools
 import torch
 from torch import nn
 
+from ..config import RxTConfig
+from ..keep_write import kept_tokens
 from ..model import ReactiveTransformer
 from .batching import TokenBatch, TokenDialogue, batch_indices, turn_batch
 from .config import LoopConfig, MemoryAwareConfig
@@ -112,7 +114,7 @@ class MemoryAwareStage:
         read_total = 0.0
         keeps = None
         if self.cfg.keep_weight:
-            keeps = KeepSupervision(batches, sources, config.vocab_size, self.cfg.keep_positive_weight)
+            keeps = KeepSupervision(batches, sources, config, self.cfg.keep_positive_weight)
         keep_recording = recording_salience(model) if keeps else contextlib.nullcontext()
         with (
             recording as writes,
@@ -198,10 +200,14 @@ class KeepSupervision:
     """One stage-4 step's salience loss (keep_targets.py): `loss(t, logits)` after writing turn t."""
 
     def __init__(
-        self, batches: list[TokenBatch], sources: list[RecallSources], vocab: int, positive_weight: float
+        self,
+        batches: list[TokenBatch],
+        sources: list[RecallSources],
+        config: RxTConfig,
+        positive_weight: float,
     ):
-        self.positive_weight = positive_weight
-        self.labels = future_recalled(batches, sources, vocab)
+        self.positive_weight, self.threshold = positive_weight, config.keep_threshold
+        self.labels = future_recalled(batches, sources, config.vocab_size)
         self.scored = [
             batch.mask & following.present[:, None] for batch, following in itertools.pairwise(batches)
         ]
@@ -215,7 +221,7 @@ class KeepSupervision:
         scored, labels = self.scored[t], self.labels[t]
         loss = keep_loss(salience, labels, scored, self.positive_weight)
         with torch.no_grad():
-            kept = (salience > 0) & scored
+            kept = kept_tokens(salience, scored, self.threshold)
             self.total += float(loss)
             self.kept += int(kept.sum())
             self.rows += int(scored.any(1).sum())

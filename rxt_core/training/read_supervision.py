@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from ..keep_write import kept_tokens
 from ..model import ReactiveTransformer
 from .batching import TokenBatch, TokenDialogue, turn_batch
 from .copy_targets import RecallSources, recall_sources, stated_values
@@ -166,7 +167,8 @@ class ReadSupervision:
         if isinstance(self.ledger, KeepLedger):
             batch = self.batches[len(self.ledger.turns)]
             salience = self._writes.pop().detach()
-            self.ledger.record((salience > 0) & batch.mask & present[:, None].to(batch.mask.device))
+            kept = kept_tokens(salience, batch.mask, self.model.config.keep_threshold)
+            self.ledger.record(kept & present[:, None].to(kept.device))
         else:
             tokens, writes = self._writes.pop()
             self.ledger.record(tokens, writes, present.to(tokens.device))

@@ -98,3 +98,30 @@ def test_write_weights_are_not_defined_for_the_keep_write():
     assert not writes_are_convex(model.config)
     with pytest.raises(ValueError, match="moves slots"), recording_writes(model):
         pass
+
+
+def test_keep_threshold_keeps_only_the_tokens_above_it():
+    """RxTConfig.keep_threshold is the write's decision threshold: with τ = 1 only the token scored
+    1.5 is kept, the one scored 0.5 (kept at the default τ = 0) is not."""
+    salience = torch.tensor([[0.5, 1.5, -1.0]])
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    assert keep_order(salience, mask, slots=4, threshold=1.0)[0].tolist() == [1, 3, 4, 5]
+    for threshold, kept in ((0.0, 2), (1.0, 1)):
+        model = ReactiveTransformer(
+            preset("tiny", memory_write="keep", memory_attention="simple", keep_threshold=threshold)
+        ).eval()
+        model.memory_attention.salience.register_forward_hook(lambda _m, _a, _out: salience)
+        stm = random_stm(model, 1)
+        new = model.write_memory(stm, torch.randint(6, 512, (1, 3)), mask)
+        assert torch.equal(new[0, :, kept:], stm[0, :, :-kept])  # the old memory moved back by `kept`
+
+
+def test_a_saved_model_loads_with_a_new_threshold_but_not_with_new_weights(tmp_path):
+    model = keep_model()
+    model.save_pretrained(tmp_path)
+    loaded = ReactiveTransformer.from_pretrained(tmp_path, overrides={"keep_threshold": 0.5})
+    assert loaded.config.keep_threshold == 0.5
+    for key, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], tensor)
+    with pytest.raises(ValueError, match="would change .* weights"):
+        ReactiveTransformer.from_pretrained(tmp_path, overrides={"stm_slots": 8})

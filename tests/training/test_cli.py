@@ -134,6 +134,31 @@ def test_bad_data_is_a_clear_cli_error(corpus, tmp_path, capsys):
     assert f"{bad}:2: turn 1: missing field 'query'" in capsys.readouterr().err
 
 
+def test_eval_set_changes_a_setting_that_keeps_the_weights(corpus, tmp_path, capsys):
+    """`rxt eval --set keep_threshold=100`: the keep write keeps nothing, so every dialogue reads
+    the same initial memory and the probe's own-memory and other-memory accuracies are equal (at
+    the saved threshold they differ); the JSON records the override. A setting that would change
+    the weights is a clear error."""
+    vocab = RxTTokenizer.load(corpus / "tokenizer.json").vocab_size
+    config = preset("tiny", vocab_size=vocab, max_seq_len=96, memory_write="keep", memory_attention="simple")
+    torch.manual_seed(0)
+    model = ReactiveTransformer(config)
+    torch.nn.init.constant_(model.memory_attention.salience.score.bias, 1.0)  # keep most tokens
+    model.save_pretrained(tmp_path / "m", tokenizer_file=corpus / "tokenizer.json")
+    base = ["--model", str(tmp_path / "m"), "--data", str(corpus / "heldout.jsonl"), "--max-new-tokens", "4"]
+    probes = {}
+    for name, flags in {"saved": [], "nothing kept": ["--set", "keep_threshold=100"]}.items():
+        assert eval_cli.main([*base, *flags, "--out", str(tmp_path / "r.json")]) == 0
+        result = json.loads((tmp_path / "r.json").read_text())["models"][0]
+        assert result["overrides"] == ({"keep_threshold": 100} if flags else {})
+        probes[name] = result["memory_probe"]
+    assert probes["saved"]["own_value_accuracy"] != probes["saved"]["other_value_accuracy"]
+    assert probes["nothing kept"]["own_value_accuracy"] == probes["nothing kept"]["other_value_accuracy"]
+    capsys.readouterr()
+    assert eval_cli.main([*base, "--set", "stm_slots=8"]) == 2
+    assert "would change" in capsys.readouterr().err
+
+
 def test_init_with_a_new_memory_write(corpus, tmp_path):
     """`--init DIR --set memory_write='"slot"'` trains a slot write on DIR's decoder and encoder;
     `--reinit memory_attention.` starts DIR's own write over. (lr 1e-9: the one step moves no

@@ -58,7 +58,8 @@ def main(model_dir: str, data: str, threads: str = "1", batch_size: int = 32) ->
                     counts[band(distance), "in memory"] += inside
                     counts[band(distance), f"right, {'in' if inside else 'not in'} memory"] += right
             encoded = model.encode(batch.ids, batch.mask)
-            order = keep_order(model.memory_attention.salience(encoded[-1]), batch.mask, slots)
+            salience = model.memory_attention.salience(encoded[-1])
+            order = keep_order(salience, batch.mask, slots, model.config.keep_threshold)
             moved = torch.cat((batch.ids, held), dim=1).gather(1, order)
             kept = (order < batch.ids.shape[1]) & batch.present[:, None]
             counts["kept"] += int(kept.sum())
