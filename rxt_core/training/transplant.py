@@ -31,7 +31,8 @@ def transplant(
     if config == model.config and not reinit:
         return model
     fresh = ReactiveTransformer(config).to(model.device)
-    old = {**model.state_dict(), **_slot_write_values(model.state_dict(), config)}
+    state = model.state_dict()
+    old = {**state, **_slot_write_values(state, config), **_resized_stm_init(state, config)}
     kept = {
         name: tensor
         for name, tensor in fresh.state_dict().items()
@@ -67,6 +68,17 @@ def _slot_write_values(state: dict[str, torch.Tensor], config: RxTConfig) -> dic
         elif rest.startswith("encoded_norm."):
             carried[f"{prefix}.keep_write.{rest}"] = tensor
     return carried
+
+
+def _resized_stm_init(state: dict[str, torch.Tensor], config: RxTConfig) -> dict[str, torch.Tensor]:
+    """A learned initial memory resized to `config.stm_slots`: tiled (or cut), so every slot still
+    looks like "nothing kept yet" to the decoder. For the keep write the slot count is only the
+    queue's length (session 21: 128 -> 512 slots, no training, held-out recall 9-16 +9 points)."""
+    init = state.get("stm_init")
+    if init is None or init.shape[1] == config.stm_slots:
+        return {}
+    repeats = -(-config.stm_slots // init.shape[1])
+    return {"stm_init": init.repeat(1, repeats, 1)[:, : config.stm_slots]}
 
 
 def _summary(names: list[str]) -> str:

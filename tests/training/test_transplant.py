@@ -42,3 +42,26 @@ def test_a_reinit_prefix_that_names_nothing_is_an_error(config):
     """A typo must not silently turn a re-initialised control into a plain continuation."""
     with pytest.raises(ValueError, match="memory_atention"):
         transplant(ReactiveTransformer(config), {}, reinit=["memory_atention."])
+
+
+def test_a_keep_write_with_more_slots_keeps_all_the_old_one_kept_and_more(config):
+    """The learned initial memory is tiled to the new slot count, so the grown model's memory
+    starts as the old one's twice over; after the same writes its first slots equal the old
+    model's memory exactly, and the slots the old model had to drop are still there."""
+    torch.manual_seed(0)
+    keep = config.model_copy(update={"memory_write": "keep", "memory_attention": "simple"})
+    old = ReactiveTransformer(keep).eval()
+    torch.nn.init.constant_(old.memory_attention.salience.score.bias, 10.0)  # keep every token
+    grown = transplant(old, {"stm_slots": 2 * keep.stm_slots}).eval()
+    assert torch.equal(grown.stm_init, old.stm_init.repeat(1, 2, 1))
+    before, after = old.init_memory(1), grown.init_memory(1)
+    for _ in range(2):  # 24 tokens kept: more than the old 16 slots hold, fewer than the new 32
+        ids = torch.randint(6, keep.vocab_size, (1, 12))
+        mask = torch.ones_like(ids, dtype=torch.bool)
+        with torch.no_grad():
+            before, after = old.write_memory(before, ids, mask), grown.write_memory(after, ids, mask)
+    slots = keep.stm_slots
+    assert torch.equal(after[:, :, :slots], before)
+    # all 24 kept tokens are still there (slots 16-23: the ones the old memory dropped), then the
+    # initial memory's first slots
+    assert torch.equal(after[0, :, 24:], grown.stm_init[:, : 2 * slots - 24])
