@@ -8,7 +8,7 @@
 # STAGE4E_SECONDS (deep replay) and BASELINE_SECONDS the time budgets (the budgets make the step
 # counts depend on the machine's speed; set them high to train for the full step counts instead).
 # Stage 4f (on dialogues with made-up values) runs a fixed 600 steps; the last two, 4g (the slot
-# write), 4h, 4i and 4j (the keep write), STAGE4G_SECONDS ... STAGE4J_SECONDS. VOCAB (2048) sets the tokenizer's size, and
+# write), 4h, 4i and 4j (the keep write), STAGE4G_SECONDS ... STAGE4J_SECONDS; 4k runs a fixed 1,000 steps, 4l STAGE4L_SECONDS. VOCAB (2048) sets the tokenizer's size, and
 # the model's with it (session 11: at 1024 the held-out values stop arriving as rare fragments;
 # session 12 trained it: unseen small-pool values are still not copied, so 2048 stays; docs/training.md).
 set -euo pipefail
@@ -24,6 +24,7 @@ STAGE4G_SECONDS=${STAGE4G_SECONDS:-3600}
 STAGE4H_SECONDS=${STAGE4H_SECONDS:-2520}
 STAGE4I_SECONDS=${STAGE4I_SECONDS:-4800}
 STAGE4J_SECONDS=${STAGE4J_SECONDS:-4800}
+STAGE4L_SECONDS=${STAGE4L_SECONDS:-2400}
 BASELINE_SECONDS=${BASELINE_SECONDS:-7800}
 VOCAB=${VOCAB:-2048}
 export OMP_NUM_THREADS=1 RAY_AUTH_MODE=${RAY_AUTH_MODE:-disabled}
@@ -149,13 +150,31 @@ fi
 # --keep-weight 1 (session 20: see docs/training.md "Session 20").
 [ -f "$RUN/novel20/train.jsonl" ] || rxt data synth --out "$RUN/novel20" --train 20000 --heldout 0 --seed 20 \
     --novel-values 0.4
-FINAL="$RUN/j-run/stage4-memory-aware/model"
-[ -f "$FINAL/config.json" ] || rxt train --stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress \
+[ -f "$RUN/j-run/stage4-memory-aware/model/config.json" ] || rxt train --stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress \
     --log-every 10 --threads 1 --data "$RUN/novel20/train.jsonl" --batch-size 16 --lr 5e-4 --warmup-steps 10 \
     --bptt-turns 0 --replay-weight 0.3 --replay-depth 12 --recall-weight 4 --checkpoint-every 25 --steps 5000 \
     --seed 22 --out "$RUN/j-run" --init "$RUN/i-run/stage4-memory-aware/model" \
     --set memory_write=keep --set stm_slots=128 --keep-weight 1 \
     --max-seconds "$STAGE4J_SECONDS" > "$RUN/stage4j.log" 2>&1
+# Stage 4k: 1,000 more steps of 4j's recipe (one thread) at lr 3e-4, cosine to 10% over them, on
+# another 20,000 made-up-value dialogues (seed 21) (session 21: see docs/training.md "Session 21").
+[ -f "$RUN/novel21/train.jsonl" ] || rxt data synth --out "$RUN/novel21" --train 20000 --heldout 0 --seed 21 \
+    --novel-values 0.4
+[ -f "$RUN/k-run/stage4-memory-aware/model/config.json" ] || rxt train --stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress \
+    --log-every 10 --threads 1 --data "$RUN/novel21/train.jsonl" --batch-size 16 --lr 3e-4 --warmup-steps 10 \
+    --bptt-turns 0 --replay-weight 0.3 --replay-depth 12 --recall-weight 4 --keep-weight 1 --checkpoint-every 25 \
+    --steps 1000 --seed 23 --out "$RUN/k-run" --init "$RUN/j-run/stage4-memory-aware/model" > "$RUN/stage4k.log" 2>&1
+# Stage 4l: 512 slots (`--set stm_slots=512`: the keep write's queue 4x longer, the learned initial
+# memory tiled) and 40 minutes more (one thread) of the same recipe, lr 3e-4 cosine over the time, on
+# another 20,000 made-up-value dialogues (seed 24) (session 21).
+[ -f "$RUN/novel24/train.jsonl" ] || rxt data synth --out "$RUN/novel24" --train 20000 --heldout 0 --seed 24 \
+    --novel-values 0.4
+FINAL="$RUN/l-run/stage4-memory-aware/model"
+[ -f "$FINAL/config.json" ] || rxt train --stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress \
+    --log-every 10 --threads 1 --data "$RUN/novel24/train.jsonl" --batch-size 16 --lr 3e-4 --warmup-steps 10 \
+    --bptt-turns 0 --replay-weight 0.3 --replay-depth 12 --recall-weight 4 --keep-weight 1 --checkpoint-every 25 \
+    --steps 5000 --max-seconds "$STAGE4L_SECONDS" --seed 25 --out "$RUN/l-run" \
+    --init "$RUN/k-run/stage4-memory-aware/model" --set stm_slots=512 > "$RUN/stage4l.log" 2>&1
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.
 rxt eval --model "$FINAL" --baseline "$RUN/run/baseline/model" \
