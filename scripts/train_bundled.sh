@@ -112,69 +112,52 @@ fi
     --seed 3 --out "$RUN/f-run" --data "$RUN/novel/train.jsonl" --init "$RUN/e-run/stage4-memory-aware/model" \
     --replay-depth 12 > "$RUN/stage4f.log" 2>&1
 [ -z "$BASELINE_PID" ] || wait "$BASELINE_PID"
+# Stages 4g-4l each train on 20,000 new dialogues in which 40% of the stated values are made up:
+# late_stage NAME DATA_SEED INIT FLAGS... synthesises "$RUN/novel$DATA_SEED" if missing, trains into
+# "$RUN/$NAME-run" from INIT with the flags every such stage shares plus its own, logs to stage4$NAME.log.
+LATE=(--stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress --log-every 10 --batch-size 16
+      --warmup-steps 10 --bptt-turns 0 --replay-depth 12 --checkpoint-every 25)
+late_stage() {
+  local name=$1 seed=$2 init=$3 data="$RUN/novel$2"
+  shift 3
+  [ -f "$data/train.jsonl" ] || rxt data synth --out "$data" --train 20000 --heldout 0 --seed "$seed" --novel-values 0.4
+  [ -f "$RUN/$name-run/stage4-memory-aware/model/config.json" ] || rxt train "${LATE[@]}" --data "$data/train.jsonl" \
+      --out "$RUN/$name-run" --init "$init" "$@" > "$RUN/stage4$name.log" 2>&1
+}
 # Stage 4g: the slot-allocating memory write (memory_write="slot", rxt_core/slot_write.py) replaces
 # the gated one; decoder and encoder carry over from 4f, the write starts fresh. 60 minutes, two
 # threads, on 20,000 new made-up-value dialogues (seed 4). Session 7 (1,586 steps): held-out recall
 # 1-8 turns back 18.9% -> 27.2%, 9-16 turns back 1.7% -> 9.8% (docs/training.md "Session 7").
-[ -f "$RUN/novel4/train.jsonl" ] || rxt data synth --out "$RUN/novel4" --train 20000 --heldout 0 --seed 4 \
-    --novel-values 0.4
-[ -f "$RUN/g-run/stage4-memory-aware/model/config.json" ] || rxt train --stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress \
-    --log-every 10 --threads 2 --data "$RUN/novel4/train.jsonl" --batch-size 16 --lr 7e-4 --warmup-steps 10 \
-    --bptt-turns 0 --replay-weight 1.0 --replay-depth 12 --checkpoint-every 25 --steps 5000 --seed 5 \
-    --out "$RUN/g-run" --init "$RUN/f-run/stage4-memory-aware/model" --set 'memory_write="slot"' \
-    --max-seconds "$STAGE4G_SECONDS" > "$RUN/stage4g.log" 2>&1
+late_stage g 4 "$RUN/f-run/stage4-memory-aware/model" --threads 2 --lr 7e-4 --replay-weight 1.0 --steps 5000 \
+    --seed 5 --set 'memory_write="slot"' --max-seconds "$STAGE4G_SECONDS"
 # Stage 4h: 42 more minutes of the same on another 20,000 such dialogues (seed 6), lr 5e-4 (session 7,
 # 1,094 steps: held-out recall 1-8 turns back 27.2% -> 28.1%, 9-16 9.8% -> 11.5%, PPL 2.547 -> 2.473).
-[ -f "$RUN/novel6/train.jsonl" ] || rxt data synth --out "$RUN/novel6" --train 20000 --heldout 0 --seed 6 \
-    --novel-values 0.4
-[ -f "$RUN/h-run/stage4-memory-aware/model/config.json" ] || rxt train --stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress \
-    --log-every 10 --threads 2 --data "$RUN/novel6/train.jsonl" --batch-size 16 --lr 5e-4 --warmup-steps 10 \
-    --bptt-turns 0 --replay-weight 1.0 --replay-depth 12 --checkpoint-every 25 --steps 5000 --seed 6 \
-    --out "$RUN/h-run" --init "$RUN/g-run/stage4-memory-aware/model" --max-seconds "$STAGE4H_SECONDS" \
-    > "$RUN/stage4h.log" 2>&1
+late_stage h 6 "$RUN/g-run/stage4-memory-aware/model" --threads 2 --lr 5e-4 --replay-weight 1.0 --steps 5000 \
+    --seed 6 --max-seconds "$STAGE4H_SECONDS"
 # Stage 4i: 80 more minutes (one thread) on another 20,000 such dialogues (seed 9), the answer tokens
 # only memory can supply weighted 4x and the replay loss lowered to 0.3 (session 18, 976 steps: held-out
 # recall 1-8 turns back 28.1% -> 30.6%, 9-16 11.5% -> 13.2%, PPL 2.473 -> 2.315; the same with replay
 # 1.0: 26.9%, 12.6%, 2.475; docs/training.md "Session 18").
-[ -f "$RUN/novel9/train.jsonl" ] || rxt data synth --out "$RUN/novel9" --train 20000 --heldout 0 --seed 9 \
-    --novel-values 0.4
-[ -f "$RUN/i-run/stage4-memory-aware/model/config.json" ] || rxt train --stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress \
-    --log-every 10 --threads 1 --data "$RUN/novel9/train.jsonl" --batch-size 16 --lr 5e-4 --warmup-steps 10 \
-    --bptt-turns 0 --replay-weight 0.3 --replay-depth 12 --recall-weight 4 --checkpoint-every 25 --steps 5000 \
-    --seed 10 --out "$RUN/i-run" --init "$RUN/h-run/stage4-memory-aware/model" \
-    --max-seconds "$STAGE4I_SECONDS" > "$RUN/stage4i.log" 2>&1
+RECIPE_4I=(--threads 1 --replay-weight 0.3 --recall-weight 4)
+late_stage i 9 "$RUN/h-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --lr 5e-4 --steps 5000 --seed 10 \
+    --max-seconds "$STAGE4I_SECONDS"
 # Stage 4j: the keep write (memory_write="keep", rxt_core/keep_write.py: the salient tokens themselves,
 # one per slot, newest first) replaces the slot write, with 128 slots; decoder and encoder carry over
 # from 4i, and the slot write's value projection becomes the keep write's. 80 minutes (one thread) of
 # 4i's recipe on another 20,000 made-up-value dialogues (seed 20), the salience head trained by
 # --keep-weight 1 (session 20: see docs/training.md "Session 20").
-[ -f "$RUN/novel20/train.jsonl" ] || rxt data synth --out "$RUN/novel20" --train 20000 --heldout 0 --seed 20 \
-    --novel-values 0.4
-[ -f "$RUN/j-run/stage4-memory-aware/model/config.json" ] || rxt train --stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress \
-    --log-every 10 --threads 1 --data "$RUN/novel20/train.jsonl" --batch-size 16 --lr 5e-4 --warmup-steps 10 \
-    --bptt-turns 0 --replay-weight 0.3 --replay-depth 12 --recall-weight 4 --checkpoint-every 25 --steps 5000 \
-    --seed 22 --out "$RUN/j-run" --init "$RUN/i-run/stage4-memory-aware/model" \
-    --set memory_write=keep --set stm_slots=128 --keep-weight 1 \
-    --max-seconds "$STAGE4J_SECONDS" > "$RUN/stage4j.log" 2>&1
+late_stage j 20 "$RUN/i-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --lr 5e-4 --steps 5000 --seed 22 \
+    --set memory_write=keep --set stm_slots=128 --keep-weight 1 --max-seconds "$STAGE4J_SECONDS"
 # Stage 4k: 1,000 more steps of 4j's recipe (one thread) at lr 3e-4, cosine to 10% over them, on
 # another 20,000 made-up-value dialogues (seed 21) (session 21: see docs/training.md "Session 21").
-[ -f "$RUN/novel21/train.jsonl" ] || rxt data synth --out "$RUN/novel21" --train 20000 --heldout 0 --seed 21 \
-    --novel-values 0.4
-[ -f "$RUN/k-run/stage4-memory-aware/model/config.json" ] || rxt train --stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress \
-    --log-every 10 --threads 1 --data "$RUN/novel21/train.jsonl" --batch-size 16 --lr 3e-4 --warmup-steps 10 \
-    --bptt-turns 0 --replay-weight 0.3 --replay-depth 12 --recall-weight 4 --keep-weight 1 --checkpoint-every 25 \
-    --steps 1000 --seed 23 --out "$RUN/k-run" --init "$RUN/j-run/stage4-memory-aware/model" > "$RUN/stage4k.log" 2>&1
+late_stage k 21 "$RUN/j-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 3e-4 --steps 1000 \
+    --seed 23
 # Stage 4l: 512 slots (`--set stm_slots=512`: the keep write's queue 4x longer, the learned initial
 # memory tiled) and 40 minutes more (one thread) of the same recipe, lr 3e-4 cosine over the time, on
 # another 20,000 made-up-value dialogues (seed 24) (session 21).
-[ -f "$RUN/novel24/train.jsonl" ] || rxt data synth --out "$RUN/novel24" --train 20000 --heldout 0 --seed 24 \
-    --novel-values 0.4
+late_stage l 24 "$RUN/k-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 3e-4 --steps 5000 \
+    --max-seconds "$STAGE4L_SECONDS" --seed 25 --set stm_slots=512
 FINAL="$RUN/l-run/stage4-memory-aware/model"
-[ -f "$FINAL/config.json" ] || rxt train --stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress \
-    --log-every 10 --threads 1 --data "$RUN/novel24/train.jsonl" --batch-size 16 --lr 3e-4 --warmup-steps 10 \
-    --bptt-turns 0 --replay-weight 0.3 --replay-depth 12 --recall-weight 4 --keep-weight 1 --checkpoint-every 25 \
-    --steps 5000 --max-seconds "$STAGE4L_SECONDS" --seed 25 --out "$RUN/l-run" \
-    --init "$RUN/k-run/stage4-memory-aware/model" --set stm_slots=512 > "$RUN/stage4l.log" 2>&1
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.
 rxt eval --model "$FINAL" --baseline "$RUN/run/baseline/model" \

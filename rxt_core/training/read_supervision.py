@@ -1,12 +1,12 @@
 """Read supervision (stage 4's `read_weight`, ours, sessions 19 and 21): teach the decoder's memory
 read to go where the write put what the answer must recall.
 
-Sessions 16-18 found the values in memory (re-read with the stating turn as the cue, 58% of
-first value tokens eight writes later) but the question's read not finding them (32-42%), and a
-sharper read did not help. The answer loss reaches the read only through the value's tokens; this
-loss aims at the read itself. With the slot write it is known which slots each token of a written
-interaction went to and how much of that later writes left (`SlotLedger`); with the keep write
-(session 21), which slot each kept token sits in now, one token per slot (`KeepLedger`). The targets supervised
+Sessions 16-18 found the values in memory (re-read with the stating turn as the cue, 58% of first
+value tokens eight writes later) but the question's read not finding them (32-42%), and a sharper
+read did not help. The answer loss reaches the read only through the value's tokens; this loss aims
+at the read itself. With the slot write it is known which slots each token of a written interaction
+went to and how much of that later writes left (`SlotLedger`); with the keep write (session 21),
+which slot each kept token sits in now, one token per slot (`KeepLedger`). The targets supervised
 are stage 4's recalled targets (an answer token whose id an earlier turn holds and its own query
 does not; copy_targets.py) whose id at most `MAX_MENTIONS` earlier turns hold (a stated value, not
 a word of every turn), each traced to the latest turn that holds it. No labels: token ids only.
@@ -56,6 +56,13 @@ class SlotLedger:
             shares.mul_(keep[..., None])
         self.turns.append(tokens * present[..., None])
 
+    def record_write(
+        self, captured: tuple[torch.Tensor, torch.Tensor], batch: TokenBatch, present: torch.Tensor
+    ) -> None:
+        """One write as `recording_token_writes` captured it (token shares, write weights)."""
+        tokens, writes = captured
+        self.record(tokens, writes, present.to(tokens.device))
+
     def content(
         self, rows: torch.Tensor, sources: torch.Tensor, ids: torch.Tensor, batches: Sequence[TokenBatch]
     ) -> torch.Tensor:
@@ -76,8 +83,8 @@ class KeepLedger:
     kept, or fallen off the end). A write keeping k tokens puts them in slots 0..k-1 in their order
     and moves every older slot s to s + k (keep_write.keep_order)."""
 
-    def __init__(self, slots: int, layers: int):
-        self.slots, self.layers = slots, layers
+    def __init__(self, slots: int, layers: int, threshold: float = 0.0):
+        self.slots, self.layers, self.threshold = slots, layers, threshold
         self.turns: list[torch.Tensor] = []
 
     def record(self, kept: torch.Tensor) -> None:
@@ -88,6 +95,11 @@ class KeepLedger:
             slot.copy_(torch.where((slot >= 0) & (moved < self.slots), moved, -1))
         place = kept.long().cumsum(1) - 1
         self.turns.append(torch.where(kept & (place < self.slots), place, -1))
+
+    def record_write(self, salience: torch.Tensor, batch: TokenBatch, present: torch.Tensor) -> None:
+        """One write as `recording_salience` captured it (the salience logits of `batch`'s tokens)."""
+        kept = kept_tokens(salience.detach(), batch.mask, self.threshold)
+        self.record(kept & present[:, None].to(kept.device))
 
     def content(
         self, rows: torch.Tensor, sources: torch.Tensor, ids: torch.Tensor, batches: Sequence[TokenBatch]
@@ -124,7 +136,7 @@ class ReadSupervision:
         if write == "slot":
             self.ledger, self._recorder = SlotLedger(), recording_token_writes
         else:
-            self.ledger = KeepLedger(model.config.stm_slots, model.config.layers)
+            self.ledger = KeepLedger(model.config.stm_slots, model.config.layers, model.config.keep_threshold)
             self._recorder = recording_salience
 
     @contextlib.contextmanager
@@ -164,14 +176,7 @@ class ReadSupervision:
 
     def written(self, present: torch.Tensor) -> None:
         """Right after the write of the ledger's next turn (`present`: its dialogues' rows)."""
-        if isinstance(self.ledger, KeepLedger):
-            batch = self.batches[len(self.ledger.turns)]
-            salience = self._writes.pop().detach()
-            kept = kept_tokens(salience, batch.mask, self.model.config.keep_threshold)
-            self.ledger.record(kept & present[:, None].to(kept.device))
-        else:
-            tokens, writes = self._writes.pop()
-            self.ledger.record(tokens, writes, present.to(tokens.device))
+        self.ledger.record_write(self._writes.pop(), self.batches[len(self.ledger.turns)], present)
 
 
 def teacher_forced_reads(

@@ -87,12 +87,15 @@ def test_attention_weights_are_the_ones_forward_uses(slot_config):
         )
 
 
-def test_the_keep_ledger_names_the_slot_every_kept_token_sits_in(keep_config, token_dialogues):
+@pytest.mark.parametrize("threshold", [0.0, -0.1])
+def test_the_keep_ledger_names_the_slot_every_kept_token_sits_in(threshold, keep_config, token_dialogues):
     """A random keep model (it keeps about half the tokens, so its 16 slots overflow and tokens
     fall off) writes dialogues of different lengths; in the final STM, every slot the ledger names
     holds, in every layer, that layer's value projection of that token, no slot is named twice,
-    and the slots it does not name are the initial memory's first ones, shifted to the end."""
+    and the slots it does not name are the initial memory's first ones, shifted to the end. Also
+    with a keep_threshold the write applies (a ledger keeping at 0 would name the wrong slots)."""
     torch.manual_seed(0)
+    keep_config = keep_config.model_copy(update={"keep_threshold": threshold})
     model = ReactiveTransformer(keep_config).eval()
     dialogues = [dialogue[: 2 + row] for row, dialogue in enumerate(token_dialogues[:4])]  # 2-5 turns
     batches = [turn_batch(dialogues, t, keep_config) for t in range(5)]
