@@ -8,6 +8,15 @@ from __future__ import annotations
 import json
 import sys
 
+CLOSED = ("city", "hometown", "colour", "drink", "food", "job", "language", "plan", "sport")
+
+
+def closed_share(by_fact: dict) -> str:
+    """Hits over totals of the pools whose held-out values are real words (session 15's "closed")."""
+    hits = sum(v["hits"] for k, v in by_fact.items() if k in CLOSED)
+    total = sum(v["total"] for k, v in by_fact.items() if k in CLOSED)
+    return f"{hits / total:.1%}" if total else "-"
+
 
 def row(path: str) -> dict:
     with open(path) as f:
@@ -21,6 +30,8 @@ def row(path: str) -> dict:
         "d=1/2/4/8": " / ".join(f"{d[k]['accuracy']:.1%}" if k in d else "-" for k in ("1", "2", "4", "8")),
         "value tf own": f"{probe['own_value_accuracy']:.1%}" if probe else "-",
         "MRL": f"{rxt['mrl_reward']['mean']:.2f}",
+        "copied from query": f"{rxt['copy_overall']:.1%}" if "copy_overall" in rxt else "-",
+        "closed recall / copied": f"{closed_share(rxt['recall_by_fact'])} / {closed_share(rxt.get('copy_by_fact', {}))}",
     }
 
 
