@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the bundled model (models/rxt-nano) end to end on CPU, about 5.5 hours on 2 cores:
+# Reproduce the bundled model (models/rxt-nano) end to end on CPU, about 11 hours on 2 cores:
 #   synthetic dialogues -> tokenizer -> curriculum stages 1-4 -> stateless baseline -> eval
 #   -> models/rxt-nano + loss-curve PNGs under docs/.
 # Every step is seeded; rerunning resumes: finished stages are skipped, interrupted ones continue
@@ -7,8 +7,9 @@
 # dialogues), STAGE4B_SECONDS (then on the full ones), STAGE4C_SECONDS / STAGE4D_SECONDS /
 # STAGE4E_SECONDS (deep replay) and BASELINE_SECONDS the time budgets (the budgets make the step
 # counts depend on the machine's speed; set them high to train for the full step counts instead).
-# Stage 4f (on dialogues with made-up values) runs a fixed 600 steps; the last two, 4g (the slot
-# write), 4h, 4i and 4j (the keep write), STAGE4G_SECONDS ... STAGE4J_SECONDS; 4k runs a fixed 1,000 steps, 4l STAGE4L_SECONDS. VOCAB (2048) sets the tokenizer's size, and
+# Stage 4f (on dialogues with made-up values) runs a fixed 600 steps; 4g (the slot write), 4h, 4i and
+# 4j (the keep write) STAGE4G_SECONDS ... STAGE4J_SECONDS; 4k a fixed 1,000 steps; 4l
+# STAGE4L_SECONDS; 4m (spliced values) a fixed 800 steps. VOCAB (2048) sets the tokenizer's size, and
 # the model's with it (session 11: at 1024 the held-out values stop arriving as rare fragments;
 # session 12 trained it: unseen small-pool values are still not copied, so 2048 stays; docs/training.md).
 set -euo pipefail
@@ -117,10 +118,13 @@ fi
 # "$RUN/$NAME-run" from INIT with the flags every such stage shares plus its own, logs to stage4$NAME.log.
 LATE=(--stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress --log-every 10 --batch-size 16
       --warmup-steps 10 --bptt-turns 0 --replay-depth 12 --checkpoint-every 25)
+# DATA_EXTRA adds data flags (from stage 4m on: spliced values).
+DATA_EXTRA=()
 late_stage() {
   local name=$1 seed=$2 init=$3 data="$RUN/novel$2"
   shift 3
-  [ -f "$data/train.jsonl" ] || rxt data synth --out "$data" --train 20000 --heldout 0 --seed "$seed" --novel-values 0.4
+  [ -f "$data/train.jsonl" ] || rxt data synth --out "$data" --train 20000 --heldout 0 --seed "$seed" --novel-values 0.4 \
+      "${DATA_EXTRA[@]}"
   [ -f "$RUN/$name-run/stage4-memory-aware/model/config.json" ] || rxt train "${LATE[@]}" --data "$data/train.jsonl" \
       --out "$RUN/$name-run" --init "$init" "$@" > "$RUN/stage4$name.log" 2>&1
 }
@@ -157,7 +161,14 @@ late_stage k 21 "$RUN/j-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-
 # another 20,000 made-up-value dialogues (seed 24) (session 21).
 late_stage l 24 "$RUN/k-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 3e-4 --steps 5000 \
     --max-seconds "$STAGE4L_SECONDS" --seed 25 --set stm_slots=512
-FINAL="$RUN/l-run/stage4-memory-aware/model"
+# Stage 4m: 800 more steps of the same recipe (one thread, lr 3e-4 cosine to 10% over them) on 20,000
+# new dialogues (seed 26) in which, besides the made-up values, half of the stated pool values are
+# spliced (`--spliced-values 0.5 --spliced-phrases 0.5`: a familiar head finished by another word's
+# tail, or two phrases joined: only the query says how the value goes on) (session 22).
+DATA_EXTRA=(--spliced-values 0.5 --spliced-phrases 0.5)
+late_stage m 26 "$RUN/l-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 3e-4 --steps 800 \
+    --seed 27
+FINAL="$RUN/m-run/stage4-memory-aware/model"
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.
 rxt eval --model "$FINAL" --baseline "$RUN/run/baseline/model" \
