@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the bundled model (models/rxt-nano) end to end on CPU, about 11 hours on 2 cores:
+# Reproduce the bundled model (models/rxt-nano) end to end on CPU, about 12 hours on 2 cores:
 #   synthetic dialogues -> tokenizer -> curriculum stages 1-4 -> stateless baseline -> eval
 #   -> models/rxt-nano + loss-curve PNGs under docs/.
 # Every step is seeded; rerunning resumes: finished stages are skipped, interrupted ones continue
@@ -9,8 +9,8 @@
 # counts depend on the machine's speed; set them high to train for the full step counts instead).
 # Stage 4f (on dialogues with made-up values) runs a fixed 600 steps; 4g (the slot write), 4h, 4i and
 # 4j (the keep write) STAGE4G_SECONDS ... STAGE4J_SECONDS; 4k a fixed 1,000 steps; 4l
-# STAGE4L_SECONDS; 4m (spliced values) a fixed 800 steps. VOCAB (2048) sets the tokenizer's size, and
-# the model's with it (session 11: at 1024 the held-out values stop arriving as rare fragments;
+# STAGE4L_SECONDS; 4m (spliced values) and 4n a fixed 800 and 600 steps. VOCAB (2048) sets the
+# tokenizer's size, and the model's with it (session 11: at 1024 the held-out values stop arriving as rare fragments;
 # session 12 trained it: unseen small-pool values are still not copied, so 2048 stays; docs/training.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -168,7 +168,12 @@ late_stage l 24 "$RUN/k-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-
 DATA_EXTRA=(--spliced-values 0.5 --spliced-phrases 0.5)
 late_stage m 26 "$RUN/l-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 3e-4 --steps 800 \
     --seed 27
-FINAL="$RUN/m-run/stage4-memory-aware/model"
+# Stage 4n: 600 more steps of 4m (lr 3e-4 cosine to 10% over them) on another 20,000 (seed 28) with
+# open values too (`--open-values 0.3`: real English words of no pool) (session 22).
+DATA_EXTRA=(--spliced-values 0.5 --spliced-phrases 0.5 --open-values 0.3)
+late_stage n 28 "$RUN/m-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 3e-4 --steps 600 \
+    --seed 29
+FINAL="$RUN/n-run/stage4-memory-aware/model"
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.
 rxt eval --model "$FINAL" --baseline "$RUN/run/baseline/model" \
