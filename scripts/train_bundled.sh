@@ -10,8 +10,9 @@
 # Stage 4f (on dialogues with made-up values) runs a fixed 600 steps; 4g (the slot write), 4h, 4i and
 # 4j (the keep write) STAGE4G_SECONDS ... STAGE4J_SECONDS; 4k a fixed 1,000 steps; 4l
 # STAGE4L_SECONDS; 4m (spliced values) and 4n a fixed 800 and 600 steps. VOCAB (2048) sets the
-# tokenizer's size, and the model's with it (session 11: at 1024 the held-out values stop arriving as rare fragments;
-# session 12 trained it: unseen small-pool values are still not copied, so 2048 stays; docs/training.md).
+# tokenizer's size, and the model's with it (session 11: at 1024 the held-out values stop arriving
+# as rare fragments; session 12 trained it: unseen small-pool values are still not copied, so 2048
+# stays; docs/training.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-runs/bundled}
@@ -113,12 +114,12 @@ fi
     --seed 3 --out "$RUN/f-run" --data "$RUN/novel/train.jsonl" --init "$RUN/e-run/stage4-memory-aware/model" \
     --replay-depth 12 > "$RUN/stage4f.log" 2>&1
 [ -z "$BASELINE_PID" ] || wait "$BASELINE_PID"
-# Stages 4g-4l each train on 20,000 new dialogues in which 40% of the stated values are made up:
-# late_stage NAME DATA_SEED INIT FLAGS... synthesises "$RUN/novel$DATA_SEED" if missing, trains into
-# "$RUN/$NAME-run" from INIT with the flags every such stage shares plus its own, logs to stage4$NAME.log.
+# Stages 4g-4n each train on 20,000 new dialogues in which 40% of the stated values are made up:
+# late_stage NAME DATA_SEED INIT FLAGS... synthesises "$RUN/novel$DATA_SEED" if missing (with the
+# data flags in DATA_EXTRA, set before the stages that add some), trains into "$RUN/$NAME-run" from
+# INIT with the flags every such stage shares plus its own, logs to stage4$NAME.log.
 LATE=(--stage 4 --tokenizer "$RUN/tokenizer.json" --resume --no-progress --log-every 10 --batch-size 16
       --warmup-steps 10 --bptt-turns 0 --replay-depth 12 --checkpoint-every 25)
-# DATA_EXTRA adds data flags (from stage 4m on: spliced values).
 DATA_EXTRA=()
 late_stage() {
   local name=$1 seed=$2 init=$3 data="$RUN/novel$2"
@@ -165,12 +166,13 @@ late_stage l 24 "$RUN/k-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-
 # new dialogues (seed 26) in which, besides the made-up values, half of the stated pool values are
 # spliced (`--spliced-values 0.5 --spliced-phrases 0.5`: a familiar head finished by another word's
 # tail, or two phrases joined: only the query says how the value goes on) (session 22).
-DATA_EXTRA=(--spliced-values 0.5 --spliced-phrases 0.5)
+SPLICED=(--spliced-values 0.5 --spliced-phrases 0.5)
+DATA_EXTRA=("${SPLICED[@]}")
 late_stage m 26 "$RUN/l-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 3e-4 --steps 800 \
     --seed 27
 # Stage 4n: 600 more steps of 4m (lr 3e-4 cosine to 10% over them) on another 20,000 (seed 28) with
 # open values too (`--open-values 0.3`: real English words of no pool) (session 22).
-DATA_EXTRA=(--spliced-values 0.5 --spliced-phrases 0.5 --open-values 0.3)
+DATA_EXTRA=("${SPLICED[@]}" --open-values 0.3)
 late_stage n 28 "$RUN/m-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 3e-4 --steps 600 \
     --seed 29
 FINAL="$RUN/n-run/stage4-memory-aware/model"
