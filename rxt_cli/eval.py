@@ -13,7 +13,8 @@ and the share of a turn's memory write left 1-16 turns later (rxt_core.training.
 what recall at that distance has to read from). `--replay-probe` adds
 rxt_core.training.replay_probe: each stated value re-read from memory k turns after its write,
 beside recall from a question at distance k + 1 (a lost write vs a failed read). Writes
-everything, with a few sample transcripts, as JSON.
+everything, with a few sample transcripts and every missed recall (kind, value, distance,
+question, answer), as JSON.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ Two passes over the same dialogues:
   answer), the copy of stated values by fact kind (where the reference answer repeats a value
   the query states, does the generated one?) and the MRL reward (rxt_core.metrics) per turn,
   averaged per dialogue. A model that cannot copy a kind of value cannot recall it either.
+  Every missed recall is kept (kind, value, distance, question, answer) so a miss can be read,
+  not only counted.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ..metrics import HitRates, RecallByDistance, mrl_reward, perplexity, recall
 from ..model import ReactiveTransformer
 from ..sampling import SamplingParams
 from ..stateless import StatelessLM
-from .batching import TokenDialogue, history_batch, turn_batch
+from .batching import TokenDialogue, TokenTurn, history_batch, turn_batch
 from .losses import next_token_nll
 
 
@@ -43,6 +45,7 @@ class EvalResult:
     copy_by_fact: HitRates = field(default_factory=HitRates)
     seconds: float = 0.0
     samples: list[dict] = field(default_factory=list)
+    misses: list[dict] = field(default_factory=list)  # one per missed recall question
 
     @property
     def ppl(self) -> float:
@@ -71,6 +74,7 @@ class EvalResult:
             "copy_by_fact": self.copy_by_fact.as_dict(),
             "seconds": self.seconds,
             "samples": self.samples,
+            "misses": self.misses,
         }
 
 
@@ -179,6 +183,8 @@ def _score(dialogues, answers, tokenizer, result: EvalResult, samples: int) -> N
                 hit = recalled(text, turn.recall.value)
                 result.recall.add(turn.recall.distance, hit)
                 result.recall_by_fact.add(turn.recall.fact, hit)
+                if not hit:
+                    result.misses.append(_miss(turn, text))
             for fact in turn.stated:
                 if recalled(turn.answer_text, fact.value):
                     result.copy_by_fact.add(fact.fact, recalled(text, fact.value))
@@ -187,3 +193,16 @@ def _score(dialogues, answers, tokenizer, result: EvalResult, samples: int) -> N
         result.rewards.append(sum(rewards) / len(rewards))
         if len(result.samples) < samples:
             result.samples.append({"turns": transcript})
+
+
+def _miss(turn: TokenTurn, generated: str) -> dict:
+    recall = turn.recall
+    assert recall is not None
+    return {
+        "fact": recall.fact,
+        "value": recall.value,
+        "distance": recall.distance,
+        "query": turn.query_text,
+        "reference": turn.answer_text,
+        "generated": generated,
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rxt_core.metrics import recalled
 from rxt_core.training.evaluate import EvalResult, _score
 
 
@@ -26,3 +27,22 @@ def test_recall_and_copy_are_counted_per_fact_kind(token_dialogues, tokenizer):
         assert 0 < same < n
         assert shifted.recall_by_fact.hits[kind] == shifted.copy_by_fact.hits[kind] == same
     assert shifted.copy_by_fact.overall() == sum(shifted.copy_by_fact.hits.values()) / (2 * n)
+
+
+def test_every_missed_recall_is_listed_with_the_answer_that_missed(token_dialogues, tokenizer):
+    n = len(token_dialogues)
+    perfect = EvalResult("reference answers", 0, n)
+    _score(token_dialogues, [[t.answer for t in d] for d in token_dialogues], tokenizer, perfect, samples=0)
+    assert perfect.misses == []
+
+    shifted = EvalResult("another dialogue's answers", 0, n)
+    others = token_dialogues[1:] + token_dialogues[:1]
+    _score(token_dialogues, [[t.answer for t in d] for d in others], tokenizer, shifted, samples=0)
+    asked = {(t.query_text, t.recall.value) for d in token_dialogues for t in d if t.recall is not None}
+    total = sum(shifted.recall_by_fact.totals.values()) - sum(shifted.recall_by_fact.hits.values())
+    assert 0 < len(shifted.misses) == total
+    for miss in shifted.misses:
+        assert (miss["query"], miss["value"]) in asked
+        assert not recalled(miss["generated"], miss["value"]) and recalled(miss["reference"], miss["value"])
+    shifted.answer_tokens = 1  # as_dict reports perplexity, which needs a scored token
+    assert shifted.as_dict()["misses"] == shifted.misses

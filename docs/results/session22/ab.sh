@@ -8,10 +8,13 @@
 #   spliced       --spliced-values 0.5 --spliced-phrases 0.5 (a familiar head finished by another
 #                 word's tail, phrases joined from two: only the query says how the value goes on)
 #   spliced_open  the same plus --open-values 0.3 (real English words of no pool)
+#   open_heavy    the same with --open-values 0.6 (session 23: held-out closed values are real words)
 # Then rxt eval on the usual 200 held-out and 200 training-entity dialogues. ARMS picks the arms.
 # Round 1 (defaults): runs/s22, 4l, data seed 26, seed 27, 800 steps, control vs spliced.
 # Round 2: R=runs/s22/round2 INIT=runs/s22/spliced/stage4-memory-aware/model DATA_SEED=28 SEED=29
 #          STEPS=600 ARMS="spliced spliced_open".
+# Round 3 (session 23): R=runs/s23 INIT=models/rxt-nano (4n) DATA_SEED=30 SEED=31
+#          ARMS="spliced_open open_heavy".
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
 R=${R:-runs/s22}
@@ -21,6 +24,7 @@ declare -A DATA_FLAGS=(
   [control]=""
   [spliced]="--spliced-values 0.5 --spliced-phrases 0.5"
   [spliced_open]="--spliced-values 0.5 --spliced-phrases 0.5 --open-values 0.3"
+  [open_heavy]="--spliced-values 0.5 --spliced-phrases 0.5 --open-values 0.6"
 )
 [ -f $R/eval/heldout.jsonl ] || rxt data synth --out $R/eval --train 0 --heldout 200 --seed 0 --min-turns 8 --max-turns 20
 S4=(--tokenizer models/rxt-nano/tokenizer.json --resume --no-progress --log-every 10 --threads 1
