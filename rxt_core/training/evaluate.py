@@ -176,7 +176,7 @@ def _score(dialogues, answers, tokenizer, result: EvalResult, samples: int) -> N
         history: list[str] = []
         rewards = []
         transcript = []
-        for turn, ids in zip(dialogue, produced, strict=True):
+        for t, (turn, ids) in enumerate(zip(dialogue, produced, strict=True)):
             text = tokenizer.decode(ids)
             rewards.append(mrl_reward(text, turn.answer_text, history))
             if turn.recall is not None:
@@ -184,7 +184,7 @@ def _score(dialogues, answers, tokenizer, result: EvalResult, samples: int) -> N
                 result.recall.add(turn.recall.distance, hit)
                 result.recall_by_fact.add(turn.recall.fact, hit)
                 if not hit:
-                    result.misses.append(_miss(turn, text))
+                    result.misses.append(_miss(turn, text, dialogue=len(result.rewards), turn_index=t))
             for fact in turn.stated:
                 if recalled(turn.answer_text, fact.value):
                     result.copy_by_fact.add(fact.fact, recalled(text, fact.value))
@@ -195,10 +195,13 @@ def _score(dialogues, answers, tokenizer, result: EvalResult, samples: int) -> N
             result.samples.append({"turns": transcript})
 
 
-def _miss(turn: TokenTurn, generated: str) -> dict:
+def _miss(turn: TokenTurn, generated: str, dialogue: int, turn_index: int) -> dict:
+    """A missed recall; `dialogue` and `turn_index` count from 0 in the evaluated file's order."""
     recall = turn.recall
     assert recall is not None
     return {
+        "dialogue": dialogue,
+        "turn": turn_index,
         "fact": recall.fact,
         "value": recall.value,
         "distance": recall.distance,

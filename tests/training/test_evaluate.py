@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 from rxt_core.metrics import recalled
 from rxt_core.training.evaluate import EvalResult, _score
 
@@ -35,14 +37,19 @@ def test_every_missed_recall_is_listed_with_the_answer_that_missed(token_dialogu
     _score(token_dialogues, [[t.answer for t in d] for d in token_dialogues], tokenizer, perfect, samples=0)
     assert perfect.misses == []
 
+    # Scored in two chunks, as `evaluate` batches: a miss's dialogue index counts across chunks.
     shifted = EvalResult("another dialogue's answers", 0, n)
-    others = token_dialogues[1:] + token_dialogues[:1]
-    _score(token_dialogues, [[t.answer for t in d] for d in others], tokenizer, shifted, samples=0)
-    asked = {(t.query_text, t.recall.value) for d in token_dialogues for t in d if t.recall is not None}
+    answers = [[t.answer for t in d] for d in token_dialogues[1:] + token_dialogues[:1]]
+    half = n // 2
+    _score(token_dialogues[:half], answers[:half], tokenizer, shifted, samples=0)
+    _score(token_dialogues[half:], answers[half:], tokenizer, shifted, samples=0)
     total = sum(shifted.recall_by_fact.totals.values()) - sum(shifted.recall_by_fact.hits.values())
     assert 0 < len(shifted.misses) == total
+    assert any(miss["dialogue"] >= half for miss in shifted.misses)
     for miss in shifted.misses:
-        assert (miss["query"], miss["value"]) in asked
+        turn = token_dialogues[miss["dialogue"]][miss["turn"]]
+        assert miss["query"] == turn.query_text
+        assert (miss["fact"], miss["value"], miss["distance"]) == astuple(turn.recall)
         assert not recalled(miss["generated"], miss["value"]) and recalled(miss["reference"], miss["value"])
     shifted.answer_tokens = 1  # as_dict reports perplexity, which needs a scored token
     assert shifted.as_dict()["misses"] == shifted.misses
