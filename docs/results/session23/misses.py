@@ -1,0 +1,65 @@
+"""What the missed recalls of an `rxt eval` run answered instead, by cause.
+
+.venv/bin/python docs/results/session23/misses.py DIALOGUES.jsonl NAME=EVAL.json ...
+
+Each miss (the JSON's `misses`) falls in the first of:
+- another fact: the answer holds a value of another fact stated earlier in the same dialogue
+  (the memory was read, at the wrong place);
+- "not told": the answer says the fact was never given;
+- garbled value: some run of the answer's words spells the value approximately (character
+  similarity >= 0.5): found, then mis-copied;
+- other: none of these.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from collections import Counter
+
+from rxt_core.data.facts import FACT_TYPES
+from rxt_core.data.open_values import OPEN_POOLS
+from rxt_core.metrics import recalled
+
+CLOSED = frozenset(fact.name for fact in FACT_TYPES if fact.pool in OPEN_POOLS)
+CAUSES = ("another fact", '"not told"', "garbled value", "other")
+
+
+def cause(miss: dict, dialogue: dict) -> str:
+    earlier = {s["value"] for turn in dialogue["turns"][: miss["turn"]] for s in turn.get("stated", ())}
+    if any(recalled(miss["generated"], v) for v in earlier - {miss["value"]}):
+        return CAUSES[0]
+    if "haven't told me" in miss["generated"]:
+        return CAUSES[1]
+    if _similarity(miss["generated"], miss["value"]) >= 0.5:
+        return CAUSES[2]
+    return CAUSES[3]
+
+
+def _similarity(answer: str, value: str) -> float:
+    """The best character similarity of `value` to a run of the answer's words as long as it."""
+    words, n = answer.lower().rstrip(".!?").split(), len(value.split())
+    runs = [" ".join(words[i : i + n]) for i in range(max(1, len(words) - n + 1))]
+    return max(difflib.SequenceMatcher(None, value.lower(), run).ratio() for run in runs)
+
+
+def main() -> None:
+    with open(sys.argv[1]) as f:
+        dialogues = [json.loads(line) for line in f]
+    print("| model | kinds | misses | " + " | ".join(CAUSES) + " |")
+    print("|---|---|---:|" + "---:|" * len(CAUSES))
+    for arg in sys.argv[2:]:
+        name, path = arg.split("=", 1)
+        with open(path) as f:
+            misses = json.load(f)["models"][0]["misses"]
+        for kinds, keep in (("closed", CLOSED.__contains__), ("others", lambda k: k not in CLOSED)):
+            chosen = [m for m in misses if keep(m["fact"])]
+            counts = Counter(cause(m, dialogues[m["dialogue"]]) for m in chosen)
+            print(
+                f"| {name} | {kinds} | {len(chosen)} | " + " | ".join(str(counts[c]) for c in CAUSES) + " |"
+            )
+
+
+if __name__ == "__main__":
+    main()
