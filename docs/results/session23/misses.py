@@ -9,6 +9,9 @@ Each miss (the JSON's `misses`) falls in the first of:
 - garbled value: some run of the answer's words spells the value approximately (character
   similarity >= 0.5): found, then mis-copied;
 - other: none of these.
+
+A second table: recall (every distance) by the value's length in tokens of the bundled tokenizer
+(models 4l-4o share it), from the dialogues' recall questions less the misses.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ import json
 import sys
 from collections import Counter
 
+from rxt_core.bundled import bundled_model_dir
 from rxt_core.data.facts import FACT_TYPES
 from rxt_core.data.open_values import OPEN_POOLS
 from rxt_core.metrics import recalled
+from rxt_core.tokenizer import RxTTokenizer
 
 CLOSED = frozenset(fact.name for fact in FACT_TYPES if fact.pool in OPEN_POOLS)
 CAUSES = ("another fact", '"not told"', "garbled value", "other")
+LENGTHS = ("1-3", "4-5", "6+")
 
 
 def cause(miss: dict, dialogue: dict) -> str:
@@ -44,21 +50,47 @@ def _similarity(answer: str, value: str) -> float:
     return max(difflib.SequenceMatcher(None, value.lower(), run).ratio() for run in runs)
 
 
+def length_band(value: str, tokenizer: RxTTokenizer) -> str:
+    n = len(tokenizer.encode(" " + value))
+    return LENGTHS[0] if n <= 3 else LENGTHS[1] if n <= 5 else LENGTHS[2]
+
+
 def main() -> None:
     with open(sys.argv[1]) as f:
         dialogues = [json.loads(line) for line in f]
-    print("| model | kinds | misses | " + " | ".join(CAUSES) + " |")
-    print("|---|---|---:|" + "---:|" * len(CAUSES))
+    runs = []
     for arg in sys.argv[2:]:
         name, path = arg.split("=", 1)
         with open(path) as f:
-            misses = json.load(f)["models"][0]["misses"]
+            runs.append((name, json.load(f)["models"][0]["misses"]))
+
+    print("| model | kinds | misses | " + " | ".join(CAUSES) + " |")
+    print("|---|---|---:|" + "---:|" * len(CAUSES))
+    for name, misses in runs:
         for kinds, keep in (("closed", CLOSED.__contains__), ("others", lambda k: k not in CLOSED)):
             chosen = [m for m in misses if keep(m["fact"])]
             counts = Counter(cause(m, dialogues[m["dialogue"]]) for m in chosen)
             print(
                 f"| {name} | {kinds} | {len(chosen)} | " + " | ".join(str(counts[c]) for c in CAUSES) + " |"
             )
+
+    tokenizer = RxTTokenizer.load(bundled_model_dir())
+    asked = [
+        (i, j, length_band(turn["recall"]["value"], tokenizer))
+        for i, dialogue in enumerate(dialogues)
+        for j, turn in enumerate(dialogue["turns"])
+        if "recall" in turn
+    ]
+    print("\n| model | " + " | ".join(f"recall, {band} tokens" for band in LENGTHS) + " |")
+    print("|---|" + "---:|" * len(LENGTHS))
+    for name, misses in runs:
+        missed = {(m["dialogue"], m["turn"]) for m in misses}
+        cells = []
+        for band in LENGTHS:
+            questions = [(i, j) for i, j, b in asked if b == band]
+            hits = sum(q not in missed for q in questions)
+            cells.append(f"{hits / len(questions):.0%} ({hits} / {len(questions)})")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
