@@ -3,11 +3,11 @@
     .venv/bin/python scripts/copy_pieces.py --model DIR [DIR ...] --data heldout.jsonl [--threads 2]
 
 For the values a query states and its reference answer repeats, the teacher-forced next-token
-accuracy of their first token and of their later tokens (rxt_core.training.memory_probe),
-for the closed-pool facts (those whose pool is one of `OPEN_POOLS`: city, hometown, colour, drink,
-food, job, language, plan, sport) and the others (names, numbers, birthdays) apart. A model that copies the first piece of an unseen
-value and finishes it from its language prior ("Rotterdam" -> "Romegranate") scores a high first
-and a low later accuracy (docs/training.md, session 14).
+accuracy of their first token and of their later tokens (rxt_core.training.memory_probe), for the
+closed-pool facts (`open_values.CLOSED_FACTS`: city, hometown, colour, drink, food, job, language,
+plan, sport) and the others (names, numbers, birthdays) apart. A model that copies the first piece
+of an unseen value and finishes it from its language prior ("Rotterdam" -> "Romegranate") scores a
+high first and a low later accuracy (docs/training.md, session 14).
 """
 
 from __future__ import annotations
@@ -18,13 +18,10 @@ import dataclasses
 import torch
 
 from rxt_core import ReactiveTransformer
-from rxt_core.data.open_values import OPEN_POOLS
-from rxt_core.data.synth import FACTS_BY_NAME
+from rxt_core.data.open_values import CLOSED_FACTS
 from rxt_core.tokenizer import RxTTokenizer
 from rxt_core.training.memory_probe import probe_memory
 from rxt_core.training.pipeline import load_token_dialogues
-
-CLOSED_FACTS = frozenset(name for name, fact in FACTS_BY_NAME.items() if fact.pool in OPEN_POOLS)
 
 
 def only_facts(dialogues, keep) -> list:

@@ -16,9 +16,13 @@ from __future__ import annotations
 import random
 
 from .entities import EntityPools
+from .facts import FACT_TYPES
 from .novel import CAPITALISED_POOLS
 
 OPEN_POOLS = frozenset(("city", "colour", "drink", "food", "job", "language", "plan", "sport"))
+# The "closed" fact kinds (session 15's name): facts whose values come from these pools, so their
+# held-out values are real words (hometown, through the city pool, among them).
+CLOSED_FACTS = frozenset(fact.name for fact in FACT_TYPES if fact.pool in OPEN_POOLS)
 
 _PLAN_VERBS = ("learn", "visit", "try", "build", "study", "make", "see", "paint", "start", "grow")
 

@@ -9,7 +9,7 @@ import pytest
 
 from rxt_core.data.entities import words
 from rxt_core.data.novel import CAPITALISED_POOLS
-from rxt_core.data.open_values import OPEN_POOLS, OPEN_WORDS, open_value
+from rxt_core.data.open_values import CLOSED_FACTS, OPEN_POOLS, OPEN_WORDS, open_value
 from rxt_core.data.synth import FACTS_BY_NAME, SynthConfig, generate, split_pools
 from tests.data.test_novel import _heldout_texts, consistent_training_dialogues
 
@@ -39,6 +39,20 @@ def test_training_dialogues_with_open_values_stay_consistent_and_clear_of_heldou
     closed = [value for pool, value in stated if pool in OPEN_POOLS]
     assert 0.35 < sum(v not in known for v in closed) / len(closed) < 0.65  # about half the closed slots
     assert all(pool in OPEN_POOLS for pool, value in stated if value not in known)  # and only those
+
+
+def test_the_closed_facts_are_the_kinds_open_values_fill() -> None:
+    """Evaluation scripts split results by `CLOSED_FACTS`: it must be the kinds the docs name and
+    exactly those whose stated values open values replace."""
+    assert {"city", "hometown", "colour", "drink", "food", "job", "language", "plan", "sport"} == CLOSED_FACTS
+    dialogues = consistent_training_dialogues(SynthConfig(open_value_prob=1.0))
+    train = split_pools("train")
+    stated = [f for d in dialogues for t in d.turns for f in t.stated]
+    assert {f.fact for f in stated} > CLOSED_FACTS  # names, numbers, ... are stated too
+    outside = [f.value not in train[FACTS_BY_NAME[f.fact].pool] for f in stated]
+    closed = [out for f, out in zip(stated, outside, strict=True) if f.fact in CLOSED_FACTS]
+    assert sum(closed) > 0.95 * len(closed)  # an open word is now and then also a pool value
+    assert not any(out for f, out in zip(stated, outside, strict=True) if f.fact not in CLOSED_FACTS)
 
 
 def test_the_heldout_split_refuses_open_values_and_the_probability_is_checked() -> None:

@@ -3,14 +3,13 @@
 import json
 import sys
 
-from rxt_core.data.open_values import OPEN_POOLS
-from rxt_core.data.synth import FACTS_BY_NAME
+from rxt_core.data.open_values import CLOSED_FACTS
 
 
 def split(by_fact):
     out = {}
     for kind in ("closed", "other"):
-        rows = [v for f, v in by_fact.items() if (FACTS_BY_NAME[f].pool in OPEN_POOLS) == (kind == "closed")]
+        rows = [v for f, v in by_fact.items() if (f in CLOSED_FACTS) == (kind == "closed")]
         hits, total = sum(r["hits"] for r in rows), sum(r["total"] for r in rows)
         out[kind] = f"{hits}/{total} = {100 * hits / max(total, 1):.1f}%"
     return out

@@ -8,18 +8,13 @@ from __future__ import annotations
 import json
 import sys
 
-from rxt_core.data.facts import FACT_TYPES
-from rxt_core.data.open_values import OPEN_POOLS
-
-# Session 15's "closed" kinds: the facts whose held-out values are real words (the pools that take
-# open and spliced values), e.g. hometown through the city pool.
-CLOSED = frozenset(fact.name for fact in FACT_TYPES if fact.pool in OPEN_POOLS)
+from rxt_core.data.open_values import CLOSED_FACTS
 
 
 def closed_share(by_fact: dict) -> str:
     """Hits over totals of the closed kinds."""
-    hits = sum(v["hits"] for k, v in by_fact.items() if k in CLOSED)
-    total = sum(v["total"] for k, v in by_fact.items() if k in CLOSED)
+    hits = sum(v["hits"] for k, v in by_fact.items() if k in CLOSED_FACTS)
+    total = sum(v["total"] for k, v in by_fact.items() if k in CLOSED_FACTS)
     return f"{hits / total:.1%}" if total else "-"
 
 

@@ -5,7 +5,8 @@
 Each miss (the JSON's `misses`) falls in the first of:
 - another fact: the answer holds a value of another fact stated earlier in the same dialogue
   (the memory was read, at the wrong place);
-- "not told": the answer says the fact was never given;
+- "not told": the answer says the fact was never given (the words every `unknown` answer of
+  rxt_core.data.facts uses: "haven't told me" or "don't know");
 - garbled value: some run of the answer's words spells the value approximately (character
   similarity >= 0.5): found, then mis-copied;
 - other: none of these.
@@ -22,12 +23,12 @@ import sys
 from collections import Counter
 
 from rxt_core.bundled import bundled_model_dir
-from rxt_core.data.facts import FACT_TYPES
-from rxt_core.data.open_values import OPEN_POOLS
+from rxt_core.data.entities import words
+from rxt_core.data.open_values import CLOSED_FACTS
 from rxt_core.metrics import recalled
 from rxt_core.tokenizer import RxTTokenizer
 
-CLOSED = frozenset(fact.name for fact in FACT_TYPES if fact.pool in OPEN_POOLS)
+NOT_TOLD = ("haven't told me", "don't know")
 CAUSES = ("another fact", '"not told"', "garbled value", "other")
 LENGTHS = ("1-3", "4-5", "6+")
 
@@ -36,7 +37,7 @@ def cause(miss: dict, dialogue: dict) -> str:
     earlier = {s["value"] for turn in dialogue["turns"][: miss["turn"]] for s in turn.get("stated", ())}
     if any(recalled(miss["generated"], v) for v in earlier - {miss["value"]}):
         return CAUSES[0]
-    if "haven't told me" in miss["generated"]:
+    if any(marker in miss["generated"] for marker in NOT_TOLD):
         return CAUSES[1]
     if _similarity(miss["generated"], miss["value"]) >= 0.5:
         return CAUSES[2]
@@ -45,9 +46,9 @@ def cause(miss: dict, dialogue: dict) -> str:
 
 def _similarity(answer: str, value: str) -> float:
     """The best character similarity of `value` to a run of the answer's words as long as it."""
-    words, n = answer.lower().rstrip(".!?").split(), len(value.split())
-    runs = [" ".join(words[i : i + n]) for i in range(max(1, len(words) - n + 1))]
-    return max(difflib.SequenceMatcher(None, value.lower(), run).ratio() for run in runs)
+    answer_words, n = words(answer), len(words(value))
+    runs = [" ".join(answer_words[i : i + n]) for i in range(max(1, len(answer_words) - n + 1))]
+    return max(difflib.SequenceMatcher(None, " ".join(words(value)), run).ratio() for run in runs)
 
 
 def length_band(value: str, tokenizer: RxTTokenizer) -> str:
@@ -67,7 +68,10 @@ def main() -> None:
     print("| model | kinds | misses | " + " | ".join(CAUSES) + " |")
     print("|---|---|---:|" + "---:|" * len(CAUSES))
     for name, misses in runs:
-        for kinds, keep in (("closed", CLOSED.__contains__), ("others", lambda k: k not in CLOSED)):
+        for kinds, keep in (
+            ("closed", CLOSED_FACTS.__contains__),
+            ("others", lambda k: k not in CLOSED_FACTS),
+        ):
             chosen = [m for m in misses if keep(m["fact"])]
             counts = Counter(cause(m, dialogues[m["dialogue"]]) for m in chosen)
             print(
