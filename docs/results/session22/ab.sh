@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Session 22 A/Bs: spliced values (session 14-15's copy fix, never in the bundled line) in stage-4
-# continuations of a model that already recalls. INIT (default: the bundled 4l, keep write, 512 slots)
-# trains STEPS (default 800) more with its recipe (recall weight 4, replay 0.3, keep weight 1, lr 3e-4
-# cosine to 10% over the steps, seed SEED, one thread each, side by side) on 20,000 new dialogues of
-# data seed DATA_SEED with 40% made-up values plus each arm's data flags:
+# continuations of a model that already recalls. INIT (default: models/rxt-nano, whichever stage is
+# bundled now: 4l when round 1 ran, 4n for round 3; keep write, 512 slots) trains STEPS (default
+# 800) more with its recipe (recall weight 4, replay 0.3, keep weight 1, lr 3e-4 cosine to 10% over
+# the steps, seed SEED, one thread each, side by side) on 20,000 new dialogues of data seed
+# DATA_SEED with 40% made-up values plus each arm's data flags:
 #   control       as they are
 #   spliced       --spliced-values 0.5 --spliced-phrases 0.5 (a familiar head finished by another
 #                 word's tail, phrases joined from two: only the query says how the value goes on)
 #   spliced_open  the same plus --open-values 0.3 (real English words of no pool)
 #   open_heavy    the same with --open-values 0.6 (session 23: held-out closed values are real words)
 # Then rxt eval on the usual 200 held-out and 200 training-entity dialogues. ARMS picks the arms.
-# Round 1 (defaults): runs/s22, 4l, data seed 26, seed 27, 800 steps, control vs spliced.
+# Round 1 (defaults, INIT then 4l; to rerun it now pass INIT=<train_bundled.sh's l-run model>): runs/s22,
+#          data seed 26, seed 27, 800 steps, control vs spliced.
 # Round 2: R=runs/s22/round2 INIT=runs/s22/spliced/stage4-memory-aware/model DATA_SEED=28 SEED=29
 #          STEPS=600 ARMS="spliced spliced_open".
-# Round 3 (session 23): R=runs/s23 INIT=models/rxt-nano (4n) DATA_SEED=30 SEED=31
+# Round 3 (session 23): R=runs/s23 INIT=models/rxt-nano (then 4n; now: the n-run model) DATA_SEED=30 SEED=31
 #          ARMS="spliced_open open_heavy".
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
