@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Session 22 A/Bs: spliced values (session 14-15's copy fix, never in the bundled line) in stage-4
 # continuations of a model that already recalls. INIT (default: models/rxt-nano, whichever stage is
-# bundled now: 4l when round 1 ran, 4n for round 3; keep write, 512 slots) trains STEPS (default
-# 800) more with its recipe (recall weight 4, replay 0.3, keep weight 1, lr 3e-4 cosine to 10% over
+# bundled now: 4l when round 1 ran, 4n for round 3, 4o for round 4; keep write, 512 slots) trains
+# STEPS (default 800) more with its recipe (recall weight 4, replay 0.3, keep weight 1, lr 3e-4 cosine to 10% over
 # the steps, seed SEED, one thread each, side by side) on 20,000 new dialogues of data seed
 # DATA_SEED with 40% made-up values plus each arm's data flags:
 #   control       as they are
@@ -17,6 +17,8 @@
 #          STEPS=600 ARMS="spliced spliced_open".
 # Round 3 (session 23): R=runs/s23 INIT=models/rxt-nano (then 4n; now: the n-run model) DATA_SEED=30 SEED=31
 #          ARMS="spliced_open open_heavy".
+# Round 4 (session 24): R=runs/s24 INIT=models/rxt-nano (then 4o; now: the o-run model) DATA_SEED=32
+#          SEED=33 ARMS="spliced_open open_heavy".
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
 R=${R:-runs/s22}
