@@ -2,9 +2,9 @@
 # Session 22 A/Bs: spliced values (session 14-15's copy fix, never in the bundled line) in stage-4
 # continuations of a model that already recalls. INIT (default: models/rxt-nano, whichever stage is
 # bundled now: 4l when round 1 ran, 4n for round 3, 4o for round 4; keep write, 512 slots) trains
-# STEPS (default 800) more with its recipe (recall weight 4, replay 0.3, keep weight 1, lr 3e-4 cosine to 10% over
-# the steps, seed SEED, one thread each, side by side) on 20,000 new dialogues of data seed
-# DATA_SEED with 40% made-up values plus each arm's data flags:
+# STEPS (default 800) more with its recipe (recall weight 4, replay 0.3, keep weight 1, lr 3e-4
+# cosine to 10% over the steps, seed SEED, one thread each, side by side) on 20,000 new dialogues of
+# data seed DATA_SEED with 40% made-up values plus each arm's data flags:
 #   control       as they are
 #   spliced       --spliced-values 0.5 --spliced-phrases 0.5 (a familiar head finished by another
 #                 word's tail, phrases joined from two: only the query says how the value goes on)
