@@ -14,7 +14,9 @@ repeats ("My cousin is Mekel." -> "Mekel sounds like a great cousin."). Reading 
 memory needs the same copying of a never-seen name, from the current context first: a model that
 cannot copy here cannot recall either. Their first and later tokens are scored apart too: a model
 that copies only the first piece of an unseen value and finishes it from its language prior
-("Rotterdam" -> "Romegranate") shows a high first-token and a low later-token accuracy.
+("Rotterdam" -> "Romegranate") shows a high first-token and a low later-token accuracy. The
+recalled values' tokens are split the same way: a wrong first token is the wrong value (or none),
+a wrong later one a value found and then misspelled.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class MemoryProbe:
     other_nll: float = 0.0
     own_correct: int = 0
     other_correct: int = 0
+    value_later_tokens: int = 0  # the recalled values' tokens after their first
+    own_later_correct: int = 0
     copy_tokens: int = 0
     copy_correct: int = 0
     copy_later_tokens: int = 0  # the copied values' tokens after their first
@@ -48,6 +52,16 @@ class MemoryProbe:
     @property
     def other_accuracy(self) -> float:
         return self.other_correct / max(1, self.value_tokens)
+
+    @property
+    def own_first_accuracy(self) -> float:
+        return (self.own_correct - self.own_later_correct) / max(
+            1, self.value_tokens - self.value_later_tokens
+        )
+
+    @property
+    def own_later_accuracy(self) -> float:
+        return self.own_later_correct / max(1, self.value_later_tokens)
 
     @property
     def copy_accuracy(self) -> float:
@@ -71,6 +85,10 @@ class MemoryProbe:
         return {
             "value_tokens": self.value_tokens,
             "own_value_accuracy": self.own_accuracy,
+            "own_value_first_tokens": self.value_tokens - self.value_later_tokens,
+            "own_value_first_token_accuracy": self.own_first_accuracy,
+            "own_value_later_tokens": self.value_later_tokens,
+            "own_value_later_token_accuracy": self.own_later_accuracy,
             "other_value_accuracy": self.other_accuracy,
             "value_nll_own": self.own_nll / max(1, self.value_tokens),
             "value_nll_other": self.other_nll / max(1, self.value_tokens),
@@ -88,6 +106,11 @@ def value_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
     """Indices into `turn.answer` of the recalled value's tokens ([] when the turn recalls
     nothing or the value's tokens do not appear as such in the answer)."""
     return [] if turn.recall is None else token_span(turn.answer, turn.recall.value, tokenizer)
+
+
+def later_value_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
+    """`value_positions` but the value's first token."""
+    return value_positions(turn, tokenizer)[1:]
 
 
 def copy_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
@@ -154,6 +177,10 @@ def probe_memory(
                 nll, correct = next_token_nll(logits, recalled)
                 result.own_nll += float(nll)
                 result.own_correct += int(correct)
+                later = _select(turns, batch, later_value_positions, tokenizer)
+                _, correct = next_token_nll(logits, later)
+                result.own_later_correct += int(correct)
+                result.value_later_tokens += later.target_count
                 nll, correct = next_token_nll(model(batch.ids, stm.roll(1, dims=0))[0], recalled)
                 result.other_nll += float(nll)
                 result.other_correct += int(correct)

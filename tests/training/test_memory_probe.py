@@ -6,11 +6,17 @@ from __future__ import annotations
 import torch
 
 from rxt_core import ReactiveTransformer
-from rxt_core.data.dialogue import Fact
+from rxt_core.data.dialogue import Fact, Recall
 from rxt_core.training.batching import TokenTurn
 from rxt_core.training.config import LoopConfig, MemoryAwareConfig
 from rxt_core.training.memory_aware import MemoryAwareStage
-from rxt_core.training.memory_probe import copy_positions, later_copy_positions, probe_memory, value_positions
+from rxt_core.training.memory_probe import (
+    copy_positions,
+    later_copy_positions,
+    later_value_positions,
+    probe_memory,
+    value_positions,
+)
 
 
 def test_value_positions_point_at_the_recalled_value(token_dialogues, tokenizer):
@@ -46,6 +52,33 @@ def test_probe_scores_first_and_later_copied_tokens_apart(config, tokenizer):
     assert (probe.copy_tokens, probe.copy_later_tokens) == (6, 3)
     scores = probe.as_dict()
     assert (scores["copied_value_first_tokens"], scores["copied_value_later_tokens"]) == (3, 3)
+
+
+def _two_word_recall(tokenizer, first: str, last: str) -> list[TokenTurn]:
+    """States a two-word name, then asks for it: "You are [first last] ."."""
+    query, answer = "Who am I ?", f"You are {first} {last} ."
+    recall = Recall("name", f"{first} {last}", 1)
+    asked = TokenTurn(tokenizer.encode(query), tokenizer.encode(answer), recall, query, answer)
+    return [*_two_word_echo(tokenizer, first, last), asked]
+
+
+def test_probe_scores_first_and_later_recalled_tokens_apart(config, tokenizer):
+    """A wrong first token is the wrong value, a wrong later one a value misspelled: both counted."""
+    turn = _two_word_recall(tokenizer, "Ann", "Bob")[1]
+    assert value_positions(turn, tokenizer) == [2, 3]  # "You are [Ann Bob] ."
+    assert later_value_positions(turn, tokenizer) == [3]
+    dialogues = [
+        _two_word_recall(tokenizer, a, b) for a, b in [("Ann", "Bob"), ("Cid", "Dee"), ("Eve", "Fay")]
+    ]
+    model = ReactiveTransformer(config)
+    bob = turn.answer[3]  # a decoder that always says "Bob": right on one later token of three, no first
+    model.lm_head.register_forward_hook(
+        lambda module, inputs, logits: logits.index_fill(-1, torch.tensor([bob]), 1e4)
+    )
+    scores = probe_memory(model, dialogues, tokenizer, batch_size=8).as_dict()
+    assert (scores["own_value_first_tokens"], scores["own_value_later_tokens"]) == (3, 3)
+    assert scores["own_value_first_token_accuracy"] == 0 and scores["own_value_later_token_accuracy"] == 1 / 3
+    assert scores["own_value_accuracy"] == 1 / 6
 
 
 def test_probe_counts_every_value_token_and_sees_memory_use(config, token_dialogues, tokenizer):
