@@ -10,6 +10,8 @@
 #                 word's tail, phrases joined from two: only the query says how the value goes on)
 #   spliced_open  the same plus --open-values 0.3 (real English words of no pool)
 #   open_heavy    the same with --open-values 0.6 (session 23: held-out closed values are real words)
+#   spliced_heavy spliced_open with --spliced-values 0.8 --spliced-phrases 0.8 (session 24: held-out
+#                 values are mostly misspelled past their first token)
 # Then rxt eval on the usual 200 held-out and 200 training-entity dialogues. ARMS picks the arms.
 # Round 1 (defaults, INIT then 4l; to rerun it now pass INIT=<train_bundled.sh's l-run model>): runs/s22,
 #          data seed 26, seed 27, 800 steps, control vs spliced.
@@ -29,6 +31,7 @@ declare -A DATA_FLAGS=(
   [spliced]="--spliced-values 0.5 --spliced-phrases 0.5"
   [spliced_open]="--spliced-values 0.5 --spliced-phrases 0.5 --open-values 0.3"
   [open_heavy]="--spliced-values 0.5 --spliced-phrases 0.5 --open-values 0.6"
+  [spliced_heavy]="--spliced-values 0.8 --spliced-phrases 0.8 --open-values 0.3"
 )
 [ -f $R/eval/heldout.jsonl ] || rxt data synth --out $R/eval --train 0 --heldout 200 --seed 0 --min-turns 8 --max-turns 20
 S4=(--tokenizer models/rxt-nano/tokenizer.json --resume --no-progress --log-every 10 --threads 1
