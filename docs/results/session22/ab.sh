@@ -10,8 +10,8 @@
 #                 word's tail, phrases joined from two: only the query says how the value goes on)
 #   spliced_open  the same plus --open-values 0.3 (real English words of no pool)
 #   open_heavy    the same with --open-values 0.6 (session 23: held-out closed values are real words)
-#   spliced_heavy spliced_open with --spliced-values 0.8 --spliced-phrases 0.8 (session 24: held-out
-#                 values are mostly misspelled past their first token)
+#   spliced_heavy open_heavy with --spliced-values 0.8 --spliced-phrases 0.8 (session 24: held-out
+#                 values are often misspelled past their first token)
 # Then rxt eval on the usual 200 held-out and 200 training-entity dialogues. ARMS picks the arms.
 # Round 1 (defaults, INIT then 4l; to rerun it now pass INIT=<train_bundled.sh's l-run model>): runs/s22,
 #          data seed 26, seed 27, 800 steps, control vs spliced.
@@ -21,6 +21,8 @@
 #          ARMS="spliced_open open_heavy".
 # Round 4 (session 24): R=runs/s24 INIT=models/rxt-nano (then 4o; now: the o-run model) DATA_SEED=32
 #          SEED=33 ARMS="spliced_open open_heavy".
+# Round 5 (session 24): R=runs/s24/round5 INIT=runs/s24/open_heavy/stage4-memory-aware/model (4p)
+#          DATA_SEED=34 SEED=35 STEPS=400 ARMS="open_heavy spliced_heavy".
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
 R=${R:-runs/s22}
@@ -31,7 +33,7 @@ declare -A DATA_FLAGS=(
   [spliced]="--spliced-values 0.5 --spliced-phrases 0.5"
   [spliced_open]="--spliced-values 0.5 --spliced-phrases 0.5 --open-values 0.3"
   [open_heavy]="--spliced-values 0.5 --spliced-phrases 0.5 --open-values 0.6"
-  [spliced_heavy]="--spliced-values 0.8 --spliced-phrases 0.8 --open-values 0.3"
+  [spliced_heavy]="--spliced-values 0.8 --spliced-phrases 0.8 --open-values 0.6"
 )
 [ -f $R/eval/heldout.jsonl ] || rxt data synth --out $R/eval --train 0 --heldout 200 --seed 0 --min-turns 8 --max-turns 20
 S4=(--tokenizer models/rxt-nano/tokenizer.json --resume --no-progress --log-every 10 --threads 1
