@@ -127,15 +127,15 @@ def format_table(results: dict) -> str:
         ("fact recall, 9-16 turns back", [_pct(m["recall_9_16"]) for m in models]),
         ("stated values copied into the answer", [_pct(m["copy_overall"]) for m in models]),
         ("recalled-value accuracy, own memory", [_probe(m, "own_value_accuracy") for m in models]),
+        ("  ... with another dialogue's memory", [_probe(m, "other_value_accuracy") for m in models]),
         (
-            "  ... its first tokens",
+            "  ... its first tokens, own memory",
             [_probe(m, "own_value_first_token_accuracy", "own_value_first_tokens") for m in models],
         ),
         (
-            "  ... its later tokens",
+            "  ... its later tokens, own memory",
             [_probe(m, "own_value_later_token_accuracy", "own_value_later_tokens") for m in models],
         ),
-        ("  ... with another dialogue's memory", [_probe(m, "other_value_accuracy") for m in models]),
         (
             "copied-value accuracy (stated in the query)",
             [_probe(m, "copied_value_accuracy", "copied_value_tokens") for m in models],

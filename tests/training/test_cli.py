@@ -80,6 +80,7 @@ def test_train_all_stages_then_baseline_then_eval(corpus, tmp_path, capsys):
     assert "RxT" in table and "Stateless baseline" in table and "answer perplexity" in table
     assert "recalled-value accuracy, own memory" in table
     assert "... its first tokens" in table and "... its later tokens" in table
+    assert "... its first tokens, own memory" in table and "... its later tokens, own memory" in table
     scored = json.loads(results.read_text())
     probe = scored["models"][0]["memory_probe"]
     assert probe["value_tokens"] > 0 and 0 <= probe["own_value_accuracy"] <= 1
