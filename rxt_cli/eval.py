@@ -8,7 +8,8 @@ Prints one table, RxT and baseline side by side: answer perplexity and next-toke
 and by fact kind, and how often a value the query states is copied into the answer (greedy
 generation, memory/history built from the model's own answers), and for RxT the memory
 probe (rxt_core.training.memory_probe): next-token accuracy on the recalled values with the
-dialogue's own memory vs another dialogue's — equal numbers mean the decoder ignores memory —
+dialogue's own memory vs another dialogue's — equal numbers mean the decoder ignores memory;
+the value's first token apart from its later ones: the wrong value vs a misspelled one —
 and the share of a turn's memory write left 1-16 turns later (rxt_core.training.write_retention:
 what recall at that distance has to read from). `--replay-probe` adds
 rxt_core.training.replay_probe: each stated value re-read from memory k turns after its write,
