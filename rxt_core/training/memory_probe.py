@@ -47,39 +47,35 @@ class MemoryProbe:
 
     @property
     def own_accuracy(self) -> float:
-        return self.own_correct / max(1, self.value_tokens)
+        return _rate(self.own_correct, self.value_tokens)
 
     @property
     def other_accuracy(self) -> float:
-        return self.other_correct / max(1, self.value_tokens)
+        return _rate(self.other_correct, self.value_tokens)
 
     @property
     def own_first_accuracy(self) -> float:
-        return (self.own_correct - self.own_later_correct) / max(
-            1, self.value_tokens - self.value_later_tokens
-        )
+        return _rate(self.own_correct - self.own_later_correct, self.value_tokens - self.value_later_tokens)
 
     @property
     def own_later_accuracy(self) -> float:
-        return self.own_later_correct / max(1, self.value_later_tokens)
+        return _rate(self.own_later_correct, self.value_later_tokens)
 
     @property
     def copy_accuracy(self) -> float:
-        return self.copy_correct / max(1, self.copy_tokens)
+        return _rate(self.copy_correct, self.copy_tokens)
 
     @property
     def copy_first_accuracy(self) -> float:
-        return (self.copy_correct - self.copy_later_correct) / max(
-            1, self.copy_tokens - self.copy_later_tokens
-        )
+        return _rate(self.copy_correct - self.copy_later_correct, self.copy_tokens - self.copy_later_tokens)
 
     @property
     def copy_later_accuracy(self) -> float:
-        return self.copy_later_correct / max(1, self.copy_later_tokens)
+        return _rate(self.copy_later_correct, self.copy_later_tokens)
 
     @property
     def nll_gap(self) -> float:
-        return (self.other_nll - self.own_nll) / max(1, self.value_tokens)
+        return _rate(self.other_nll - self.own_nll, self.value_tokens)
 
     def as_dict(self) -> dict:
         return {
@@ -90,8 +86,8 @@ class MemoryProbe:
             "own_value_later_tokens": self.value_later_tokens,
             "own_value_later_token_accuracy": self.own_later_accuracy,
             "other_value_accuracy": self.other_accuracy,
-            "value_nll_own": self.own_nll / max(1, self.value_tokens),
-            "value_nll_other": self.other_nll / max(1, self.value_tokens),
+            "value_nll_own": _rate(self.own_nll, self.value_tokens),
+            "value_nll_other": _rate(self.other_nll, self.value_tokens),
             "value_nll_gap": self.nll_gap,
             "copied_value_tokens": self.copy_tokens,
             "copied_value_accuracy": self.copy_accuracy,
@@ -100,6 +96,11 @@ class MemoryProbe:
             "copied_value_later_tokens": self.copy_later_tokens,
             "copied_value_later_token_accuracy": self.copy_later_accuracy,
         }
+
+
+def _rate(total: float, tokens: int) -> float:
+    """Per token; 0 when nothing was scored (a batch without recalls or copies)."""
+    return total / max(1, tokens)
 
 
 def value_positions(turn: TokenTurn, tokenizer: TextTokenizer) -> list[int]:
