@@ -7,10 +7,13 @@ slot stands for one token id. Session 23's misses were mostly values found and s
 read reaches the right place, and generating the unseen value's rare fragments fails. A pointer
 head that maps slots to tokens would skip that step, if a slot's content says which token it
 holds. This measures that: every turn of the dialogues is written with the reference answer (as
-`rxt eval` does), each kept token's fresh slot is recorded per STM layer, and a linear readout
-(slot -> W -> the tied embedding's logits, softmax) is fitted on FIT's slots and scored top-1 on
-each TEST file's slots: all kept tokens, the tokens of the values stated in the turn, and those of
-them used fewer than 50 times in all of FIT's queries.
+`rxt eval`'s teacher-forced scores do), each kept token's fresh slot is recorded per STM layer, and
+a linear readout (slot -> W -> the tied embedding's logits, softmax) is fitted on the slots of
+FIT's first 500 dialogues and scored top-1 on those of each TEST file's first 200: all kept
+tokens, the stated values' tokens, and those of them used fewer than 50 times in all of FIT's
+queries. "A stated value's token" is a kept token whose id occurs in the value's tokenisation
+(with or without a leading space) in the turn that states it: an approximation, since a common
+id there (say " the") also counts where it is kept outside the value.
 """
 
 from __future__ import annotations
