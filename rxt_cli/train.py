@@ -135,6 +135,13 @@ def parser() -> argparse.ArgumentParser:
         "a later answer repeats (memory_write=keep only; default 0: off)",
     )
     p.add_argument(
+        "--pointer-weight",
+        type=float,
+        default=0.0,
+        help="stage 4: weight of pointer supervision, the memory pointer's own loss on recalled "
+        "value tokens a slot holds (memory_pointer=true only; default 0: off)",
+    )
+    p.add_argument(
         "--keep-positive-weight",
         type=float,
         default=8.0,
@@ -252,6 +259,7 @@ def build_jobs(args) -> list:
                     read_weight=args.read_weight,
                     keep_weight=args.keep_weight,
                     keep_positive_weight=args.keep_positive_weight,
+                    pointer_weight=args.pointer_weight,
                     overlap_weight=args.overlap_weight,
                     sparsity_weight=args.sparsity_weight,
                 ),

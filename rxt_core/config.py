@@ -109,6 +109,9 @@ class RxTConfig(BaseModel):
     # the keep write keeps a token when its salience logit exceeds this: higher keeps fewer tokens a
     # turn, so what is kept stays longer (a decision threshold only: training's loss ignores it)
     keep_threshold: float = 0.0
+    # the keep write only: the STM also stores each slot's token id, and the decoder may copy a
+    # token from memory by pointing at its slot (memory_pointer.py)
+    memory_pointer: bool = False
     # the slot write's allocation logits are multiplied by this: > 1 hands each token's attention
     # to fewer slots, so a slot holds fewer tokens (session 19: 2 gave +1-2 points of recall at eval
     # alone, but -8 when trained 45 min from the bundled model; docs/training.md)
@@ -139,6 +142,11 @@ class RxTConfig(BaseModel):
             raise ValueError(
                 f"memory_write 'keep' needs memory_attention 'simple' (a {self.memory_attention!r} "
                 "pre-step would mix the kept tokens)"
+            )
+        if self.memory_pointer and self.memory_write != "keep":
+            raise ValueError(
+                f"memory_pointer needs memory_write 'keep' (a {self.memory_write!r} write mixes "
+                "tokens in a slot, so a slot has no one token to copy)"
             )
         if self.head_dim % 2:
             raise ValueError(f"head dim ({self.head_dim}) must be even for RoPE")

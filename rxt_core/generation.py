@@ -87,7 +87,7 @@ def prefill(model, prompts: list[list[int]], memory_kv=None) -> tuple[torch.Tens
     lengths = mask.sum(dim=1)
     last = hidden[torch.arange(batch, device=device), lengths - 1]
     state = DecodeState(caches, memory_kv, lengths, [len(p) for p in prompts])
-    return model.lm_head(last), state
+    return model.next_token_logits(last, memory_kv), state
 
 
 def decode_step(model, tokens: torch.Tensor, state: DecodeState) -> torch.Tensor:
@@ -100,7 +100,7 @@ def decode_step(model, tokens: torch.Tensor, state: DecodeState) -> torch.Tensor
     )
     state.lengths = state.lengths + 1
     state.host_lengths = [n + 1 for n in state.host_lengths]
-    return model.lm_head(hidden[:, 0])
+    return model.next_token_logits(hidden[:, 0], state.memory_kv)
 
 
 def stream(

@@ -58,6 +58,12 @@ def keep_order(
     return torch.cat((new_keys, old_keys), dim=1).argsort(dim=1)[:, :slots]
 
 
+def keep(new: torch.Tensor, old: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """[B, S, D]: the rows of cat(new [B, T, D], old [B, S, D]) that `order` [B, S] picks."""
+    candidates = torch.cat((new.to(old.dtype), old), dim=1)
+    return candidates.gather(1, order[..., None].expand(-1, -1, old.shape[-1]))
+
+
 class KeepWrite(nn.Module):
     """One STM layer's write: its value projection of the kept tokens, in front of the old slots."""
 
@@ -68,6 +74,4 @@ class KeepWrite(nn.Module):
 
     def forward(self, stm: torch.Tensor, encoded: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
         """stm [B, S, D]; encoded [B, T, D]; order [B, S] from `keep_order`."""
-        values = self.value(self.encoded_norm(encoded)).to(stm.dtype)
-        candidates = torch.cat((values, stm), dim=1)
-        return candidates.gather(1, order[..., None].expand(-1, -1, stm.shape[-1]))
+        return keep(self.value(self.encoded_norm(encoded)), stm, order)

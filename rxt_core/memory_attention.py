@@ -17,7 +17,8 @@ over three updates until one shared component was 98% of it (docs/training.md).
 With `memory_write = "slot"` the final step is instead the slot-allocating write of
 slot_write.py (tokens compete for slots; a slot handed nothing keeps its content exactly), and
 with `memory_write = "keep"` the token-keeping write of keep_write.py (the salient tokens
-themselves, one per slot, newest first; it needs the simple variant, whose pre-step would mix them).
+themselves, one per slot, newest first; it needs the simple variant, whose pre-step would mix them;
+with `memory_pointer` the STM's extra id layer is moved by the same order, memory_pointer.py).
 Slots have no order, so nothing rotates the slots; RoPE rotates only the keys of ED (which is a
 sequence) when `rope_on_encoded_keys` is set.
 """
@@ -30,7 +31,7 @@ from torch import nn
 from .attention import Attention
 from .config import RxTConfig
 from .gates import ResidualGate
-from .keep_write import KeepWrite, Salience, keep_order
+from .keep_write import KeepWrite, Salience, keep, keep_order
 from .norm import RMSNorm
 from .rope import RotaryEmbedding
 from .slot_write import SlotWrite
@@ -108,11 +109,14 @@ class MemoryAttention(nn.Module):
         encoded: list[torch.Tensor],
         encoded_positions: torch.Tensor,
         encoded_mask: torch.Tensor,
+        token_rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """stm [B, L, S, D]; encoded: L tensors [B, T, D]; mask [B, T] (True = real token)."""
-        n = stm.shape[1]
+        """stm [B, L, S, D]; encoded: L tensors [B, T, D]; mask [B, T] (True = real token).
+        With `token_rows` [B, T, D] (the interaction's embedding rows) the STM has one more layer,
+        the memory pointer's ids, which keeps those rows in the keep write's order."""
+        n = len(self.layers)
         # the mean of the other layers: only the interlayer pre-steps read it
-        total = stm.sum(dim=1) if self.layers[0].pre_source in ("other-layers", "gated-mix") else None
+        total = stm[:, :n].sum(dim=1) if self.layers[0].pre_source in ("other-layers", "gated-mix") else None
         order = None
         if self.salience is not None:
             salience = self.salience(encoded[-1])
@@ -122,4 +126,6 @@ class MemoryAttention(nn.Module):
             own = stm[:, i]
             others = own if total is None or n == 1 else (total - own) / (n - 1)
             new_layers.append(layer(own, others, encoded[i], encoded_positions, encoded_mask, order))
+        if token_rows is not None:
+            new_layers.append(keep(token_rows, stm[:, n], order))
         return torch.stack(new_layers, dim=1)

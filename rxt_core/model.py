@@ -4,8 +4,9 @@ Memory Encoder + Memory Attention network that write each finished interaction i
     answer = interact(query, stm)                      # user-facing, cost independent of turn
     stm    = update_memory(stm, query, answer)         # after the answer has streamed
 
-STM is a tensor [batch, layers, slots, dim]; every call takes and returns it explicitly, so the
-caller (a service, a test, a training loop) owns where memory lives.
+STM is a tensor [batch, layers, slots, dim] (one more layer, the slots' token ids, with
+`memory_pointer`); every call takes and returns it explicitly, so the caller (a service, a test,
+a training loop) owns where memory lives.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .decoder import Decoder
 from .encoder import MemoryEncoder
 from .interaction import TokenIds, as_batch, as_id_list, interaction_ids, pad_batch, prompt_ids
 from .memory_attention import MemoryAttention
+from .memory_pointer import MemoryPointer, slot_ids
 from .precision import WritePrecision, write_autocast
 from .rope import RotaryEmbedding
 from .sampling import SamplingParams
@@ -43,9 +45,10 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         self.lm_head = nn.Linear(config.dim, config.vocab_size, bias=False)
         if config.tie_embeddings:
             self.lm_head.weight = self.embedding.weight
-        stm_shape = (config.layers, config.stm_slots, config.dim)
+        self.pointer = MemoryPointer(config) if config.memory_pointer else None
+        content_shape = (config.layers, config.stm_slots, config.dim)
         if config.stm_init == "learned":
-            self.stm_init = nn.Parameter(torch.randn(stm_shape) * config.stm_init_std)
+            self.stm_init = nn.Parameter(torch.randn(content_shape) * config.stm_init_std)
         self._init_weights()
         self._compiled_write = None  # set by compile_writes()
 
@@ -58,7 +61,9 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
     # ---------------------------------------------------------------- memory
     @property
     def stm_shape(self) -> tuple[int, int, int]:
-        return (self.config.layers, self.config.stm_slots, self.config.dim)
+        """[layers, slots, dim] of one session's STM; the memory pointer's id layer is one more."""
+        layers = self.config.layers + (self.pointer is not None)
+        return (layers, self.config.stm_slots, self.config.dim)
 
     def init_memory(self, batch_size: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
         """STM_0 for new sessions, [batch, layers, slots, dim], by `config.stm_init`:
@@ -68,15 +73,31 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         dtype, device = self.embedding.weight.dtype, self.device
-        shape = (batch_size, *self.stm_shape)
+        shape = (batch_size, self.config.layers, *self.stm_shape[1:])
         match self.config.stm_init:
             case "learned":
-                return self.stm_init.detach().unsqueeze(0).expand(shape).clone()
+                content = self.stm_init.detach().unsqueeze(0).expand(shape).clone()
             case "normal":
                 noise = torch.randn(shape, generator=generator, dtype=dtype)
-                return (noise * self.config.stm_init_std).to(device)
+                content = (noise * self.config.stm_init_std).to(device)
             case _:
-                return torch.zeros(shape, dtype=dtype, device=device)
+                content = torch.zeros(shape, dtype=dtype, device=device)
+        return self.with_empty_ids(content).detach()
+
+    def with_empty_ids(self, content: torch.Tensor) -> torch.Tensor:
+        """The STM for memory content [B, layers, S, D]: itself, or with the memory pointer the
+        content and an id layer of empty slots (the pad token's embedding row in every slot)."""
+        if self.pointer is None:
+            return content
+        pad = self.embedding.weight[self.config.pad_id].detach().to(content.dtype)
+        empty = pad.expand(content.shape[0], 1, *content.shape[2:])
+        return torch.cat((content, empty), dim=1)
+
+    def slot_ids(self, stm: torch.Tensor) -> torch.Tensor:
+        """[B, S]: the token id each slot holds (pad_id: empty); memory pointer models only."""
+        if self.pointer is None:
+            raise ValueError("this model's STM holds no token ids (config.memory_pointer is off)")
+        return slot_ids(stm[:, self.config.layers], self.embedding.weight.detach())
 
     def check_memory(self, stm: torch.Tensor, batch_size: int | None = None) -> None:
         """Raise a ValueError naming the problem if `stm` cannot be this model's memory."""
@@ -105,7 +126,9 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         """Differentiable memory update from padded interaction ids (what training calls)."""
         encoded = self.encode(input_ids, mask)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
-        return self.memory_attention(stm, encoded, positions, mask)
+        # the pointer's id layer stores identities, not learned content: no gradient flows into it
+        token_rows = None if self.pointer is None else self.embedding(input_ids).detach()
+        return self.memory_attention(stm, encoded, positions, mask, token_rows)
 
     def update_memory(
         self,
@@ -161,15 +184,33 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         self, input_ids: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Training forward: logits [B, T, V] of the causal decoder reading `memory`
-        [B, layers, M, D] (the STM, or in stage 1 the encoder's states), and the MoE aux loss."""
+        [B, layers, M, D] (the STM, or in stage 1 the encoder's states), and the MoE aux loss.
+        A memory pointer model given its STM (with the id layer) returns log-probabilities that
+        mix in copying from memory; given the encoder's states, plain logits (nothing to copy)."""
         positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
-        memory_kv = self.decoder.project_memory(memory)
+        memory_kv = self.memory_kv(memory)
         hidden, aux = self.decoder(self.embedding(input_ids), positions, memory_kv, memory_mask)
-        return self.lm_head(hidden), aux
+        return self.next_token_logits(hidden, memory_kv), aux
 
-    def memory_kv(self, stm: torch.Tensor):
-        """Memory cross-attention K/V of every layer: projected once per turn, before the prompt."""
-        return self.decoder.project_memory(stm)
+    def memory_kv(self, memory: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Memory cross-attention K/V of every decoder layer, projected once per turn, before the
+        prompt; for an STM with the pointer's id layer, one more pair: the pointer's slot keys and
+        the slots' token ids (every entry is per row, so a batch can be cut and joined by row)."""
+        layers = self.config.layers
+        memory_kv = self.decoder.project_memory(memory[:, :layers])
+        if self.pointer is not None and memory.shape[1] == layers + 1:
+            memory_kv.append(self.pointer.project(memory[:, layers - 1], self.slot_ids(memory)))
+        return memory_kv
+
+    def next_token_logits(self, hidden: torch.Tensor, memory_kv) -> torch.Tensor:
+        """[..., V] from the decoder's normed hidden states [..., D]: the vocabulary head, mixed
+        with copying from memory when `memory_kv` carries the pointer's entry."""
+        logits = self.lm_head(hidden)
+        if memory_kv is None or len(memory_kv) == self.config.layers:
+            return logits
+        if hidden.dim() == 2:  # one position per row (decoding)
+            return self.pointer(hidden[:, None], logits[:, None], memory_kv[-1])[:, 0]
+        return self.pointer(hidden, logits, memory_kv[-1])
 
     def prompts(self, query_ids: TokenIds | Sequence[TokenIds], stm: torch.Tensor) -> list[list[int]]:
         queries = self._batch_args(query_ids, stm)

@@ -41,6 +41,10 @@ class StatelessLM(PretrainedMixin, nn.Module):
         hidden, aux = self.decoder(self.embedding(input_ids), positions)
         return self.lm_head(hidden), aux
 
+    def next_token_logits(self, hidden: torch.Tensor, memory_kv=None) -> torch.Tensor:
+        """[..., V] from the decoder's normed hidden states (no memory to copy from)."""
+        return self.lm_head(hidden)
+
     def history_prompt(self, history: Sequence[tuple[TokenIds, TokenIds]], query_ids: TokenIds) -> list[int]:
         """`[Q] q1 [A] a1 [EOS] ... [Q] query [A]`; ValueError when it exceeds the positions."""
         ids: list[int] = []

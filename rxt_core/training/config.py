@@ -116,6 +116,9 @@ class MemoryAwareConfig(BaseModel):
     keep_positive_weight: float = Field(8.0, ge=1)
     """How much more a missed positive costs than a kept negative in that loss: the head keeps a
     token when P(a later answer repeats it) > 1 / (1 + this)."""
+    pointer_weight: float = Field(0.0, ge=0)
+    """Weight of pointer supervision (pointer_targets.py; ours, session 25): -log of the memory
+    pointer's probability of a recalled value token that a slot holds. Needs memory_pointer (0: off)."""
 
 
 class TrainJob(BaseModel):

@@ -32,6 +32,9 @@ answer token towards the slots where the write put that token's earlier turn.
 Keep supervision (`keep_weight` κ > 0, ours, session 20; the keep write only): κ times the mean
 over scored tokens of keep_targets.py's loss, which trains the write's salience head to keep the
 tokens a later answer of the dialogue repeats (every turn but a dialogue's last is scored).
+Pointer supervision (`pointer_weight` π > 0, ours, session 25; the memory pointer only): π times
+the mean over the batch's recalled value tokens held by a slot of pointer_targets.py's loss, the
+pointer's own -log probability of the token (the mixed output's loss is there as always).
 Freezing: memory attention and the encoder get no gradient before
 `unfreeze_memory_attention_step` / `unfreeze_encoder_step`; the decoder (with the shared
 embedding) always trains.
@@ -50,10 +53,11 @@ from ..keep_write import kept_tokens
 from ..model import ReactiveTransformer
 from .batching import TokenBatch, TokenDialogue, batch_indices, turn_batch
 from .config import LoopConfig, MemoryAwareConfig
-from .copy_targets import RecallSources, recall_sources
+from .copy_targets import RecallSources, recall_sources, stated_values
 from .keep_targets import future_recalled, keep_loss, recording_salience
 from .loop import StepResult
 from .losses import next_token_nll, weighted_next_token_nll
+from .pointer_targets import pointer_loss, recording_pointer
 from .read_supervision import ReadSupervision
 from .write_retention import recording_writes
 
@@ -70,6 +74,8 @@ class MemoryAwareStage:
     ):
         self.model, self.dialogues, self.loop, self.cfg = model, dialogues, loop, cfg
         self.lengths = [len(d) for d in dialogues]
+        if cfg.pointer_weight and model.pointer is None:
+            raise ValueError("--pointer-weight needs a memory pointer model (--set memory_pointer=true)")
 
     def modules(self) -> dict[str, nn.Module]:
         return {"model": self.model}
@@ -94,7 +100,12 @@ class MemoryAwareStage:
         turns = max(len(d) for d in dialogues)
         batches = [turn_batch(dialogues, t, config).to(model.device) for t in range(turns)]
         targets = max(1, sum(b.target_count for b in batches))
-        wants_sources = self.cfg.recall_weight != 1 or self.cfg.read_weight or self.cfg.keep_weight
+        wants_sources = (
+            self.cfg.recall_weight != 1
+            or self.cfg.read_weight
+            or self.cfg.keep_weight
+            or self.cfg.pointer_weight
+        )
         sources = recall_sources(batches, config) if wants_sources else None
         weights = self._recall_weights(sources)  # None: every target weighs 1
         denominator = (
@@ -116,13 +127,25 @@ class MemoryAwareStage:
         if self.cfg.keep_weight:
             keeps = KeepSupervision(batches, sources, config, self.cfg.keep_positive_weight)
         keep_recording = recording_salience(model) if keeps else contextlib.nullcontext()
+        pointing = self.cfg.pointer_weight > 0
+        pointer_recording = recording_pointer(model) if pointing else contextlib.nullcontext()
+        if pointing:  # a mean over every recalled value token, held by a slot or not
+            values = [stated_values(s).targets & b.targets for s, b in zip(sources, batches, strict=True)]
+            pointer_denominator = max(1, sum(int(v.sum()) for v in values))
+        pointer_total, pointer_count, pointer_top = 0.0, 0, 0
         with (
             recording as writes,
             reads.recording() if reads else contextlib.nullcontext(),
             keep_recording as salience,
+            pointer_recording as pointed,
         ):
             for t, batch in enumerate(batches):
                 logits, aux = model(batch.ids, stm)
+                if pointing and t > 0:
+                    summed, count, top = pointer_loss(pointed["copy"], pointed["ids"], batch, values[t])
+                    window = window + self.cfg.pointer_weight * summed / pointer_denominator
+                    pointer_total += float(summed.detach())
+                    pointer_count, pointer_top = pointer_count + count, pointer_top + top
                 if reads is not None and (read := reads.loss(t)) is not None:
                     window = window + self.cfg.read_weight * read / reads.count
                     read_total += float(read.detach())
@@ -176,6 +199,10 @@ class MemoryAwareStage:
             metrics["read_loss"] = read_total / reads.count  # mean over the supervised targets
         if keeps is not None:
             metrics.update(keeps.metrics())
+        if pointing:  # over the recalled value tokens a slot held
+            metrics["pointer_loss"] = pointer_total / max(1, pointer_count)
+            metrics["pointer_top"] = pointer_top / max(1, pointer_count)
+            metrics["pointer_held"] = pointer_count / pointer_denominator
         if self.cfg.overlap_weight:
             metrics["write_overlap"] = overlap_total  # mean over the turn pairs of the batch
         if self.cfg.sparsity_weight:
@@ -252,5 +279,5 @@ def replay_loss(
 def initial_memory(model: ReactiveTransformer, batch_size: int) -> torch.Tensor:
     """STM_0 as `init_memory` gives it, but differentiable when it is learned."""
     if model.config.stm_init == "learned":
-        return model.stm_init.unsqueeze(0).expand(batch_size, *model.stm_shape)
+        return model.with_empty_ids(model.stm_init.unsqueeze(0).expand(batch_size, *model.stm_init.shape))
     return model.init_memory(batch_size)

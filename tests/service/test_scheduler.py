@@ -175,6 +175,21 @@ def test_heavy_churn_every_row_still_gets_its_own_tokens(model):
         assert tokens.get(req.request_id, []) == alone(model, req), req.request_id
 
 
+def test_heavy_churn_with_the_memory_pointer_copies_from_each_rows_own_memory():
+    """A pointer model's decode state carries each row's slot ids beside its memory K/V: rows
+    that change places take their ids with them (the gate is opened so the pointer decides)."""
+    torch.manual_seed(0)
+    config = preset("tiny", memory_write="keep", memory_attention="simple", memory_pointer=True)
+    model = ReactiveTransformer(config).eval()
+    with torch.no_grad():
+        model.pointer.gate.bias.fill_(2.0)
+    reqs = [request(model, n, max_new_tokens=2 + (5 * n) % 9) for n in range(10)]
+    joins = {step: reqs[2 * step : 2 * step + 2] for step in range(5)}
+    tokens, _ = drive(BatchScheduler(model, max_batch=4), joins)
+    for req in reqs:
+        assert tokens.get(req.request_id, []) == alone(model, req), req.request_id
+
+
 def test_min_new_tokens_holds_off_eos_per_row(model):
     """EOS always wins here: the row that asked for 3 tokens answers 3 then stops, its neighbour
     in the batch stops at once."""

@@ -12,6 +12,9 @@
 #   open_heavy    the same with --open-values 0.6 (session 23: held-out closed values are real words)
 #   spliced_heavy open_heavy with --spliced-values 0.8 --spliced-phrases 0.8 (session 24: held-out
 #                 values are often misspelled past their first token)
+#   pointer       open_heavy's data, trained with --set memory_pointer=true --pointer-weight 1 (session 25:
+#                 the STM also stores its slots' token ids and the decoder may copy one; the pointer
+#                 starts fresh and is supervised on recalled values)
 # Then rxt eval on the usual 200 held-out and 200 training-entity dialogues. ARMS picks the arms.
 # Round 1 (defaults, INIT then 4l; to rerun it now pass INIT=<train_bundled.sh's l-run model>): runs/s22,
 #          data seed 26, seed 27, 800 steps, control vs spliced.
@@ -23,6 +26,8 @@
 #          SEED=33 ARMS="spliced_open open_heavy".
 # Round 5 (session 24): R=runs/s24/round5 INIT=runs/s24/open_heavy/stage4-memory-aware/model (4p)
 #          DATA_SEED=34 SEED=35 STEPS=400 ARMS="open_heavy spliced_heavy".
+# Round 6 (session 25): R=runs/s24/round5 INIT=models/rxt-nano (4p) DATA_SEED=34 SEED=35 STEPS=400
+#          ARMS="pointer" (its control: round 5's open_heavy arm, the same data, seed and steps).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
 R=${R:-runs/s22}
@@ -34,7 +39,9 @@ declare -A DATA_FLAGS=(
   [spliced_open]="--spliced-values 0.5 --spliced-phrases 0.5 --open-values 0.3"
   [open_heavy]="--spliced-values 0.5 --spliced-phrases 0.5 --open-values 0.6"
   [spliced_heavy]="--spliced-values 0.8 --spliced-phrases 0.8 --open-values 0.6"
+  [pointer]="--spliced-values 0.5 --spliced-phrases 0.5 --open-values 0.6"
 )
+declare -A TRAIN_FLAGS=([pointer]="--set memory_pointer=true --pointer-weight 1")
 [ -f $R/eval/heldout.jsonl ] || rxt data synth --out $R/eval --train 0 --heldout 200 --seed 0 --min-turns 8 --max-turns 20
 S4=(--tokenizer models/rxt-nano/tokenizer.json --resume --no-progress --log-every 10 --threads 1
     --batch-size 16 --lr 3e-4 --warmup-steps 10 --bptt-turns 0 --replay-depth 12 --checkpoint-every 25
@@ -42,9 +49,10 @@ S4=(--tokenizer models/rxt-nano/tokenizer.json --resume --no-progress --log-ever
     --recall-weight 4 --replay-weight 0.3 --keep-weight 1)
 for name in ${ARMS:-control spliced}; do
   read -ra flags <<< "${DATA_FLAGS[$name]}"
+  read -ra train_flags <<< "${TRAIN_FLAGS[$name]:-}"
   [ -f $R/${name}_data/train.jsonl ] || rxt data synth --out $R/${name}_data --train 20000 --heldout 0 \
       --seed ${DATA_SEED:-26} --novel-values 0.4 "${flags[@]}"
-  scripts/stage4_ab.sh $R "$name" "${S4[@]}" --data $R/${name}_data/train.jsonl &
+  scripts/stage4_ab.sh $R "$name" "${S4[@]}" "${train_flags[@]}" --data $R/${name}_data/train.jsonl &
 done
 wait
 echo "all done $(date)"

@@ -1,0 +1,93 @@
+"""Copying from memory (`RxTConfig.memory_pointer`, the keep write only): the decoder may point at
+a memory slot and say the token that slot holds, exactly.
+
+Why: with the keep write every slot holds one token of an earlier interaction, yet the decoder
+must still re-spell a recalled value from the slot's vector through its vocabulary head. On values
+it never saw in training it gets 88% of first and 93% of later tokens right (session 24's probe,
+bundled 4p), where a whole 3-token value needs every one; and a learned readout of a slot's token
+from its vector gets only 84% of value tokens. So the slots' token ids are stored, and a pointer
+copies them, as a pointer-generator network copies from its source text:
+
+    a     = softmax over filled slots s of  q(h) · k(STM_{L-1}[s]) / sqrt(D)
+    g     = sigmoid(w · h + b)                                   (b starts at -4: g ≈ 0.02)
+    p(v)  = (1 - g) · softmax(lm_head(h))[v]  +  g · Σ_{s : id_s = v} a_s
+
+The ids ride in the STM tensor itself, as one more layer after the L content layers: slot s of it
+holds the embedding row of the token the slot keeps (the pad row while empty), moved by the same
+keep order as the content. Stored, restored, forked and batched like the rest of the STM, nothing
+outside rxt_core has to know; `slot_ids` reads the ids back as the nearest embedding row (exact
+in fp32, and robust to storing the STM in fp16/bf16, where rows move by rounding only).
+
+The model's "logits" become log p: softmax, cross-entropy, temperature and top-k/p act on them
+as on logits (softmax(log p) = p), so losses and sampling are unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .config import RxTConfig
+from .norm import RMSNorm
+
+GATE_INIT_BIAS = -4.0  # a new pointer barely speaks: a trained model continues as it was
+
+
+def slot_ids(id_layer: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+    """[B, S] token ids of the STM's id layer [B, S, D]: the nearest row of `embedding` [V, D]."""
+    rows = id_layer.to(embedding.dtype)
+    distance = embedding.pow(2).sum(-1) - 2 * rows @ embedding.T  # + |row|^2, the same for every v
+    return distance.argmin(-1)
+
+
+class SlotPointer(nn.Module):
+    """Where the decoder points: a distribution over the filled slots, summed per token id into a
+    copy distribution over the vocabulary. A module of its own so stage 4 can record its output
+    and supervise it (`MemoryAwareConfig.pointer_weight`)."""
+
+    def __init__(self, config: RxTConfig):
+        super().__init__()
+        self.pad_id, self.vocab_size = config.pad_id, config.vocab_size
+        self.query = nn.Linear(config.dim, config.dim, bias=False)
+        self.key_norm = RMSNorm(config.dim, config.norm_eps)
+        self.key = nn.Linear(config.dim, config.dim, bias=False)
+
+    def project(self, content: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Once per turn, like the decoder's memory K/V: the slots' keys [B, S, D] from the last
+        content layer `content` [B, S, D], and their ids [B, S]."""
+        return self.key(self.key_norm(content)), ids
+
+    def forward(self, hidden: torch.Tensor, memory) -> torch.Tensor:
+        """[B, T, V] fp32: per position, the pointer's probability of each token (all zeros where
+        the memory is empty) from the normed hidden states [B, T, D] and `project`'s output."""
+        keys, ids = memory
+        scores = self.query(hidden) @ keys.transpose(-1, -2) / math.sqrt(keys.shape[-1])
+        scores = scores.float().masked_fill((ids == self.pad_id)[:, None, :], float("-inf"))
+        attention = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # an empty memory points nowhere
+        copy = attention.new_zeros((*attention.shape[:2], self.vocab_size))
+        return copy.scatter_add_(-1, ids[:, None, :].expand_as(attention), attention)
+
+
+class MemoryPointer(nn.Module):
+    def __init__(self, config: RxTConfig):
+        super().__init__()
+        self.slots = SlotPointer(config)
+        self.gate = nn.Linear(config.dim, 1)
+        nn.init.constant_(self.gate.bias, GATE_INIT_BIAS)
+
+    def project(self, content: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.slots.project(content, ids)
+
+    def forward(self, hidden: torch.Tensor, logits: torch.Tensor, memory) -> torch.Tensor:
+        """log p [B, T, V] (fp32) from the decoder's normed hidden states [B, T, D], its vocabulary
+        logits [B, T, V] and `project`'s (keys, ids)."""
+        copy = self.slots(hidden, memory)
+        empty = (memory[1] == self.slots.pad_id).all(-1)[:, None, None]
+        gate = self.gate(hidden).float().masked_fill(empty, float("-inf"))
+        log_gate, log_rest = F.logsigmoid(gate), F.logsigmoid(-gate)  # log g, log (1 - g)
+        from_vocab = F.log_softmax(logits.float(), dim=-1) + log_rest
+        from_memory = copy.clamp_min(1e-30).log() + log_gate  # clamp: no 0 * inf gradients
+        return torch.logaddexp(from_vocab, from_memory)
