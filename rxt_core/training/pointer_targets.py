@@ -29,7 +29,7 @@ def recording_pointer(model: ReactiveTransformer) -> Iterator[dict]:
         raise ValueError("pointer supervision needs the memory pointer (memory_pointer=true)")
     latest: dict = {}
     hook = model.pointer.slots.register_forward_hook(
-        lambda _module, args, out: latest.update(copy=out, ids=args[1][1])
+        lambda _module, args, out: latest.update(copy=out, ids=args[2][1])
     )
     try:
         yield latest

@@ -41,30 +41,32 @@ def test_the_loss_counts_only_recalled_targets_that_a_slot_holds():
     assert math.isclose(float(summed), -math.log(0.6) - math.log(0.25), rel_tol=1e-6)
 
 
-def _pointer_finds_values(model, dialogues) -> float:
-    """Teacher-forced over whole dialogues: at recalled value tokens a slot holds, how often the
-    pointer's most likely token is the right one."""
+def _pointer_finds_values(model, dialogues) -> tuple[float, float]:
+    """Teacher-forced over whole dialogues, at recalled value tokens a slot holds: how often the
+    pointer's most likely token is the right one, and its mean -log probability of it."""
     batches = [turn_batch(dialogues, t, model.config) for t in range(max(len(d) for d in dialogues))]
     sources = recall_sources(batches, model.config)
     right = total = 0
+    nll = 0.0
     stm = model.init_memory(len(dialogues))
     with torch.no_grad(), recording_pointer(model) as pointed:
         for batch, source in zip(batches, sources, strict=True):
             model(batch.ids, stm)
             values = stated_values(source).targets & batch.targets
-            _, count, top = pointer_loss(pointed["copy"], pointed["ids"], batch, values)
-            right, total = right + top, total + count
+            summed, count, top = pointer_loss(pointed["copy"], pointed["ids"], batch, values)
+            right, total, nll = right + top, total + count, nll + float(summed)
             stm = torch.where(
                 batch.present[:, None, None, None], model.write_memory(stm, batch.ids, batch.mask), stm
             )
     assert total > 0
-    return right / total
+    return right / total, nll / total
 
 
 def test_pointer_weight_teaches_the_pointer_where_the_values_are(pointer_config, token_dialogues, tmp_path):
     """Trained the same (keep supervision on, so the values are kept), the supervised pointer
-    points at the recalled names and pets; the one trained through the mixed output alone, whose
-    gate starts nearly shut, does so far less often."""
+    points at the recalled names and pets, and is sure of it; the one trained through the mixed
+    output alone (whose gate starts nearly shut) gets there only by its vocabulary-logit prior,
+    less often and far less sure."""
     found = {}
     for weight in (0.0, 1.0):
         torch.manual_seed(0)
@@ -78,7 +80,8 @@ def test_pointer_weight_teaches_the_pointer_where_the_values_are(pointer_config,
         )
         assert all(("pointer_top" in h) == bool(weight) for h in state.history)
         found[weight] = _pointer_finds_values(model.eval(), token_dialogues)
-    assert found[1.0] >= 0.9 and found[1.0] > found[0.0] + 0.2, found
+    (top, nll), (top_unsupervised, nll_unsupervised) = found[1.0], found[0.0]
+    assert top >= 0.95 and top > top_unsupervised and nll < nll_unsupervised / 2, found
 
 
 def test_pointer_supervision_needs_the_memory_pointer(config, token_dialogues):

@@ -1,6 +1,6 @@
 """What a memory pointer model's pointer does, teacher-forced over whole dialogues: at recalled
 answer tokens (copy_targets.py: an id of an earlier turn, not of the own query) and at the other
-answer tokens, the mean gate g, how often the pointer's own top slot holds the target, and how
+answer tokens, the mean gate g, how often the pointer's most likely token is the target, and how
 often the vocabulary head alone vs the mixed output ranks the target first.
 
 .venv/bin/python docs/results/session25/pointer_gate.py MODEL DIALOGUES.jsonl [N]
@@ -55,9 +55,7 @@ def main() -> None:
                 out, _ = model(batch.ids, stm)
                 hidden, logits, (keys, ids) = seen["args"]
                 gate = torch.sigmoid(model.pointer.gate(hidden).float())[..., 0]
-                scores = model.pointer.slots.query(hidden) @ keys.transpose(-1, -2)
-                scores = scores.masked_fill(ids[:, None, :] == model.config.pad_id, float("-inf"))
-                pointed = ids.gather(1, scores.argmax(-1))  # [B, T]: the top slot's token
+                pointed = model.pointer.slots(hidden, logits, (keys, ids)).argmax(-1)  # the top token
                 target = batch.ids[:, 1:]
                 for kind, where in (
                     ("recalled", source.targets & batch.targets),
