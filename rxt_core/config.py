@@ -148,6 +148,8 @@ class RxTConfig(BaseModel):
                 f"memory_pointer needs memory_write 'keep' (a {self.memory_write!r} write mixes "
                 "tokens in a slot, so a slot has no one token to copy)"
             )
+        if self.memory_pointer and (self.vocab_size - 1).bit_length() > self.dim:
+            raise ValueError(f"memory_pointer spells token ids in binary: dim ({self.dim}) is too small")
         if self.head_dim % 2:
             raise ValueError(f"head dim ({self.head_dim}) must be even for RoPE")
         specials = [self.pad_id, self.bos_id, self.eos_id, self.query_id, self.answer_id, self.mask_id]

@@ -112,8 +112,8 @@ class MemoryAttention(nn.Module):
         token_rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """stm [B, L, S, D]; encoded: L tensors [B, T, D]; mask [B, T] (True = real token).
-        With `token_rows` [B, T, D] (the interaction's embedding rows) the STM has one more layer,
-        the memory pointer's ids, which keeps those rows in the keep write's order."""
+        With `token_rows` [B, T, D] (the interaction's token ids, memory_pointer.id_rows) the STM
+        has one more layer, the memory pointer's ids, which keeps those rows in the keep order."""
         n = len(self.layers)
         # the mean of the other layers: only the interlayer pre-steps read it
         total = stm[:, :n].sum(dim=1) if self.layers[0].pre_source in ("other-layers", "gated-mix") else None

@@ -21,10 +21,11 @@ memory by context. (Session 25's first pointer had the match term only: trained 
 supervision, its top slot held the recalled token 3% -> ~37% of the time, too slow to help.)
 
 The ids ride in the STM tensor itself, as one more layer after the L content layers: slot s of it
-holds the embedding row of the token the slot keeps (the pad row while empty), moved by the same
-keep order as the content. Stored, restored, forked and batched like the rest of the STM, nothing
-outside rxt_core has to know; `slot_ids` reads the ids back as the nearest embedding row (exact
-in fp32, and robust to storing the STM in fp16/bf16, where rows move by rounding only).
+holds the id of the token the slot keeps in binary, one ±1 per bit in its first ceil(log2 V)
+features (the pad id, all -1, while empty), moved by the same keep order as the content. Stored,
+restored, forked and batched like the rest of the STM, nothing outside rxt_core has to know; ±1
+is exact in fp16 and bf16 storage, and the code does not depend on any weight, so a model
+fine-tuned later still reads the ids of sessions stored before.
 
 The model's "logits" become log p: softmax, cross-entropy, temperature and top-k/p act on them
 as on logits (softmax(log p) = p), so losses and sampling are unchanged.
@@ -44,11 +45,23 @@ from .norm import RMSNorm
 GATE_INIT_BIAS = -4.0  # a new pointer barely speaks: a trained model continues as it was
 
 
-def slot_ids(id_layer: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
-    """[B, S] token ids of the STM's id layer [B, S, D]: the nearest row of `embedding` [V, D]."""
-    rows = id_layer.to(embedding.dtype)
-    distance = embedding.pow(2).sum(-1) - 2 * rows @ embedding.T  # + |row|^2, the same for every v
-    return distance.argmin(-1)
+def id_bits(vocab_size: int) -> int:
+    """How many features of an id-layer slot spell a token id."""
+    return max(1, (vocab_size - 1).bit_length())
+
+
+def id_rows(ids: torch.Tensor, vocab_size: int, dim: int, dtype: torch.dtype) -> torch.Tensor:
+    """[..., dim]: each id of `ids` [...] in binary, +1 for a set bit and -1 for a clear one, in
+    the first `id_bits` features (the rest 0)."""
+    bits = torch.arange(id_bits(vocab_size), device=ids.device)
+    signs = ((ids[..., None] >> bits) & 1).to(dtype) * 2 - 1
+    return torch.nn.functional.pad(signs, (0, dim - len(bits)))
+
+
+def slot_ids(id_layer: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """[B, S] token ids of the STM's id layer [B, S, D] (`id_rows` read back)."""
+    bits = torch.arange(id_bits(vocab_size), device=id_layer.device)
+    return ((id_layer[..., : len(bits)] > 0).long() << bits).sum(-1)
 
 
 class SlotPointer(nn.Module):

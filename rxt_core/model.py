@@ -25,7 +25,7 @@ from .decoder import Decoder
 from .encoder import MemoryEncoder
 from .interaction import TokenIds, as_batch, as_id_list, interaction_ids, pad_batch, prompt_ids
 from .memory_attention import MemoryAttention
-from .memory_pointer import MemoryPointer, slot_ids
+from .memory_pointer import MemoryPointer, id_rows, slot_ids
 from .precision import WritePrecision, write_autocast
 from .rope import RotaryEmbedding
 from .sampling import SamplingParams
@@ -86,18 +86,21 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
 
     def with_empty_ids(self, content: torch.Tensor) -> torch.Tensor:
         """The STM for memory content [B, layers, S, D]: itself, or with the memory pointer the
-        content and an id layer of empty slots (the pad token's embedding row in every slot)."""
+        content and an id layer of empty slots (the pad id in every slot)."""
         if self.pointer is None:
             return content
-        pad = self.embedding.weight[self.config.pad_id].detach().to(content.dtype)
-        empty = pad.expand(content.shape[0], 1, *content.shape[2:])
-        return torch.cat((content, empty), dim=1)
+        pad = torch.full(content.shape[:1] + content.shape[2:3], self.config.pad_id, device=content.device)
+        empty = self._id_rows(pad, content.dtype)
+        return torch.cat((content, empty[:, None]), dim=1)
+
+    def _id_rows(self, ids: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return id_rows(ids, self.config.vocab_size, self.config.dim, dtype)
 
     def slot_ids(self, stm: torch.Tensor) -> torch.Tensor:
         """[B, S]: the token id each slot holds (pad_id: empty); memory pointer models only."""
         if self.pointer is None:
             raise ValueError("this model's STM holds no token ids (config.memory_pointer is off)")
-        return slot_ids(stm[:, self.config.layers], self.embedding.weight.detach())
+        return slot_ids(stm[:, self.config.layers], self.config.vocab_size)
 
     def check_memory(self, stm: torch.Tensor, batch_size: int | None = None) -> None:
         """Raise a ValueError naming the problem if `stm` cannot be this model's memory."""
@@ -126,8 +129,8 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         """Differentiable memory update from padded interaction ids (what training calls)."""
         encoded = self.encode(input_ids, mask)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
-        # the pointer's id layer stores identities, not learned content: no gradient flows into it
-        token_rows = None if self.pointer is None else self.embedding(input_ids).detach()
+        # the pointer's id layer stores the tokens' ids, not learned content
+        token_rows = None if self.pointer is None else self._id_rows(input_ids, stm.dtype)
         return self.memory_attention(stm, encoded, positions, mask, token_rows)
 
     def update_memory(

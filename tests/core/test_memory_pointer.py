@@ -7,6 +7,7 @@ from torch.nn import functional as F
 
 from rxt_core import ReactiveTransformer, preset
 from rxt_core.generation import decode_step, prefill
+from rxt_core.memory_pointer import id_rows, slot_ids
 from rxt_core.stm_codec import decode_stm, encode_stm
 
 from .test_decoding import assert_incremental_decoding_matches_full_forward
@@ -69,6 +70,14 @@ def test_the_id_layer_moves_with_the_keep_order():
     with torch.no_grad():
         stm = model.write_memory(stm, second, mask)
     assert model.slot_ids(stm)[0, :6].tolist() == [21, 23, 12, 14, 15, model.config.pad_id]
+
+
+def test_every_token_id_is_spelled_and_read_back_exactly():
+    vocab = 2048
+    ids = torch.arange(vocab)[None]
+    for dtype in (torch.float32, torch.bfloat16):
+        rows = id_rows(ids, vocab, dim=16, dtype=dtype)
+        assert rows.shape == (1, vocab, 16) and torch.equal(slot_ids(rows, vocab), ids)
 
 
 def test_slot_ids_survive_half_precision_storage():

@@ -3,15 +3,16 @@ answer tokens (copy_targets.py: an id of an earlier turn, not of the own query) 
 answer tokens, the mean gate g, how often the pointer's most likely token is the target, and how
 often the vocabulary head alone vs the mixed output ranks the target first.
 
-.venv/bin/python docs/results/session25/pointer_gate.py MODEL DIALOGUES.jsonl [N]
-MODEL is a model folder or a stage-4 checkpoint folder of a `--set memory_pointer=true` run
-(the config is then models/rxt-nano's with the pointer on).
+.venv/bin/python docs/results/session25/pointer_gate.py MODEL DIALOGUES.jsonl [--dialogues N] [--gate-bias B]
+MODEL is a model folder, a stage-4 checkpoint folder of a `--set memory_pointer=true` run, or a
+model without the pointer (it is then added, untrained: the vocabulary-logit prior alone);
+--gate-bias sets the gate's bias (its weights zeroed), i.e. a fixed g = sigmoid(B).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
@@ -30,15 +31,24 @@ def load(path: str) -> ReactiveTransformer:
         payload = torch.load(Path(path) / STATE_FILE, map_location="cpu", weights_only=False)
         model.load_state_dict(payload["modules"]["model"])
         return model.eval()
-    return ReactiveTransformer.from_pretrained(path).eval()
+    return transplant(ReactiveTransformer.from_pretrained(path), {"memory_pointer": True}).eval()
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model")
+    parser.add_argument("data")
+    parser.add_argument("--dialogues", type=int, default=200)
+    parser.add_argument("--gate-bias", type=float)
+    args = parser.parse_args()
     torch.set_num_threads(1)
-    model = load(sys.argv[1])
+    model = load(args.model)
+    if args.gate_bias is not None:
+        with torch.no_grad():
+            model.pointer.gate.weight.zero_()
+            model.pointer.gate.bias.fill_(args.gate_bias)
     tokenizer = load_tokenizer("models/rxt-nano/tokenizer.json")
-    dialogues = load_token_dialogues([sys.argv[2]], tokenizer, model.config)
-    dialogues = dialogues[: int(sys.argv[3]) if len(sys.argv) > 3 else 200]
+    dialogues = load_token_dialogues([args.data], tokenizer, model.config)[: args.dialogues]
     seen = {}  # what the pointer module computed on the last forward
     model.pointer.register_forward_hook(lambda _m, args, out: seen.update(args=args, out=out))
     totals = {

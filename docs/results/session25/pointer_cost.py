@@ -1,0 +1,92 @@
+"""What the memory pointer costs per turn: the bundled model with and without it (the pointer
+added untrained: the cost does not depend on its weights), timed alternately in one run.
+
+.venv/bin/python docs/results/session25/pointer_cost.py [--repeats 15] [--answer 32] [--batch 1]
+
+Per turn: `memory_kv` (with the pointer: also reading the slot ids back, a nearest-row search
+over the vocabulary), prefill + decoding `--answer` tokens (greedy, no EOS), and the memory write.
+The memory is a full one (512 kept tokens), as after a long session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from rxt_core import ReactiveTransformer
+from rxt_core.generation import decode_step, prefill
+from rxt_core.training.transplant import transplant
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def turn_times(model, stm, query, answer_tokens: int) -> dict[str, float]:
+    batch = stm.shape[0]
+    prompts = model.prompts([query] * batch, stm)
+    out = {}
+    with torch.inference_mode():
+        out["memory_kv"] = timed(lambda: model.memory_kv(stm))
+        memory_kv = model.memory_kv(stm)
+
+        def decode():
+            logits, state = prefill(model, prompts, memory_kv)
+            for _ in range(answer_tokens):
+                logits = decode_step(model, logits.argmax(-1), state)
+
+        out["prefill+decode"] = timed(decode)
+        answer = query[:answer_tokens]
+        out["update_memory"] = timed(lambda: model.update_memory(stm, [query] * batch, [answer] * batch))
+    out["turn"] = sum(out.values())
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--answer", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    plain = ReactiveTransformer.from_pretrained("models/rxt-nano").eval()
+    pointer = transplant(plain, {"memory_pointer": True}).eval()
+    g = torch.Generator().manual_seed(0)
+    query = torch.randint(6, plain.config.vocab_size, (40,), generator=g).tolist()
+    memories = {}
+    for name, model in (("plain", plain), ("pointer", pointer)):
+        stm = model.init_memory(args.batch)
+        with torch.inference_mode():  # fill every slot: keep all tokens of 13 turns
+            hook = model.memory_attention.salience.register_forward_hook(
+                lambda _m, _a, out: torch.ones_like(out)
+            )
+            for _ in range(13):
+                stm = model.update_memory(stm, [query] * args.batch, [query] * args.batch)
+            hook.remove()
+        memories[name] = stm
+    models = {"plain": plain, "pointer": pointer}
+    times = {name: [] for name in models}
+    for _ in range(2):  # warm-up
+        for name, model in models.items():
+            turn_times(model, memories[name], query, args.answer)
+    for _ in range(args.repeats):
+        for name, model in models.items():
+            times[name].append(turn_times(model, memories[name], query, args.answer))
+    print(
+        f"batch {args.batch}, {args.answer} answer tokens, {args.threads} thread(s), median of {args.repeats} (ms)"
+    )
+    print(f"{'part':<16}{'plain':>10}{'pointer':>10}{'ratio':>8}")
+    for part in times["plain"][0]:
+        a = statistics.median(t[part] for t in times["plain"])
+        b = statistics.median(t[part] for t in times["pointer"])
+        print(f"{part:<16}{a:>10.2f}{b:>10.2f}{b / a:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
