@@ -33,8 +33,10 @@ Keep supervision (`keep_weight` κ > 0, ours, session 20; the keep write only): 
 over scored tokens of keep_targets.py's loss, which trains the write's salience head to keep the
 tokens a later answer of the dialogue repeats (every turn but a dialogue's last is scored).
 Pointer supervision (`pointer_weight` π > 0, ours, session 25; the memory pointer only): π times
-the mean over the batch's recalled value tokens held by a slot of pointer_targets.py's loss, the
-pointer's own -log probability of the token (the mixed output's loss is there as always).
+pointer_targets.py's two losses, the pointer's own -log probability of a recalled value token a
+slot holds (a mean over the batch's recalled value tokens) and the gate's cross-entropy towards
+"copy here" at exactly those tokens (a mean over all answer tokens); the mixed output's loss is
+there as always.
 Freezing: memory attention and the encoder get no gradient before
 `unfreeze_memory_attention_step` / `unfreeze_encoder_step`; the decoder (with the shared
 embedding) always trains.
@@ -57,7 +59,7 @@ from .copy_targets import RecallSources, recall_sources, stated_values
 from .keep_targets import future_recalled, keep_loss, recording_salience
 from .loop import StepResult
 from .losses import next_token_nll, weighted_next_token_nll
-from .pointer_targets import pointer_loss, recording_pointer
+from .pointer_targets import gate_loss, held_values, pointer_loss, recording_pointer
 from .read_supervision import ReadSupervision
 from .write_retention import recording_writes
 
@@ -132,7 +134,7 @@ class MemoryAwareStage:
         if pointing:  # a mean over every recalled value token, held by a slot or not
             values = [stated_values(s).targets & b.targets for s, b in zip(sources, batches, strict=True)]
             pointer_denominator = max(1, sum(int(v.sum()) for v in values))
-        pointer_total, pointer_count, pointer_top = 0.0, 0, 0
+        pointer_total, pointer_count, pointer_top, gate_total, gate_on = 0.0, 0, 0, 0.0, 0.0
         with (
             recording as writes,
             reads.recording() if reads else contextlib.nullcontext(),
@@ -141,11 +143,19 @@ class MemoryAwareStage:
         ):
             for t, batch in enumerate(batches):
                 logits, aux = model(batch.ids, stm)
-                if pointing and t > 0:
-                    summed, count, top = pointer_loss(pointed["copy"], pointed["ids"], batch, values[t])
-                    window = window + self.cfg.pointer_weight * summed / pointer_denominator
-                    pointer_total += float(summed.detach())
+                if pointing:
+                    copyable = held_values(pointed["ids"], batch, values[t])
+                    summed, count, top = pointer_loss(pointed["copy"], batch, copyable)
+                    gated = gate_loss(pointed["gate"], copyable, batch)
+                    window = window + self.cfg.pointer_weight * (
+                        summed / pointer_denominator + gated / targets
+                    )
+                    pointer_total, gate_total = (
+                        pointer_total + float(summed.detach()),
+                        gate_total + float(gated.detach()),
+                    )
                     pointer_count, pointer_top = pointer_count + count, pointer_top + top
+                    gate_on += float(torch.sigmoid(pointed["gate"][:, :-1].detach())[copyable].sum())
                 if reads is not None and (read := reads.loss(t)) is not None:
                     window = window + self.cfg.read_weight * read / reads.count
                     read_total += float(read.detach())
@@ -203,6 +213,8 @@ class MemoryAwareStage:
             metrics["pointer_loss"] = pointer_total / max(1, pointer_count)
             metrics["pointer_top"] = pointer_top / max(1, pointer_count)
             metrics["pointer_held"] = pointer_count / pointer_denominator
+            metrics["gate_loss"] = gate_total / targets  # over all answer tokens
+            metrics["gate_at_values"] = gate_on / max(1, pointer_count)  # mean g where copying is right
         if self.cfg.overlap_weight:
             metrics["write_overlap"] = overlap_total  # mean over the turn pairs of the batch
         if self.cfg.sparsity_weight:

@@ -7,7 +7,7 @@ from torch.nn import functional as F
 
 from rxt_core import ReactiveTransformer, preset
 from rxt_core.generation import decode_step, prefill
-from rxt_core.memory_pointer import id_rows, slot_ids
+from rxt_core.memory_pointer import GATE_SCALE, id_rows, slot_ids
 from rxt_core.stm_codec import decode_stm, encode_stm
 
 from .test_decoding import assert_incremental_decoding_matches_full_forward
@@ -21,7 +21,7 @@ def pointer_model(gate_bias: float | None = None) -> ReactiveTransformer:
     model = ReactiveTransformer(config).eval()
     if gate_bias is not None:
         with torch.no_grad():
-            model.pointer.gate.bias.fill_(gate_bias)
+            model.pointer.gate.bias.fill_(gate_bias / GATE_SCALE)
     return model
 
 

@@ -182,7 +182,7 @@ def test_heavy_churn_with_the_memory_pointer_copies_from_each_rows_own_memory():
     config = preset("tiny", memory_write="keep", memory_attention="simple", memory_pointer=True)
     model = ReactiveTransformer(config).eval()
     with torch.no_grad():
-        model.pointer.gate.bias.fill_(2.0)
+        model.pointer.gate.bias.fill_(0.2)  # g = sigmoid(2)
     reqs = [request(model, n, max_new_tokens=2 + (5 * n) % 9) for n in range(10)]
     joins = {step: reqs[2 * step : 2 * step + 2] for step in range(5)}
     tokens, _ = drive(BatchScheduler(model, max_batch=4), joins)

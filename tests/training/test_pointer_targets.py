@@ -14,7 +14,7 @@ from rxt_core.training.config import LoopConfig, MemoryAwareConfig
 from rxt_core.training.copy_targets import recall_sources, stated_values
 from rxt_core.training.loop import Runtime, train
 from rxt_core.training.memory_aware import MemoryAwareStage
-from rxt_core.training.pointer_targets import pointer_loss, recording_pointer
+from rxt_core.training.pointer_targets import gate_loss, held_values, pointer_loss, recording_pointer
 
 
 @pytest.fixture(scope="module")
@@ -36,37 +36,60 @@ def test_the_loss_counts_only_recalled_targets_that_a_slot_holds():
     copy[0, 2, [7, 8]] = 0.5
     copy[0, 3, 6] = 1.0
     slot_ids = torch.tensor([[7, 8, 0, 6]])
-    summed, count, top = pointer_loss(copy, slot_ids, batch, recalled)
+    summed, count, top = pointer_loss(copy, batch, held_values(slot_ids, batch, recalled))
     assert count == 2 and top == 1
     assert math.isclose(float(summed), -math.log(0.6) - math.log(0.25), rel_tol=1e-6)
 
 
-def _pointer_finds_values(model, dialogues) -> tuple[float, float]:
+def test_the_gate_is_told_to_copy_exactly_at_the_held_values():
+    ids = torch.tensor([[3, 7, 8, 9]])
+    batch = TokenBatch(ids, torch.ones_like(ids, dtype=torch.bool), torch.tensor([[False, True, True]]), None)
+    gate = torch.tensor([[0.0, 2.0, -1.0, 5.0]])  # position i decides about ids[i + 1]
+    copyable = torch.tensor([[True, True, False]])  # the first is no answer target: not scored
+    expected = math.log1p(math.exp(-2.0)) + math.log1p(math.exp(-1.0))  # -log g(2), -log (1 - g(-1))
+    assert math.isclose(float(gate_loss(gate, copyable, batch)), expected, rel_tol=1e-6)
+
+
+def _pointer_finds_values(model, dialogues) -> dict[str, float]:
     """Teacher-forced over whole dialogues, at recalled value tokens a slot holds: how often the
-    pointer's most likely token is the right one, and its mean -log probability of it."""
+    pointer's most likely token is the right one, its mean -log probability of it, and the mean
+    gate there and at the other answer tokens."""
     batches = [turn_batch(dialogues, t, model.config) for t in range(max(len(d) for d in dialogues))]
     sources = recall_sources(batches, model.config)
-    right = total = 0
-    nll = 0.0
+    right = total = others = 0
+    nll = gate_there = gate_elsewhere = 0.0
     stm = model.init_memory(len(dialogues))
     with torch.no_grad(), recording_pointer(model) as pointed:
         for batch, source in zip(batches, sources, strict=True):
             model(batch.ids, stm)
             values = stated_values(source).targets & batch.targets
-            summed, count, top = pointer_loss(pointed["copy"], pointed["ids"], batch, values)
+            copyable = held_values(pointed["ids"], batch, values)
+            summed, count, top = pointer_loss(pointed["copy"], batch, copyable)
             right, total, nll = right + top, total + count, nll + float(summed)
+            gate = torch.sigmoid(pointed["gate"][:, :-1])
+            elsewhere = batch.targets & ~copyable
+            gate_there, gate_elsewhere = (
+                gate_there + float(gate[copyable].sum()),
+                gate_elsewhere + float(gate[elsewhere].sum()),
+            )
+            others += int(elsewhere.sum())
             stm = torch.where(
                 batch.present[:, None, None, None], model.write_memory(stm, batch.ids, batch.mask), stm
             )
     assert total > 0
-    return right / total, nll / total
+    return {
+        "top": right / total,
+        "nll": nll / total,
+        "gate_there": gate_there / total,
+        "gate_elsewhere": gate_elsewhere / others,
+    }
 
 
 def test_pointer_weight_teaches_the_pointer_where_the_values_are(pointer_config, token_dialogues, tmp_path):
     """Trained the same (keep supervision on, so the values are kept), the supervised pointer
-    points at the recalled names and pets, and is sure of it; the one trained through the mixed
-    output alone (whose gate starts nearly shut) gets there only by its vocabulary-logit prior,
-    less often and far less sure."""
+    points at the recalled names and pets, is sure of it, and its gate opens there and stays shut
+    elsewhere; the one trained through the mixed output alone gets there by its vocabulary-logit
+    prior, far less sure."""
     found = {}
     for weight in (0.0, 1.0):
         torch.manual_seed(0)
@@ -80,8 +103,9 @@ def test_pointer_weight_teaches_the_pointer_where_the_values_are(pointer_config,
         )
         assert all(("pointer_top" in h) == bool(weight) for h in state.history)
         found[weight] = _pointer_finds_values(model.eval(), token_dialogues)
-    (top, nll), (top_unsupervised, nll_unsupervised) = found[1.0], found[0.0]
-    assert top >= 0.95 and top > top_unsupervised and nll < nll_unsupervised / 2, found
+    told, untold = found[1.0], found[0.0]
+    assert told["top"] >= 0.95 and told["top"] > untold["top"] and told["nll"] < untold["nll"] / 2, found
+    assert told["gate_there"] > 0.9 and told["gate_elsewhere"] < 0.02, found
 
 
 def test_pointer_supervision_needs_the_memory_pointer(config, token_dialogues):

@@ -26,7 +26,7 @@
 #          SEED=33 ARMS="spliced_open open_heavy".
 # Round 5 (session 24): R=runs/s24/round5 INIT=runs/s24/open_heavy/stage4-memory-aware/model (4p)
 #          DATA_SEED=34 SEED=35 STEPS=400 ARMS="open_heavy spliced_heavy".
-# Round 6 (session 25): R=runs/s24/round5 INIT=models/rxt-nano (4p) DATA_SEED=34 SEED=35 STEPS=400
+# Round 6 (session 25): R=runs/s24/round5 INIT=models/rxt-nano (4p) DATA_SEED=34 SEED=35 STEPS=400 THREADS=2
 #          ARMS="pointer" (its control: round 5's open_heavy arm, the same data, seed and steps).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
@@ -43,7 +43,7 @@ declare -A DATA_FLAGS=(
 )
 declare -A TRAIN_FLAGS=([pointer]="--set memory_pointer=true --pointer-weight 1")
 [ -f $R/eval/heldout.jsonl ] || rxt data synth --out $R/eval --train 0 --heldout 200 --seed 0 --min-turns 8 --max-turns 20
-S4=(--tokenizer models/rxt-nano/tokenizer.json --resume --no-progress --log-every 10 --threads 1
+S4=(--tokenizer models/rxt-nano/tokenizer.json --resume --no-progress --log-every 10 --threads ${THREADS:-1}
     --batch-size 16 --lr 3e-4 --warmup-steps 10 --bptt-turns 0 --replay-depth 12 --checkpoint-every 25
     --steps ${STEPS:-800} --seed ${SEED:-27} --init ${INIT:-models/rxt-nano}
     --recall-weight 4 --replay-weight 0.3 --keep-weight 1)

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from rxt_core import ReactiveTransformer
+from rxt_core.memory_pointer import GATE_SCALE
 from rxt_core.training.batching import turn_batch
 from rxt_core.training.copy_targets import recall_sources
 from rxt_core.training.pipeline import load_token_dialogues, load_tokenizer
@@ -46,7 +47,7 @@ def main() -> None:
     if args.gate_bias is not None:
         with torch.no_grad():
             model.pointer.gate.weight.zero_()
-            model.pointer.gate.bias.fill_(args.gate_bias)
+            model.pointer.gate.bias.fill_(args.gate_bias / GATE_SCALE)
     tokenizer = load_tokenizer("models/rxt-nano/tokenizer.json")
     dialogues = load_token_dialogues([args.data], tokenizer, model.config)[: args.dialogues]
     seen = {}  # what the pointer module computed on the last forward
@@ -64,7 +65,7 @@ def main() -> None:
             for batch, source in zip(batches, sources, strict=True):
                 out, _ = model(batch.ids, stm)
                 hidden, logits, (keys, ids) = seen["args"]
-                gate = torch.sigmoid(model.pointer.gate(hidden).float())[..., 0]
+                gate = torch.sigmoid(model.pointer.gate(hidden))
                 pointed = model.pointer.slots(hidden, logits, (keys, ids)).argmax(-1)  # the top token
                 target = batch.ids[:, 1:]
                 for kind, where in (
