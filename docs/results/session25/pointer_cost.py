@@ -1,5 +1,6 @@
-"""What the memory pointer costs per turn: the bundled model with and without it (the pointer
-added untrained: the cost does not depend on its weights), timed alternately in one run.
+"""What the memory pointer costs per turn: the bundled model's weights with and without it (a
+model without the pointer gets it untrained: the cost does not depend on its weights), timed
+alternately in one run.
 
 .venv/bin/python docs/results/session25/pointer_cost.py [--repeats 15] [--answer 32] [--batch 1]
 
@@ -55,8 +56,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    plain = ReactiveTransformer.from_pretrained("models/rxt-nano").eval()
-    pointer = transplant(plain, {"memory_pointer": True}).eval()
+    bundled = ReactiveTransformer.from_pretrained("models/rxt-nano").eval()
+    plain = transplant(bundled, {"memory_pointer": False}).eval()
+    pointer = transplant(bundled, {"memory_pointer": True}).eval()
     g = torch.Generator().manual_seed(0)
     query = torch.randint(6, plain.config.vocab_size, (40,), generator=g).tolist()
     memories = {}
