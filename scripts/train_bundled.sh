@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the bundled model (models/rxt-nano) end to end on CPU, about 15 hours on 2 cores:
+# Reproduce the bundled model (models/rxt-nano) end to end on CPU, about 16 hours on 2 cores:
 #   synthetic dialogues -> tokenizer -> curriculum stages 1-4 -> stateless baseline -> eval
 #   -> models/rxt-nano + loss-curve PNGs under docs/.
 # Every step is seeded; rerunning resumes: finished stages are skipped, interrupted ones continue
@@ -9,7 +9,8 @@
 # counts depend on the machine's speed; set them high to train for the full step counts instead).
 # Stage 4f (on dialogues with made-up values) runs a fixed 600 steps; 4g (the slot write), 4h, 4i and
 # 4j (the keep write) STAGE4G_SECONDS ... STAGE4J_SECONDS; 4k a fixed 1,000 steps; 4l
-# STAGE4L_SECONDS; 4m (spliced values), 4n, 4o and 4p a fixed 800, 600, 800 and 800 steps. VOCAB
+# STAGE4L_SECONDS; 4m (spliced values), 4n, 4o, 4p and 4q (the memory pointer) a fixed 800, 600, 800,
+# 800 and 400 steps. VOCAB
 # (2048) sets the tokenizer's size, and the model's with it (session 11: at 1024 the held-out values
 # stop arriving as rare fragments; session 12 trained it: unseen small-pool values are still not
 # copied, so 2048 stays; docs/training.md).
@@ -114,7 +115,7 @@ fi
     --seed 3 --out "$RUN/f-run" --data "$RUN/novel/train.jsonl" --init "$RUN/e-run/stage4-memory-aware/model" \
     --replay-depth 12 > "$RUN/stage4f.log" 2>&1
 [ -z "$BASELINE_PID" ] || wait "$BASELINE_PID"
-# Stages 4g-4p each train on 20,000 new dialogues in which 40% of the stated values are made up:
+# Stages 4g-4q each train on 20,000 new dialogues in which 40% of the stated values are made up:
 # late_stage NAME DATA_SEED INIT FLAGS... synthesises "$RUN/novel$DATA_SEED" if missing (with the
 # data flags in DATA_EXTRA, set before the stages that add some), trains into "$RUN/$NAME-run" from
 # INIT with the flags every such stage shares plus its own, logs to stage4$NAME.log.
@@ -183,7 +184,16 @@ late_stage o 30 "$RUN/n-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-
 DATA_EXTRA=("${SPLICED[@]}" --open-values 0.6)
 late_stage p 32 "$RUN/o-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 3e-4 --steps 800 \
     --seed 33
-FINAL="$RUN/p-run/stage4-memory-aware/model"
+# Stage 4q: the memory pointer (session 25: the STM also stores each slot's token id and the decoder
+# may copy one; rxt_core/memory_pointer.py), 400 steps of the same recipe on another 20,000 (seed 34)
+# with pointer supervision (`--set memory_pointer=true --pointer-weight 1`; the pointer starts fresh),
+# then the copy gate's logit shifted by -2 (a more cautious gate: docs/training.md "Session 25").
+# The bundled 4q was trained with two threads (docs/results/session22/ab.sh round 6), same flags.
+late_stage q 34 "$RUN/p-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 3e-4 --steps 400 \
+    --seed 35 --set memory_pointer=true --pointer-weight 1
+[ -f "$RUN/q-shifted/config.json" ] || "$PY" docs/results/session25/gate_shift.py \
+    "$RUN/q-run/stage4-memory-aware/model" "$RUN/q-shifted" -2
+FINAL="$RUN/q-shifted"
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.
 rxt eval --model "$FINAL" --baseline "$RUN/run/baseline/model" \
