@@ -26,8 +26,9 @@
 #          SEED=33 ARMS="spliced_open open_heavy".
 # Round 5 (session 24): R=runs/s24/round5 INIT=runs/s24/open_heavy/stage4-memory-aware/model (4p)
 #          DATA_SEED=34 SEED=35 STEPS=400 ARMS="open_heavy spliced_heavy".
-# Round 6 (session 25): R=runs/s24/round5 INIT=models/rxt-nano (4p) DATA_SEED=34 SEED=35 STEPS=400 THREADS=2
-#          ARMS="pointer" (its control: round 5's open_heavy arm, the same data, seed and steps).
+# Round 6 (session 25): R=runs/s24/round5 INIT=<4p: train_bundled.sh's p-run model> DATA_SEED=34 SEED=35 STEPS=400 THREADS=2
+#          ARMS="pointer" (its control: round 5's open_heavy arm, the same data, seed and steps); the
+#          bundled 4q is its model with the gate shifted: docs/results/session25/gate_shift.py MODEL OUT -2.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
 R=${R:-runs/s22}
