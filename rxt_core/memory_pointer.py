@@ -64,10 +64,13 @@ def id_rows(ids: torch.Tensor, vocab_size: int, dim: int, dtype: torch.dtype) ->
     return F.pad(signs, (0, dim - len(bits)))
 
 
-def slot_ids(id_layer: torch.Tensor, vocab_size: int) -> torch.Tensor:
-    """[B, S] token ids of the STM's id layer [B, S, D] (`id_rows` read back)."""
+def slot_ids(id_layer: torch.Tensor, vocab_size: int, pad_id: int) -> torch.Tensor:
+    """[B, S] token ids of the STM's id layer [B, S, D] (`id_rows` read back). A code past the
+    vocabulary (a memory no write produced, e.g. random: 9 bits spell up to 511 for a vocabulary
+    of 300) reads as `pad_id`, an empty slot, rather than an id the head has no logit for."""
     bits = torch.arange(id_bits(vocab_size), device=id_layer.device)
-    return ((id_layer[..., : len(bits)] > 0).long() << bits).sum(-1)
+    ids = ((id_layer[..., : len(bits)] > 0).long() << bits).sum(-1)
+    return ids.masked_fill(ids >= vocab_size, pad_id)
 
 
 class SlotPointer(nn.Module):

@@ -100,7 +100,7 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         """[B, S]: the token id each slot holds (pad_id: empty); memory pointer models only."""
         if self.pointer is None:
             raise ValueError("this model's STM holds no token ids (config.memory_pointer is off)")
-        return slot_ids(stm[:, self.config.layers], self.config.vocab_size)
+        return slot_ids(stm[:, self.config.layers], self.config.vocab_size, self.config.pad_id)
 
     def check_memory(self, stm: torch.Tensor, batch_size: int | None = None) -> None:
         """Raise a ValueError naming the problem if `stm` cannot be this model's memory."""

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from rxt_core import ReactiveTransformer, preset
+from rxt_core import ReactiveTransformer, SamplingParams, preset
 from rxt_core.generation import decode_step, prefill
 from rxt_core.memory_pointer import GATE_SCALE, id_rows, slot_ids
 from rxt_core.stm_codec import decode_stm, encode_stm
@@ -77,7 +77,22 @@ def test_every_token_id_is_spelled_and_read_back_exactly():
     ids = torch.arange(vocab)[None]
     for dtype in (torch.float32, torch.bfloat16):
         rows = id_rows(ids, vocab, dim=16, dtype=dtype)
-        assert rows.shape == (1, vocab, 16) and torch.equal(slot_ids(rows, vocab), ids)
+        assert rows.shape == (1, vocab, 16) and torch.equal(slot_ids(rows, vocab, pad_id=0), ids)
+
+
+def test_a_memory_no_write_produced_reads_as_empty_slots_not_as_ids_past_the_vocabulary():
+    """Random memory (as benchmarks and tests use) in a model whose vocabulary is no power of two:
+    codes past the vocabulary read as empty slots, and the model still answers."""
+    torch.manual_seed(0)
+    config = preset(
+        "tiny", vocab_size=300, memory_write="keep", memory_attention="simple", memory_pointer=True
+    )
+    model = ReactiveTransformer(config).eval()
+    stm = torch.randn(2, *model.stm_shape, generator=torch.Generator().manual_seed(0))
+    ids = model.slot_ids(stm)
+    assert (ids < 300).all() and (ids == config.pad_id).any()
+    answers = model.generate([[7, 8], [9]], stm, SamplingParams(max_new_tokens=4))
+    assert all(len(answer) > 0 for answer in answers)
 
 
 def test_slot_ids_survive_half_precision_storage():
