@@ -142,6 +142,22 @@ def parser() -> argparse.ArgumentParser:
         "value tokens a slot holds (memory_pointer=true only; default 0: off)",
     )
     p.add_argument(
+        "--gate-target",
+        choices=["values", "better"],
+        default="values",
+        help="stage 4, with --pointer-weight: what the copy gate learns; values: open at recalled "
+        "value tokens a slot holds (session 25); better: c/(c+h), where the pointer says the token "
+        "more surely than the vocabulary head (default values)",
+    )
+    p.add_argument(
+        "--train-only",
+        nargs="+",
+        default=[],
+        metavar="PREFIX",
+        help="stage 4: train only the parameters whose names start with these prefixes (e.g. "
+        "pointer.gate.), the rest frozen (default: all, on the unfreeze schedule)",
+    )
+    p.add_argument(
         "--keep-positive-weight",
         type=float,
         default=8.0,
@@ -260,6 +276,8 @@ def build_jobs(args) -> list:
                     keep_weight=args.keep_weight,
                     keep_positive_weight=args.keep_positive_weight,
                     pointer_weight=args.pointer_weight,
+                    gate_target=args.gate_target,
+                    train_only=tuple(args.train_only),
                     overlap_weight=args.overlap_weight,
                     sparsity_weight=args.sparsity_weight,
                 ),

@@ -112,6 +112,9 @@ class RxTConfig(BaseModel):
     # the keep write only: the STM also stores each slot's token id, and the decoder may copy a
     # token from memory by pointing at its slot (memory_pointer.py)
     memory_pointer: bool = False
+    # what the pointer's copy gate reads: "hidden", the decoder's hidden state only; "agreement",
+    # also how the vocabulary head rates the pointer's pick (memory_pointer.CopyGate)
+    pointer_gate: Literal["hidden", "agreement"] = "hidden"
     # the slot write's allocation logits are multiplied by this: > 1 hands each token's attention
     # to fewer slots, so a slot holds fewer tokens (session 19: 2 gave +1-2 points of recall at eval
     # alone, but -8 when trained 45 min from the bundled model; docs/training.md)

@@ -105,19 +105,36 @@ class SlotPointer(nn.Module):
 
 
 class CopyGate(nn.Module):
-    """The logit of g, GATE_SCALE · (w · h + b), [B, T]. Why the scale: the gate is new in a
-    trained model and starts nearly shut, where its sigmoid is flat; with Adam every parameter
-    moves about the learning rate per step, so at stage 4's 3e-4 an unscaled gate went 0.018 ->
-    0.020 at recalled tokens in 75 steps. w starts at 0 (the same g everywhere), b at
-    GATE_INIT_BIAS / GATE_SCALE."""
+    """The logit of g, GATE_SCALE · (w · h + b [+ u · agreement]), [B, T]. Why the scale: the gate
+    is new in a trained model and starts nearly shut, where its sigmoid is flat; with Adam every
+    parameter moves about the learning rate per step, so at stage 4's 3e-4 an unscaled gate went
+    0.018 -> 0.020 at recalled tokens in 75 steps. w starts at 0 (the same g everywhere), b at
+    GATE_INIT_BIAS / GATE_SCALE.
+    `pointer_gate="agreement"` (session 26) also reads two numbers per position, u starting at 0:
+    the head's log-probability of the pointer's most likely token below the head's own best, and
+    the pointer's log-probability of it. Why: from h alone the gate cannot tell a pointer that is
+    right from one that is wrong. Opened at a value's first token it also copied wrong slots (the
+    fix was session 25's shift, -2 on the logit, shutting it everywhere); opened at values under a
+    target that knows when the pointer is right, it copied on past a value's end ("snookeren",
+    "855"), where the head is sure of the next token and the pointer's pick is one it rates low."""
 
     def __init__(self, config: RxTConfig):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(config.dim))
         self.bias = nn.Parameter(torch.tensor(GATE_INIT_BIAS / GATE_SCALE))
+        self.agreement = nn.Parameter(torch.zeros(2)) if config.pointer_gate == "agreement" else None
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return GATE_SCALE * (hidden.float() @ self.weight.float() + self.bias.float())
+    def forward(self, hidden: torch.Tensor, head_log_p: torch.Tensor, copy: torch.Tensor) -> torch.Tensor:
+        """From the normed hidden states [B, T, D], the head's log-probabilities [B, T, V] and the
+        pointer's probabilities [B, T, V] (read, not trained through)."""
+        logit = hidden.float() @ self.weight.float() + self.bias.float()
+        if self.agreement is not None:
+            with torch.no_grad():
+                chance, pick = copy.max(-1, keepdim=True)
+                below_best = head_log_p.gather(-1, pick) - head_log_p.max(-1, keepdim=True).values
+                features = torch.cat([below_best.clamp_min(-20), chance.clamp_min(1e-9).log()], -1)
+            logit = logit + features @ self.agreement.float()
+        return GATE_SCALE * logit
 
 
 class MemoryPointer(nn.Module):
@@ -133,9 +150,10 @@ class MemoryPointer(nn.Module):
         """log p [B, T, V] (fp32) from the decoder's normed hidden states [B, T, D], its vocabulary
         logits [B, T, V] and `project`'s (keys, ids)."""
         copy = self.slots(hidden, logits, memory)
+        head_log_p = F.log_softmax(logits.float(), dim=-1)
         empty = (memory[1] == self.slots.pad_id).all(-1)[:, None]
-        gate = self.gate(hidden).masked_fill(empty, float("-inf"))[..., None]
+        gate = self.gate(hidden, head_log_p, copy).masked_fill(empty, float("-inf"))[..., None]
         log_gate, log_rest = F.logsigmoid(gate), F.logsigmoid(-gate)  # log g, log (1 - g)
-        from_vocab = F.log_softmax(logits.float(), dim=-1) + log_rest
+        from_vocab = head_log_p + log_rest
         from_memory = copy.clamp_min(1e-30).log() + log_gate  # clamp: no 0 * inf gradients
         return torch.logaddexp(from_vocab, from_memory)

@@ -119,6 +119,17 @@ class MemoryAwareConfig(BaseModel):
     pointer_weight: float = Field(0.0, ge=0)
     """Weight of pointer supervision (pointer_targets.py; ours, session 25): -log of the memory
     pointer's probability of a recalled value token that a slot holds. Needs memory_pointer (0: off)."""
+    gate_target: Literal["values", "better"] = "values"
+    """What the copy gate's binary cross-entropy (part of pointer supervision) pushes it towards at
+    each answer token: "values", 1 at recalled value tokens a slot holds, else 0 (session 25);
+    "better", c / (c + h), the pointer's probability c of the target token against the vocabulary
+    head's h (session 26): open where copying says the right token more surely than the head, shut
+    where the pointer points at the wrong slot, whatever the token is."""
+    train_only: tuple[str, ...] = ()
+    """Parameter-name prefixes that train (e.g. "pointer.gate."); every other parameter stays
+    frozen. Empty: all train, on the unfreeze schedule above. Why: retraining one small part of a
+    trained model (the gate) measures that part's recipe without more training of the rest, and
+    costs about a forward pass a step."""
 
 
 class TrainJob(BaseModel):

@@ -34,12 +34,13 @@ over scored tokens of keep_targets.py's loss, which trains the write's salience 
 tokens a later answer of the dialogue repeats (every turn but a dialogue's last is scored).
 Pointer supervision (`pointer_weight` π > 0, ours, session 25; the memory pointer only): π times
 pointer_targets.py's two losses, the pointer's own -log probability of a recalled value token a
-slot holds (a mean over the batch's recalled value tokens) and the gate's cross-entropy towards
-"copy here" at exactly those tokens (a mean over all answer tokens); the mixed output's loss is
-there as always.
+slot holds (a mean over the batch's recalled value tokens) and the gate's cross-entropy (a mean
+over all answer tokens) towards "copy here" at exactly those tokens (`gate_target="values"`) or
+towards c / (c + h), how much more surely the pointer says each target token than the head does
+(`"better"`, session 26); the mixed output's loss is there as always.
 Freezing: memory attention and the encoder get no gradient before
 `unfreeze_memory_attention_step` / `unfreeze_encoder_step`; the decoder (with the shared
-embedding) always trains.
+embedding) always trains. `train_only` prefixes override all that: only those parameters train.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from .copy_targets import RecallSources, recall_sources, stated_values
 from .keep_targets import future_recalled, keep_loss, recording_salience
 from .loop import StepResult
 from .losses import next_token_nll, weighted_next_token_nll
-from .pointer_targets import gate_loss, held_values, pointer_loss, recording_pointer
+from .pointer_targets import better_than_head, gate_loss, held_values, pointer_loss, recording_pointer
 from .read_supervision import ReadSupervision
 from .write_retention import recording_writes
 
@@ -86,7 +87,9 @@ class MemoryAwareStage:
         memory_on = step >= self.cfg.unfreeze_memory_attention_step
         encoder_on = step >= self.cfg.unfreeze_encoder_step
         for name, p in self.model.named_parameters():
-            if name.startswith("memory_attention."):
+            if self.cfg.train_only:
+                p.requires_grad_(name.startswith(self.cfg.train_only))
+            elif name.startswith("memory_attention."):
                 p.requires_grad_(memory_on)
             elif name.startswith("encoder."):
                 p.requires_grad_(encoder_on)
@@ -146,7 +149,12 @@ class MemoryAwareStage:
                 if pointing:
                     copyable = held_values(pointed["ids"], batch, values[t])
                     summed, count, top = pointer_loss(pointed["copy"], batch, copyable)
-                    gated = gate_loss(pointed["gate"], copyable, batch)
+                    wanted = (
+                        better_than_head(pointed["copy"], pointed["head"], batch)
+                        if self.cfg.gate_target == "better"
+                        else copyable
+                    )
+                    gated = gate_loss(pointed["gate"], wanted, batch)
                     window = window + self.cfg.pointer_weight * (
                         summed / pointer_denominator + gated / targets
                     )

@@ -3,7 +3,9 @@ answer token:
 - where to point: at a token recalled from an earlier turn (copy_targets.stated_values: a stated
   value, not a word of every turn) whose id a filled slot holds, -log of the pointer's own
   probability of that id;
-- when to copy: the gate's logit, by binary cross-entropy, towards "this token is such a value".
+- when to copy: the gate's logit, by binary cross-entropy, towards "this token is such a value"
+  (`gate_target="values"`) or towards how much more surely the pointer says the token than the
+  vocabulary head does (`"better"`, `better_than_head`).
 
 Why a loss of its own: the mixed output's loss reaches the pointer only through its gate, which
 starts nearly shut (g ≈ 0.02 so a trained model continues as it was). Continued 100 steps from
@@ -31,13 +33,14 @@ from .batching import TokenBatch
 @contextlib.contextmanager
 def recording_pointer(model: ReactiveTransformer) -> Iterator[dict]:
     """Inside the block, the dict holds the latest pointer output: "copy" [B, T, V], the slot
-    "ids" [B, S] it pointed into and the "gate" logits [B, T]."""
+    "ids" [B, S] it pointed into, the vocabulary "head" logits [B, T, V] it read and the "gate"
+    logits [B, T]."""
     if model.pointer is None:
         raise ValueError("pointer supervision needs the memory pointer (memory_pointer=true)")
     latest: dict = {}
     hooks = [
         model.pointer.slots.register_forward_hook(
-            lambda _m, args, out: latest.update(copy=out, ids=args[2][1])
+            lambda _m, args, out: latest.update(copy=out, head=args[1], ids=args[2][1])
         ),
         model.pointer.gate.register_forward_hook(lambda _m, _args, out: latest.update(gate=out)),
     ]
@@ -54,11 +57,26 @@ def held_values(slot_ids: torch.Tensor, batch: TokenBatch, recalled: torch.Tenso
     return recalled & (slot_ids[:, None, :] == target[..., None]).any(-1)
 
 
-def gate_loss(gate: torch.Tensor, copyable: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
-    """Summed binary cross-entropy of the gate logits [B, T] over `batch`'s targets, towards the
-    `copyable` ones [B, T - 1] (`held_values`)."""
+def better_than_head(copy: torch.Tensor, head: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
+    """[B, T - 1] in [0, 1]: c / (c + h) per target of `batch`, where c is the pointer's
+    probability of the target token (`copy` [B, T, V]) and h the vocabulary head's (`head`
+    logits [B, T, V]). Why this target: it is the posterior that the token came from memory when
+    both sources are equally likely a priori, i.e. where the gate should sit for that token. It is
+    0 for a token no slot holds, about 1/2 where both say it alike, and near 0 at a value's first
+    token when the pointer prefers the wrong slot; "is a held value" (session 25) opened the gate
+    there too, which cost the seen values as much as the pointer won on unseen ones."""
+    target = batch.ids[:, 1:, None]
+    with torch.no_grad():
+        c = copy[:, :-1].gather(-1, target)[..., 0].float()
+        h = torch.softmax(head[:, :-1].float(), dim=-1).gather(-1, target)[..., 0]
+        return c / (c + h)
+
+
+def gate_loss(gate: torch.Tensor, wanted: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
+    """Summed binary cross-entropy of the gate logits [B, T] over `batch`'s targets, towards
+    `wanted` [B, T - 1] (0/1 `held_values`, or `better_than_head`'s soft targets)."""
     logits = gate[:, :-1][batch.targets].float()
-    return F.binary_cross_entropy_with_logits(logits, copyable[batch.targets].float(), reduction="sum")
+    return F.binary_cross_entropy_with_logits(logits, wanted[batch.targets].float(), reduction="sum")
 
 
 def pointer_loss(

@@ -227,3 +227,21 @@ def test_the_pointer_learns_to_copy_tokens_it_never_saw_in_training():
         accuracy[pointer] = copy_task_accuracy(model, range(100, 300), 30, range(300, 512))
     assert accuracy[True] >= 0.95, accuracy
     assert accuracy[False] <= 0.2, accuracy
+
+
+def test_the_agreement_gate_starts_as_the_hidden_gate_and_shuts_on_picks_the_head_rates_low():
+    """An agreement gate transplanted into a pointer model changes nothing until it learns; its
+    first feature lowers the logit by how far the head rates the pointer's pick below its own best
+    (a copy past a value's end), not at all where they agree."""
+    from rxt_core.training.transplant import transplant
+
+    model = pointer_model(0.0)
+    agreeing = transplant(model, {"pointer_gate": "agreement"}).eval()
+    query, stm = torch.tensor([[3, 40, 41, 4]]), written(model, torch.tensor([[30, 31, 32, 33]]))
+    with torch.no_grad():
+        torch.testing.assert_close(agreeing(query, stm)[0], model(query, stm)[0])
+        agreeing.pointer.gate.agreement.copy_(torch.tensor([1.0, 0.0]))
+    head_log_p = torch.log_softmax(torch.tensor([[[4.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 4.0]]]), -1)
+    copy = torch.tensor([[[0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 1.0]]])  # the pointer picks token 3
+    logit = agreeing.pointer.gate(torch.zeros(1, 2, model.config.dim), head_log_p, copy)
+    torch.testing.assert_close(logit, GATE_SCALE * torch.tensor([[-4.0, 0.0]]))

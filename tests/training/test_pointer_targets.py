@@ -14,7 +14,13 @@ from rxt_core.training.config import LoopConfig, MemoryAwareConfig
 from rxt_core.training.copy_targets import recall_sources, stated_values
 from rxt_core.training.loop import Runtime, train
 from rxt_core.training.memory_aware import MemoryAwareStage
-from rxt_core.training.pointer_targets import gate_loss, held_values, pointer_loss, recording_pointer
+from rxt_core.training.pointer_targets import (
+    better_than_head,
+    gate_loss,
+    held_values,
+    pointer_loss,
+    recording_pointer,
+)
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +118,29 @@ def test_pointer_supervision_needs_the_memory_pointer(config, token_dialogues):
     model = ReactiveTransformer(config)
     with pytest.raises(ValueError, match="memory_pointer=true"):
         MemoryAwareStage(model, token_dialogues, LoopConfig(steps=1), MemoryAwareConfig(pointer_weight=1.0))
+
+
+def test_the_better_gate_target_is_the_pointers_share_of_the_target_token():
+    """c / (c + h) per target: the pointer says 7 with 0.8 where the head says it with 1/8; the
+    head alone can say 5 (target 0); both say 6 alike (target 1/2)."""
+    ids = torch.tensor([[3, 7, 5, 6]])
+    batch = TokenBatch(ids, torch.ones_like(ids, dtype=torch.bool), torch.ones(1, 3, dtype=torch.bool), None)
+    copy = torch.zeros(1, 4, 8)
+    copy[0, 0, [7, 2]] = torch.tensor([0.8, 0.2])
+    copy[0, 1, 7] = 1.0
+    copy[0, 2, 6] = 0.125
+    head = torch.zeros(1, 4, 8)  # uniform: h = 1/8 for every token
+    wanted = better_than_head(copy, head, batch)
+    assert torch.allclose(wanted, torch.tensor([[0.8 / (0.8 + 0.125), 0.0, 0.5]]))
+
+
+def test_train_only_leaves_every_other_parameter_as_it_was(pointer_config, token_dialogues, tmp_path):
+    """--train-only pointer.gate.: the gate's two parameters move, not one weight elsewhere."""
+    torch.manual_seed(0)
+    model = ReactiveTransformer(pointer_config)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    cfg = LoopConfig(steps=3, batch_size=4, lr=1e-2, warmup_steps=1, log_every=100)
+    memory_cfg = MemoryAwareConfig(pointer_weight=1.0, gate_target="better", train_only=("pointer.gate.",))
+    train(MemoryAwareStage(model, token_dialogues, cfg, memory_cfg), cfg, Runtime(tmp_path, progress=False))
+    moved = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
+    assert moved == {"pointer.gate.weight", "pointer.gate.bias"}

@@ -65,8 +65,9 @@ def main() -> None:
             for batch, source in zip(batches, sources, strict=True):
                 out, _ = model(batch.ids, stm)
                 hidden, logits, (keys, ids) = seen["args"]
-                gate = torch.sigmoid(model.pointer.gate(hidden))
-                pointed = model.pointer.slots(hidden, logits, (keys, ids)).argmax(-1)  # the top token
+                copy = model.pointer.slots(hidden, logits, (keys, ids))
+                gate = torch.sigmoid(model.pointer.gate(hidden, logits.float().log_softmax(-1), copy))
+                pointed = copy.argmax(-1)  # the top token
                 target = batch.ids[:, 1:]
                 for kind, where in (
                     ("recalled", source.targets & batch.targets),

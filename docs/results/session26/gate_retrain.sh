@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Session 26: retrain only the bundled 4q's copy gate (every other weight frozen: --train-only
+# pointer.gate.) for STEPS stage-4 steps with the arm's FLAGS, then rxt eval on the usual held-out
+# (seed 0), training-entity (seed 0) and second held-out (seed 1) dialogues. The other weights are
+# 4q's, so the comparison with 4q (shift -2) and its unshifted gate (session 25's round 6) is the
+# gate's alone. Arms run (THREADS=1 each when two run side by side):
+#   NAME=better     FLAGS="--pointer-weight 1 --gate-target better"                   THREADS=2
+#   NAME=agree_nll  FLAGS="--set pointer_gate=agreement"                              THREADS=1
+#   NAME=agree_better FLAGS="--set pointer_gate=agreement --pointer-weight 1 --gate-target better" THREADS=1
+# e.g. R=runs/s26 NAME=better FLAGS="--pointer-weight 1 --gate-target better" bash docs/results/session26/gate_retrain.sh
+set -euo pipefail
+cd "$(dirname "$0")/../../.."  # the repository root
+R=${R:-runs/s26} NAME=${NAME:?} THREADS=${THREADS:-2}
+read -ra flags <<< "${FLAGS:-}"
+export OMP_NUM_THREADS=1 RAY_AUTH_MODE=disabled
+rxt() { .venv/bin/python -m rxt_cli.main "$@"; }
+[ -f $R/eval/heldout.jsonl ] || rxt data synth --out $R/eval --train 0 --heldout 200 --seed 0 --min-turns 8 --max-turns 20
+[ -f $R/eval1/heldout.jsonl ] || rxt data synth --out $R/eval1 --train 0 --heldout 200 --seed 1 --min-turns 8 --max-turns 20
+[ -f $R/data/train.jsonl ] || rxt data synth --out $R/data --train 20000 --heldout 0 --seed 36 --novel-values 0.4 \
+    --spliced-values 0.5 --spliced-phrases 0.5 --open-values 0.6
+out=$R/$NAME model=$R/$NAME/stage4-memory-aware/model
+[ -f $model/config.json ] || rxt train --stage 4 --out $out --data $R/data/train.jsonl --init models/rxt-nano \
+    --tokenizer models/rxt-nano/tokenizer.json --resume --no-progress --log-every 10 --threads $THREADS \
+    --batch-size 16 --lr ${LR:-1e-3} --warmup-steps 10 --bptt-turns 0 --replay-depth 12 --checkpoint-every 25 \
+    --steps ${STEPS:-200} --seed 37 --recall-weight 4 --replay-weight 0.3 --keep-weight 1 \
+    --train-only pointer.gate. "${flags[@]}" > $out.train.log 2>&1
+ev() { [ -f $out/eval_$2.json ] || rxt eval --model $model --data $1 --threads 1 --replay-probe \
+    --out $out/eval_$2.json > $out/eval_$2.txt 2>&1; }
+if [ $THREADS = 1 ]; then  # another arm runs beside this one
+  ev $R/eval/heldout.jsonl heldout; ev $R/eval/valid.jsonl valid
+else
+  ev $R/eval/heldout.jsonl heldout & ev $R/eval/valid.jsonl valid & wait
+fi
+ev $R/eval1/heldout.jsonl heldout_seed1
+echo "$NAME done $(date)"
