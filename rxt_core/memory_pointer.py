@@ -21,7 +21,7 @@ memory by context. (Session 25's first pointer had the match term only: trained 
 supervision, its top slot held the recalled token 3% -> ~46% of the time, too slow to help.)
 
 Measured (docs/training.md "Session 25"): from 4p, 400 supervised stage-4 steps and then the gate's
-logit shifted by -2 (the bundled 4q) lift held-out recall 1-8 turns back from 78.8% to 86.8% and
+logit shifted by -2 (the bundled 4q) lift held-out recall 1-8 turns back from 78.8% to 86.7% and
 9-16 from 74.1% to 84.5% against the same steps without the pointer; unshifted, the gate copied too
 eagerly and lost as much on values like the training ones as it gained on unseen ones.
 
