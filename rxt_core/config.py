@@ -115,6 +115,9 @@ class RxTConfig(BaseModel):
     # what the pointer's copy gate reads: "hidden", the decoder's hidden state only; "agreement",
     # also how the vocabulary head rates the pointer's pick (memory_pointer.CopyGate)
     pointer_gate: Literal["hidden", "agreement"] = "hidden"
+    # the pointer also favours the slot after one holding the token just read (memory_pointer.py's
+    # SlotPointer): kept tokens sit in their order, so a copied value goes on where it went on
+    pointer_follows: bool = False
     # the slot write's allocation logits are multiplied by this: > 1 hands each token's attention
     # to fewer slots, so a slot holds fewer tokens (session 19: 2 gave +1-2 points of recall at eval
     # alone, but -8 when trained 45 min from the bundled model; docs/training.md)

@@ -85,9 +85,10 @@ def prefill(model, prompts: list[list[int]], memory_kv=None) -> tuple[torch.Tens
     positions = torch.arange(width, device=device).expand(batch, width)
     hidden, _ = model.decoder(model.embedding(ids), positions, memory_kv=memory_kv, caches=caches)
     lengths = mask.sum(dim=1)
-    last = hidden[torch.arange(batch, device=device), lengths - 1]
+    rows = torch.arange(batch, device=device)
+    last = hidden[rows, lengths - 1]
     state = DecodeState(caches, memory_kv, lengths, [len(p) for p in prompts])
-    return model.next_token_logits(last, memory_kv), state
+    return model.next_token_logits(last, memory_kv, ids[rows, lengths - 1]), state
 
 
 def decode_step(model, tokens: torch.Tensor, state: DecodeState) -> torch.Tensor:
@@ -100,7 +101,7 @@ def decode_step(model, tokens: torch.Tensor, state: DecodeState) -> torch.Tensor
     )
     state.lengths = state.lengths + 1
     state.host_lengths = [n + 1 for n in state.host_lengths]
-    return model.next_token_logits(hidden[:, 0], state.memory_kv)
+    return model.next_token_logits(hidden[:, 0], state.memory_kv, tokens)
 
 
 def stream(

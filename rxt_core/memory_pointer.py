@@ -49,6 +49,7 @@ from .norm import RMSNorm
 
 GATE_INIT_BIAS = -4.0  # a new pointer barely speaks: a trained model continues as it was
 GATE_SCALE = 10.0  # the gate's logit is this times w · h + b: it learns this much faster
+FOLLOW_SCALE = 10.0  # the follow bonus is this times its parameter, for the same reason
 
 
 def id_bits(vocab_size: int) -> int:
@@ -76,7 +77,12 @@ def slot_ids(id_layer: torch.Tensor, vocab_size: int, pad_id: int) -> torch.Tens
 class SlotPointer(nn.Module):
     """Where the decoder points: a distribution over the filled slots, summed per token id into a
     copy distribution over the vocabulary. A module of its own so stage 4 can record its output
-    and supervise it (`MemoryAwareConfig.pointer_weight`)."""
+    and supervise it (`MemoryAwareConfig.pointer_weight`).
+    `pointer_follows` (session 26) adds FOLLOW_SCALE · β to the score of every slot whose
+    predecessor slot holds the token just read (β starts at 0). Why: a turn's kept tokens sit in
+    their order, so the next token of a value being copied is in the slot after the last one
+    copied, but the match term has no notion of order: 4q spelled held-out values by jumping
+    between their tokens ("yelloward yellow" for "mustard yellow", "coastal pathal")."""
 
     def __init__(self, config: RxTConfig):
         super().__init__()
@@ -84,20 +90,27 @@ class SlotPointer(nn.Module):
         self.query = nn.Linear(config.dim, config.dim, bias=False)
         self.key_norm = RMSNorm(config.dim, config.norm_eps)
         self.key = nn.Linear(config.dim, config.dim, bias=False)
+        self.follow = nn.Parameter(torch.zeros(())) if config.pointer_follows else None
 
     def project(self, content: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Once per turn, like the decoder's memory K/V: the slots' keys [B, S, D] from the last
         content layer `content` [B, S, D], and their ids [B, S]."""
         return self.key(self.key_norm(content)), ids
 
-    def forward(self, hidden: torch.Tensor, logits: torch.Tensor, memory) -> torch.Tensor:
+    def forward(
+        self, hidden: torch.Tensor, logits: torch.Tensor, memory, tokens: torch.Tensor
+    ) -> torch.Tensor:
         """[B, T, V] fp32: per position, the pointer's probability of each token (all zeros where
         the memory is empty) from the normed hidden states [B, T, D], the vocabulary logits
-        [B, T, V] and `project`'s output."""
+        [B, T, V], `project`'s output and the tokens read at those positions [B, T]."""
         keys, ids = memory
         slot_ids = ids[:, None, :].expand(-1, hidden.shape[1], -1)  # [B, T, S]
         match = self.query(hidden) @ keys.transpose(-1, -2) / math.sqrt(keys.shape[-1])
         scores = logits.gather(-1, slot_ids).float() + match.float()
+        if self.follow is not None:
+            before = F.pad(ids[:, :-1], (1, 0), value=self.pad_id)  # [B, S]: the previous slot's id
+            follows = (before[:, None, :] == tokens[..., None]) & (tokens != self.pad_id)[..., None]
+            scores = scores + FOLLOW_SCALE * self.follow.float() * follows
         scores = scores.masked_fill((ids == self.pad_id)[:, None, :], float("-inf"))
         attention = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # an empty memory points nowhere
         copy = attention.new_zeros((*attention.shape[:2], self.vocab_size))
@@ -146,10 +159,12 @@ class MemoryPointer(nn.Module):
     def project(self, content: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.slots.project(content, ids)
 
-    def forward(self, hidden: torch.Tensor, logits: torch.Tensor, memory) -> torch.Tensor:
+    def forward(
+        self, hidden: torch.Tensor, logits: torch.Tensor, memory, tokens: torch.Tensor
+    ) -> torch.Tensor:
         """log p [B, T, V] (fp32) from the decoder's normed hidden states [B, T, D], its vocabulary
-        logits [B, T, V] and `project`'s (keys, ids)."""
-        copy = self.slots(hidden, logits, memory)
+        logits [B, T, V], `project`'s (keys, ids) and the tokens read at those positions [B, T]."""
+        copy = self.slots(hidden, logits, memory, tokens)
         head_log_p = F.log_softmax(logits.float(), dim=-1)
         empty = (memory[1] == self.slots.pad_id).all(-1)[:, None]
         gate = self.gate(hidden, head_log_p, copy).masked_fill(empty, float("-inf"))[..., None]

@@ -193,7 +193,7 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
         memory_kv = self.memory_kv(memory)
         hidden, aux = self.decoder(self.embedding(input_ids), positions, memory_kv, memory_mask)
-        return self.next_token_logits(hidden, memory_kv), aux
+        return self.next_token_logits(hidden, memory_kv, input_ids), aux
 
     def memory_kv(self, memory: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Memory cross-attention K/V of every decoder layer, projected once per turn, before the
@@ -205,15 +205,16 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
             memory_kv.append(self.pointer.project(memory[:, layers - 1], self.slot_ids(memory)))
         return memory_kv
 
-    def next_token_logits(self, hidden: torch.Tensor, memory_kv) -> torch.Tensor:
-        """[..., V] from the decoder's normed hidden states [..., D]: the vocabulary head, mixed
-        with copying from memory when `memory_kv` carries the pointer's entry."""
+    def next_token_logits(self, hidden: torch.Tensor, memory_kv, tokens: torch.Tensor) -> torch.Tensor:
+        """[..., V] from the decoder's normed hidden states [..., D] at the tokens `tokens` [...]:
+        the vocabulary head, mixed with copying from memory when `memory_kv` carries the
+        pointer's entry."""
         logits = self.lm_head(hidden)
         if memory_kv is None or len(memory_kv) == self.config.layers:
             return logits
         if hidden.dim() == 2:  # one position per row (decoding)
-            return self.pointer(hidden[:, None], logits[:, None], memory_kv[-1])[:, 0]
-        return self.pointer(hidden, logits, memory_kv[-1])
+            return self.pointer(hidden[:, None], logits[:, None], memory_kv[-1], tokens[:, None])[:, 0]
+        return self.pointer(hidden, logits, memory_kv[-1], tokens)
 
     def prompts(self, query_ids: TokenIds | Sequence[TokenIds], stm: torch.Tensor) -> list[list[int]]:
         queries = self._batch_args(query_ids, stm)

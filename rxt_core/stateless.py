@@ -41,7 +41,7 @@ class StatelessLM(PretrainedMixin, nn.Module):
         hidden, aux = self.decoder(self.embedding(input_ids), positions)
         return self.lm_head(hidden), aux
 
-    def next_token_logits(self, hidden: torch.Tensor, memory_kv=None) -> torch.Tensor:
+    def next_token_logits(self, hidden: torch.Tensor, memory_kv=None, tokens=None) -> torch.Tensor:
         """[..., V] from the decoder's normed hidden states (no memory to copy from)."""
         return self.lm_head(hidden)
 

@@ -7,7 +7,7 @@ from torch.nn import functional as F
 
 from rxt_core import ReactiveTransformer, SamplingParams, preset
 from rxt_core.generation import decode_step, prefill
-from rxt_core.memory_pointer import GATE_SCALE, id_rows, slot_ids
+from rxt_core.memory_pointer import FOLLOW_SCALE, GATE_SCALE, id_rows, slot_ids
 from rxt_core.stm_codec import decode_stm, encode_stm
 
 from .test_decoding import assert_incremental_decoding_matches_full_forward
@@ -245,3 +245,31 @@ def test_the_agreement_gate_starts_as_the_hidden_gate_and_shuts_on_picks_the_hea
     copy = torch.tensor([[[0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 1.0]]])  # the pointer picks token 3
     logit = agreeing.pointer.gate(torch.zeros(1, 2, model.config.dim), head_log_p, copy)
     torch.testing.assert_close(logit, GATE_SCALE * torch.tensor([[-4.0, 0.0]]))
+
+
+def follow_model(bonus: float) -> ReactiveTransformer:
+    """`pointer_model` with the follow bonus, FOLLOW_SCALE · β = `bonus`, and its gate open."""
+    from rxt_core.training.transplant import transplant
+
+    model = transplant(pointer_model(100.0), {"pointer_follows": True}).eval()
+    with torch.no_grad():
+        model.pointer.slots.follow.fill_(bonus / FOLLOW_SCALE)
+    return model
+
+
+def test_the_follow_bonus_copies_a_remembered_sequence_on_in_order():
+    """Memory holds 50 51 52 53 (kept in order): having read 50 the pointer says 51, then 52, 53;
+    without the bonus the same weights do not."""
+    remembered = torch.tensor([[50, 51, 52, 53]])
+    query = torch.tensor([[3, 40, 4, 50, 51, 52]])
+    for bonus, expected in ((20.0, True), (0.0, False)):
+        model = follow_model(bonus)
+        with torch.no_grad():
+            out, _ = model(query, written(model, remembered))
+        assert (out[0, 3:].argmax(-1).tolist() == [51, 52, 53]) == expected
+
+
+def test_incremental_decoding_matches_full_forward_with_the_follow_bonus():
+    model = follow_model(5.0)
+    ids = torch.randint(3, 40, (3, 10), generator=torch.Generator().manual_seed(3))  # 4 ([A], the prompts' last) too
+    assert_incremental_decoding_matches_full_forward(model, written(model, ids))

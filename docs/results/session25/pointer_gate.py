@@ -64,8 +64,8 @@ def main() -> None:
             stm = model.init_memory(len(chunk))
             for batch, source in zip(batches, sources, strict=True):
                 out, _ = model(batch.ids, stm)
-                hidden, logits, (keys, ids) = seen["args"]
-                copy = model.pointer.slots(hidden, logits, (keys, ids))
+                hidden, logits, (keys, ids), tokens = seen["args"]
+                copy = model.pointer.slots(hidden, logits, (keys, ids), tokens)
                 gate = torch.sigmoid(model.pointer.gate(hidden, logits.float().log_softmax(-1), copy))
                 pointed = copy.argmax(-1)  # the top token
                 target = batch.ids[:, 1:]
