@@ -271,5 +271,7 @@ def test_the_follow_bonus_copies_a_remembered_sequence_on_in_order():
 
 def test_incremental_decoding_matches_full_forward_with_the_follow_bonus():
     model = follow_model(5.0)
-    ids = torch.randint(3, 40, (3, 10), generator=torch.Generator().manual_seed(3))  # 4 ([A], the prompts' last) too
+    ids = torch.randint(
+        3, 40, (3, 10), generator=torch.Generator().manual_seed(3)
+    )  # 4 ([A], the prompts' last) too
     assert_incremental_decoding_matches_full_forward(model, written(model, ids))
