@@ -9,8 +9,8 @@
 # counts depend on the machine's speed; set them high to train for the full step counts instead).
 # Stage 4f (on dialogues with made-up values) runs a fixed 600 steps; 4g (the slot write), 4h, 4i and
 # 4j (the keep write) STAGE4G_SECONDS ... STAGE4J_SECONDS; 4k a fixed 1,000 steps; 4l
-# STAGE4L_SECONDS; 4m (spliced values), 4n, 4o, 4p and 4q (the memory pointer) a fixed 800, 600, 800,
-# 800 and 400 steps. VOCAB
+# STAGE4L_SECONDS; 4m (spliced values), 4n, 4o, 4p, 4q (the memory pointer) and 4r (its gate and
+# follow bonus alone) a fixed 800, 600, 800, 800, 400 and 200 steps. VOCAB
 # (2048) sets the tokenizer's size, and the model's with it (session 11: at 1024 the held-out values
 # stop arriving as rare fragments; session 12 trained it: unseen small-pool values are still not
 # copied, so 2048 stays; docs/training.md).
@@ -115,7 +115,7 @@ fi
     --seed 3 --out "$RUN/f-run" --data "$RUN/novel/train.jsonl" --init "$RUN/e-run/stage4-memory-aware/model" \
     --replay-depth 12 > "$RUN/stage4f.log" 2>&1
 [ -z "$BASELINE_PID" ] || wait "$BASELINE_PID"
-# Stages 4g-4q each train on 20,000 new dialogues in which 40% of the stated values are made up:
+# Stages 4g-4r each train on 20,000 new dialogues in which 40% of the stated values are made up:
 # late_stage NAME DATA_SEED INIT FLAGS... synthesises "$RUN/novel$DATA_SEED" if missing (with the
 # data flags in DATA_EXTRA, set before the stages that add some), trains into "$RUN/$NAME-run" from
 # INIT with the flags every such stage shares plus its own, logs to stage4$NAME.log.
@@ -193,7 +193,14 @@ late_stage q 34 "$RUN/p-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-
     --seed 35 --set memory_pointer=true --pointer-weight 1
 [ -f "$RUN/q-shifted/config.json" ] || "$PY" docs/results/session25/gate_shift.py \
     "$RUN/q-run/stage4-memory-aware/model" "$RUN/q-shifted" -2
-FINAL="$RUN/q-shifted"
+# Stage 4r: only the copy gate and a new follow bonus train (`--train-only`; every other weight is
+# 4q's), 200 steps at lr 1e-2 on another 20,000 (seed 36): the gate also reads how the head rates
+# the pointer's pick (`pointer_gate=agreement`) and the pointer favours the slot after the one
+# holding the token just read (`pointer_follows=true`) (session 26: docs/training.md "Session 26";
+# the bundled 4r is docs/results/session26/gate_retrain.sh's follow arm, same flags).
+late_stage r 36 "$RUN/q-shifted" "${RECIPE_4I[@]}" --keep-weight 1 --lr 1e-2 --steps 200 --seed 37 \
+    --set pointer_gate=agreement --set pointer_follows=true --train-only pointer.gate. pointer.slots.follow
+FINAL="$RUN/r-run/stage4-memory-aware/model"
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.
 rxt eval --model "$FINAL" --baseline "$RUN/run/baseline/model" \

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Session 26: retrain only the bundled 4q's copy gate (every other weight frozen: --train-only
-# pointer.gate.) for STEPS stage-4 steps with the arm's FLAGS, then rxt eval on the usual held-out
-# (seed 0), training-entity (seed 0) and second held-out (seed 1) dialogues. The other weights are
-# 4q's, so the comparison with 4q (shift -2) and its unshifted gate (session 25's round 6) is the
-# gate's alone. Arms run (THREADS=1 each when two run side by side):
-#   NAME=better     FLAGS="--pointer-weight 1 --gate-target better"                   THREADS=2
-#   NAME=agree_nll  FLAGS="--set pointer_gate=agreement"                              THREADS=1
-#   NAME=agree_better FLAGS="--set pointer_gate=agreement --pointer-weight 1 --gate-target better" THREADS=1
+# pointer.gate.) for STEPS (200) stage-4 steps at LR (1e-3) with the arm's FLAGS, then rxt eval on the
+# usual held-out (seed 0), training-entity (seed 0) and second held-out (seed 1) dialogues. The other
+# weights are 4q's, so the comparison with 4q (shift -2) and its unshifted gate (session 25's round 6)
+# is the gate's alone. THREADS=1 when two arms run side by side (their evals then run one by one).
+# The arms run (docs/training.md "Session 26"):
+#   NAME=better            FLAGS="--pointer-weight 1 --gate-target better"              THREADS=2
+#   NAME=agree_nll         FLAGS="--set pointer_gate=agreement"                         THREADS=1
+#   NAME=agree_better      FLAGS="--set pointer_gate=agreement --pointer-weight 1 --gate-target better" THREADS=1
+#   NAME=agree_nll_lr1e-2  LR=1e-2 FLAGS="--set pointer_gate=agreement"                 THREADS=1
+#   NAME=follow            LR=1e-2 THREADS=1 FLAGS="--set pointer_gate=agreement --set pointer_follows=true
+#                          --train-only pointer.gate. pointer.slots.follow"  (the later --train-only wins)
 # e.g. R=runs/s26 NAME=better FLAGS="--pointer-weight 1 --gate-target better" bash docs/results/session26/gate_retrain.sh
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
