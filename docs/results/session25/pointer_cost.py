@@ -1,6 +1,7 @@
-"""What the memory pointer costs per turn: the bundled model's weights with and without it (a
-model without the pointer gets it untrained: the cost does not depend on its weights), timed
-alternately in one run.
+"""What the memory pointer costs per turn: the bundled model's weights without it, with session
+25's pointer (gate from the hidden state only, no follow bonus) and with the bundled model's own
+(session 26: agreement gate and follow bonus), timed alternately in one run (a pointer a model
+lacks starts untrained: the cost does not depend on its weights).
 
 .venv/bin/python docs/results/session25/pointer_cost.py [--repeats 15] [--answer 32] [--batch 1]
 
@@ -58,11 +59,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     bundled = ReactiveTransformer.from_pretrained("models/rxt-nano").eval()
     plain = transplant(bundled, {"memory_pointer": False}).eval()
-    pointer = transplant(bundled, {"memory_pointer": True}).eval()
+    basic = {"memory_pointer": True, "pointer_gate": "hidden", "pointer_follows": False}
+    models = {"plain": plain, "pointer": transplant(bundled, basic).eval(), "bundled": bundled}
     g = torch.Generator().manual_seed(0)
     query = torch.randint(6, plain.config.vocab_size, (40,), generator=g).tolist()
     memories = {}
-    for name, model in (("plain", plain), ("pointer", pointer)):
+    for name, model in models.items():
         stm = model.init_memory(args.batch)
         with torch.inference_mode():  # fill every slot: keep all tokens of 13 turns
             hook = model.memory_attention.salience.register_forward_hook(
@@ -72,7 +74,6 @@ def main() -> None:
                 stm = model.update_memory(stm, [query] * args.batch, [query] * args.batch)
             hook.remove()
         memories[name] = stm
-    models = {"plain": plain, "pointer": pointer}
     times = {name: [] for name in models}
     for _ in range(2):  # warm-up
         for name, model in models.items():
@@ -83,11 +84,10 @@ def main() -> None:
     print(
         f"batch {args.batch}, {args.answer} answer tokens, {args.threads} thread(s), median of {args.repeats} (ms)"
     )
-    print(f"{'part':<16}{'plain':>10}{'pointer':>10}{'ratio':>8}")
+    print(f"{'part':<16}" + "".join(f"{name:>10}" for name in models) + f"{'ratios':>14}")
     for part in times["plain"][0]:
-        a = statistics.median(t[part] for t in times["plain"])
-        b = statistics.median(t[part] for t in times["pointer"])
-        print(f"{part:<16}{a:>10.2f}{b:>10.2f}{b / a:>8.2f}")
+        a, b, c = (statistics.median(t[part] for t in times[name]) for name in models)
+        print(f"{part:<16}{a:>10.2f}{b:>10.2f}{c:>10.2f}{b / a:>7.2f}{c / a:>7.2f}")
 
 
 if __name__ == "__main__":
