@@ -79,6 +79,12 @@ class MemoryAwareStage:
         self.lengths = [len(d) for d in dialogues]
         if cfg.pointer_weight and model.pointer is None:
             raise ValueError("--pointer-weight needs a memory pointer model (--set memory_pointer=true)")
+        names = [name for name, _ in model.named_parameters()]
+        unknown = [prefix for prefix in cfg.train_only if not any(n.startswith(prefix) for n in names)]
+        if unknown:  # a typo would otherwise freeze the whole model and train nothing
+            raise ValueError(
+                f"--train-only {unknown[0]!r} names no parameter of the model (e.g. 'pointer.gate.')"
+            )
 
     def modules(self) -> dict[str, nn.Module]:
         return {"model": self.model}

@@ -218,3 +218,22 @@ def test_copy_and_recall_weights_reach_their_stages(tmp_path):
     assert (default.joint.copy_weight, default.memory_aware.recall_weight) == (1.0, 1.0)  # plain means
     with pytest.raises(ValueError, match="recall_weight"):
         train_cli.build_jobs(train_cli.parser().parse_args([*argv, "--recall-weight", "0.5"]))
+
+
+def test_gate_target_and_train_only_reach_stage_four(tmp_path):
+    """What session 26's gate retraining passed: the later --train-only wins, and both default off."""
+    argv = ["--stage", "4", "--data", "d.jsonl", "--tokenizer", "t.json", "--out", str(tmp_path)]
+    extra = [
+        "--gate-target",
+        "better",
+        "--train-only",
+        "pointer.gate.",
+        "--train-only",
+        "pointer.gate.",
+        "pointer.slots.follow",
+    ]
+    (job,) = train_cli.build_jobs(train_cli.parser().parse_args([*argv, *extra]))
+    assert job.memory_aware.gate_target == "better"
+    assert job.memory_aware.train_only == ("pointer.gate.", "pointer.slots.follow")
+    (default,) = train_cli.build_jobs(train_cli.parser().parse_args(argv))
+    assert (default.memory_aware.gate_target, default.memory_aware.train_only) == ("values", ())

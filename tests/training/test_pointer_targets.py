@@ -144,3 +144,11 @@ def test_train_only_leaves_every_other_parameter_as_it_was(pointer_config, token
     train(MemoryAwareStage(model, token_dialogues, cfg, memory_cfg), cfg, Runtime(tmp_path, progress=False))
     moved = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
     assert moved == {"pointer.gate.weight", "pointer.gate.bias"}
+
+
+def test_train_only_refuses_a_prefix_that_names_no_parameter(pointer_config, token_dialogues):
+    model = ReactiveTransformer(pointer_config)
+    with pytest.raises(ValueError, match="pointr.gate."):
+        MemoryAwareStage(
+            model, token_dialogues, LoopConfig(steps=1), MemoryAwareConfig(train_only=("pointr.gate.",))
+        )
