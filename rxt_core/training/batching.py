@@ -77,6 +77,11 @@ class TokenBatch:
     def token_count(self) -> int:
         return int(self.mask.sum())
 
+    def written(self, new_stm: torch.Tensor, stm: torch.Tensor) -> torch.Tensor:
+        """The memory after this turn: `new_stm` [B, L, S, D] where a row holds a real turn, `stm`
+        where its dialogue has already ended (a finished dialogue's memory must not change)."""
+        return torch.where(self.present[:, None, None, None], new_stm, stm)
+
 
 def pad_rows(rows: Sequence[list[int]], spans: Sequence[tuple[int, int]], pad_id: int) -> TokenBatch:
     """Pad `rows`; `spans[b] = (start, end)`: row b's tokens at start..end-1 are loss targets."""

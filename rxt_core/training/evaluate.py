@@ -114,7 +114,7 @@ def _teacher_forced_rxt(
         logits, _ = model(batch.ids, stm)
         _add(result, logits, batch)
         new = model.write_memory(stm, batch.ids, batch.mask)
-        stm = torch.where(batch.present[:, None, None, None], new, stm)
+        stm = batch.written(new, stm)
 
 
 def _teacher_forced_stateless(model: StatelessLM, dialogues: list[TokenDialogue], result: EvalResult) -> None:

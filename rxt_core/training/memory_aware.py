@@ -212,7 +212,7 @@ class MemoryAwareStage:
                         window = window + self.cfg.overlap_weight * overlap / (turns - 1)
                         overlap_total += float(overlap.detach()) / (turns - 1)
                     previous_write = write
-                stm = torch.where(batch.present[:, None, None, None], new, stm)
+                stm = batch.written(new, stm)
                 tokens += batch.token_count
         if window.requires_grad:
             window.backward()

@@ -78,5 +78,5 @@ class MemoryPretrainStage:
             total += float(loss.detach()) * turns
             counted += 1
             tokens += 2 * batch.token_count
-            stm = torch.where(batch.present[:, None, None, None], new.detach(), stm)
+            stm = batch.written(new.detach(), stm)
         return StepResult(total / counted, tokens)

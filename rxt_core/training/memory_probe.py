@@ -187,7 +187,7 @@ def probe_memory(
                 result.other_correct += int(correct)
                 result.value_tokens += recalled.target_count
             new = model.write_memory(stm, batch.ids, batch.mask)
-            stm = torch.where(batch.present[:, None, None, None], new, stm)
+            stm = batch.written(new, stm)
     model.train(was_training)
     return result
 

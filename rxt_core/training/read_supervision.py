@@ -198,7 +198,7 @@ def teacher_forced_reads(
                 reads._reads.clear()
                 new = model.write_memory(stm, batch.ids, batch.mask)
                 reads.written(batch.present)
-                stm = torch.where(batch.present[:, None, None, None], new, stm)
+                stm = batch.written(new, stm)
 
 
 def recording_reads(model: ReactiveTransformer) -> contextlib.AbstractContextManager[list[list[tuple]]]:

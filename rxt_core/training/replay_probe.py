@@ -106,7 +106,7 @@ def recall_first_guesses(
                             start + r, s, int(predicted[r, first - 1]), int(batch.ids[r, first])
                         )
                 new = model.write_memory(stm, batch.ids, batch.mask)
-                stm = torch.where(batch.present[:, None, None, None], new, stm)
+                stm = batch.written(new, stm)
     finally:
         model.train(was_training)
 
@@ -117,7 +117,7 @@ def _probe_chunk(model, chunk, tokenizer, lags, counts: Counts) -> None:
     stms = [model.init_memory(len(chunk))]  # stms[t]: after writing turns 0..t-1
     for batch in batches:
         new = model.write_memory(stms[-1], batch.ids, batch.mask)
-        stms.append(torch.where(batch.present[:, None, None, None], new, stms[-1]))
+        stms.append(batch.written(new, stms[-1]))
     for s, batch in enumerate(batches):
         here = {b: d[s] for b, d in enumerate(chunk) if s < len(d)}
         stated = {b: p for b, turn in here.items() if (p := stated_positions(turn, tokenizer))}

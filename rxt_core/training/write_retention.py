@@ -98,7 +98,7 @@ def _keep_factors(
             new = model.write_memory(stm, batch.ids, batch.mask)
             keeps.append(1 - writes.pop().float())
             present.append(batch.present)
-            stm = torch.where(batch.present[:, None, None, None], new, stm)
+            stm = batch.written(new, stm)
     return keeps, present
 
 

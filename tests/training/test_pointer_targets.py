@@ -79,9 +79,7 @@ def _pointer_finds_values(model, dialogues) -> dict[str, float]:
                 gate_elsewhere + float(gate[elsewhere].sum()),
             )
             others += int(elsewhere.sum())
-            stm = torch.where(
-                batch.present[:, None, None, None], model.write_memory(stm, batch.ids, batch.mask), stm
-            )
+            stm = batch.written(model.write_memory(stm, batch.ids, batch.mask), stm)
     assert total > 0
     return {
         "top": right / total,

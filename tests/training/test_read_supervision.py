@@ -105,7 +105,7 @@ def test_the_keep_ledger_names_the_slot_every_kept_token_sits_in(threshold, keep
         for batch in batches:
             new = model.write_memory(stm, batch.ids, batch.mask)
             reads.written(batch.present)
-            stm = torch.where(batch.present[:, None, None, None], new, stm)
+            stm = batch.written(new, stm)
         slots, filled = keep_config.stm_slots, []
         for row in range(len(dialogues)):
             named = []

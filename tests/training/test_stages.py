@@ -170,9 +170,7 @@ def _nll_by_kind(model, dialogues, config) -> tuple[float, float]:
             for kind, select in enumerate((r, batch.targets & ~r)):
                 sums[kind] += float(nll[select].sum())
                 counts[kind] += int(select.sum())
-            stm = torch.where(
-                batch.present[:, None, None, None], model.write_memory(stm, batch.ids, batch.mask), stm
-            )
+            stm = batch.written(model.write_memory(stm, batch.ids, batch.mask), stm)
     return sums[0] / counts[0], sums[1] / counts[1]
 
 

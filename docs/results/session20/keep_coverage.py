@@ -70,7 +70,7 @@ def main(model_dir: str, data: str, threads: str = "1", batch_size: int = 32) ->
                     counts["stated kept"] += bool((order[r][kept[r]] == span[0]).any())
             positions = torch.arange(batch.ids.shape[1]).expand_as(batch.ids)
             new = model.memory_attention(stm, encoded, positions, batch.mask)
-            stm = torch.where(batch.present[:, None, None, None], new, stm)
+            stm = batch.written(new, stm)
             held = torch.where(batch.present[:, None], moved, held)
     print(
         f"{data}: {counts['kept'] / counts['writes']:.1f} tokens kept per turn; stated values' first "

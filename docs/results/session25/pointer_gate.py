@@ -80,7 +80,7 @@ def main() -> None:
                     t["vocab_top"] += float((logits[:, :-1].argmax(-1) == target)[where].sum())
                     t["mixed_top"] += float((out[:, :-1].argmax(-1) == target)[where].sum())
                 new = model.write_memory(stm, batch.ids, batch.mask)
-                stm = torch.where(batch.present[:, None, None, None], new, stm)
+                stm = batch.written(new, stm)
     report = {
         kind: {
             "tokens": int(t["tokens"]),
