@@ -62,6 +62,7 @@ from .loop import StepResult
 from .losses import next_token_nll, weighted_next_token_nll
 from .pointer_targets import better_than_head, gate_loss, held_values, pointer_loss, recording_pointer
 from .read_supervision import ReadSupervision
+from .transplant import check_prefixes
 from .write_retention import recording_writes
 
 
@@ -79,12 +80,7 @@ class MemoryAwareStage:
         self.lengths = [len(d) for d in dialogues]
         if cfg.pointer_weight and model.pointer is None:
             raise ValueError("--pointer-weight needs a memory pointer model (--set memory_pointer=true)")
-        names = [name for name, _ in model.named_parameters()]
-        unknown = [prefix for prefix in cfg.train_only if not any(n.startswith(prefix) for n in names)]
-        if unknown:  # a typo would otherwise freeze the whole model and train nothing
-            raise ValueError(
-                f"--train-only {unknown[0]!r} names no parameter of the model (e.g. 'pointer.gate.')"
-            )
+        check_prefixes(model, cfg.train_only, "--train-only", "pointer.gate.")  # else: trains nothing
 
     def modules(self) -> dict[str, nn.Module]:
         return {"model": self.model}

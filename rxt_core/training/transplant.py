@@ -16,17 +16,22 @@ from ..model import ReactiveTransformer
 log = logging.getLogger(__name__)
 
 
+def check_prefixes(model: ReactiveTransformer, prefixes, flag: str, example: str) -> None:
+    """ValueError naming the first of `prefixes` that starts no parameter name of `model`: a
+    typo would otherwise select nothing, silently."""
+    names = list(model.state_dict())
+    unknown = [prefix for prefix in prefixes if not any(n.startswith(prefix) for n in names)]
+    if unknown:
+        raise ValueError(f"{flag} {unknown[0]!r} names no parameter of the model (e.g. {example!r})")
+
+
 def transplant(
     model: ReactiveTransformer, overrides: dict, reinit: list[str] | tuple[str, ...] = ()
 ) -> ReactiveTransformer:
     """`model` rebuilt with `overrides` applied to its config; parameters named with a prefix in
     `reinit`, or whose name or shape the new config does not have, keep their fresh init.
     Returns `model` itself when nothing changes."""
-    unknown = [prefix for prefix in reinit if not any(n.startswith(prefix) for n in model.state_dict())]
-    if unknown:
-        raise ValueError(
-            f"--reinit {unknown[0]!r} names no parameter of the model (e.g. 'memory_attention.')"
-        )
+    check_prefixes(model, reinit, "--reinit", "memory_attention.")
     config = RxTConfig.model_validate({**model.config.model_dump(), **overrides})
     if config == model.config and not reinit:
         return model

@@ -150,3 +150,21 @@ def test_train_only_refuses_a_prefix_that_names_no_parameter(pointer_config, tok
         MemoryAwareStage(
             model, token_dialogues, LoopConfig(steps=1), MemoryAwareConfig(train_only=("pointr.gate.",))
         )
+
+
+def test_gate_target_better_reaches_the_gate_loss(pointer_config, token_dialogues, tmp_path):
+    """The same model and batch, the gate told "held values" or c/(c+h): the first step's gate
+    loss (measured before any update) differs only because the target does."""
+    losses = {}
+    for target in ("values", "better"):
+        torch.manual_seed(0)
+        model = ReactiveTransformer(pointer_config)
+        cfg = LoopConfig(steps=1, batch_size=8, lr=1e-3, warmup_steps=1, log_every=100)
+        memory_cfg = MemoryAwareConfig(pointer_weight=1.0, gate_target=target)
+        state = train(
+            MemoryAwareStage(model, token_dialogues, cfg, memory_cfg),
+            cfg,
+            Runtime(tmp_path / target, progress=False),
+        )
+        losses[target] = state.history[0]["gate_loss"]
+    assert losses["better"] != pytest.approx(losses["values"], rel=1e-3), losses
