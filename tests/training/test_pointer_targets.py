@@ -89,6 +89,17 @@ def _pointer_finds_values(model, dialogues) -> dict[str, float]:
     }
 
 
+def _trained(pointer_config, token_dialogues, out, memory_cfg, steps, lr=1e-2, batch_size=8):
+    """A seeded tiny pointer model after `steps` stage-4 steps with `memory_cfg`; and its state."""
+    torch.manual_seed(0)
+    model = ReactiveTransformer(pointer_config)
+    cfg = LoopConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=1, log_every=100)
+    state = train(
+        MemoryAwareStage(model, token_dialogues, cfg, memory_cfg), cfg, Runtime(out, progress=False)
+    )
+    return model, state
+
+
 def test_pointer_weight_teaches_the_pointer_where_the_values_are(pointer_config, token_dialogues, tmp_path):
     """Trained the same (keep supervision on, so the values are kept), the supervised pointer
     points at the recalled names and pets, is sure of it, and its gate opens there and stays shut
@@ -96,15 +107,8 @@ def test_pointer_weight_teaches_the_pointer_where_the_values_are(pointer_config,
     prior, far less sure."""
     found = {}
     for weight in (0.0, 1.0):
-        torch.manual_seed(0)
-        model = ReactiveTransformer(pointer_config)
-        cfg = LoopConfig(steps=40, batch_size=8, lr=1e-2, warmup_steps=1, log_every=100)
         memory_cfg = MemoryAwareConfig(keep_weight=1.0, pointer_weight=weight)
-        state = train(
-            MemoryAwareStage(model, token_dialogues, cfg, memory_cfg),
-            cfg,
-            Runtime(tmp_path / str(weight), progress=False),
-        )
+        model, state = _trained(pointer_config, token_dialogues, tmp_path / str(weight), memory_cfg, steps=40)
         assert all(("pointer_top" in h) == bool(weight) for h in state.history)
         found[weight] = _pointer_finds_values(model.eval(), token_dialogues)
     told, untold = found[1.0], found[0.0]
@@ -135,11 +139,9 @@ def test_the_better_gate_target_is_the_pointers_share_of_the_target_token():
 def test_train_only_leaves_every_other_parameter_as_it_was(pointer_config, token_dialogues, tmp_path):
     """--train-only pointer.gate.: the gate's two parameters move, not one weight elsewhere."""
     torch.manual_seed(0)
-    model = ReactiveTransformer(pointer_config)
-    before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    cfg = LoopConfig(steps=3, batch_size=4, lr=1e-2, warmup_steps=1, log_every=100)
+    before = {name: p.detach().clone() for name, p in ReactiveTransformer(pointer_config).named_parameters()}
     memory_cfg = MemoryAwareConfig(pointer_weight=1.0, gate_target="better", train_only=("pointer.gate.",))
-    train(MemoryAwareStage(model, token_dialogues, cfg, memory_cfg), cfg, Runtime(tmp_path, progress=False))
+    model, _ = _trained(pointer_config, token_dialogues, tmp_path, memory_cfg, steps=3, batch_size=4)
     moved = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
     assert moved == {"pointer.gate.weight", "pointer.gate.bias"}
 
@@ -157,14 +159,7 @@ def test_gate_target_better_reaches_the_gate_loss(pointer_config, token_dialogue
     loss (measured before any update) differs only because the target does."""
     losses = {}
     for target in ("values", "better"):
-        torch.manual_seed(0)
-        model = ReactiveTransformer(pointer_config)
-        cfg = LoopConfig(steps=1, batch_size=8, lr=1e-3, warmup_steps=1, log_every=100)
         memory_cfg = MemoryAwareConfig(pointer_weight=1.0, gate_target=target)
-        state = train(
-            MemoryAwareStage(model, token_dialogues, cfg, memory_cfg),
-            cfg,
-            Runtime(tmp_path / target, progress=False),
-        )
+        _, state = _trained(pointer_config, token_dialogues, tmp_path / target, memory_cfg, steps=1)
         losses[target] = state.history[0]["gate_loss"]
     assert losses["better"] != pytest.approx(losses["values"], rel=1e-3), losses
