@@ -113,8 +113,9 @@ class RxTConfig(BaseModel):
     # token from memory by pointing at its slot (memory_pointer.py)
     memory_pointer: bool = False
     # what the pointer's copy gate reads: "hidden", the decoder's hidden state only; "agreement",
-    # also how the vocabulary head rates the pointer's pick (memory_pointer.CopyGate)
-    pointer_gate: Literal["hidden", "agreement"] = "hidden"
+    # also how the vocabulary head rates the pointer's pick; "agreement+follow", also how much of
+    # the pointer's choice the follow bonus made (needs pointer_follows; memory_pointer.CopyGate)
+    pointer_gate: Literal["hidden", "agreement", "agreement+follow"] = "hidden"
     # the pointer also favours the slot after one holding the token just read (memory_pointer.py's
     # SlotPointer): kept tokens sit in their order, so a copied value goes on where it went on
     pointer_follows: bool = False
@@ -154,6 +155,8 @@ class RxTConfig(BaseModel):
                 f"memory_pointer needs memory_write 'keep' (a {self.memory_write!r} write mixes "
                 "tokens in a slot, so a slot has no one token to copy)"
             )
+        if self.pointer_gate == "agreement+follow" and not self.pointer_follows:
+            raise ValueError("pointer_gate 'agreement+follow' reads the follow bonus: set pointer_follows")
         if self.memory_pointer and (self.vocab_size - 1).bit_length() > self.dim:
             raise ValueError(f"memory_pointer spells token ids in binary: dim ({self.dim}) is too small")
         if self.head_dim % 2:

@@ -102,22 +102,27 @@ class SlotPointer(nn.Module):
 
     def forward(
         self, hidden: torch.Tensor, logits: torch.Tensor, memory, tokens: torch.Tensor
-    ) -> torch.Tensor:
-        """[B, T, V] fp32: per position, the pointer's probability of each token (all zeros where
-        the memory is empty) from the normed hidden states [B, T, D], the vocabulary logits
-        [B, T, V], `project`'s output and the tokens read at those positions [B, T]."""
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per position, the pointer's probability of each token [B, T, V] fp32 (all zeros where
+        the memory is empty), and how much of it went to slots the follow bonus favoured [B, T]
+        (zeros without `pointer_follows`), from the normed hidden states [B, T, D], the vocabulary
+        logits [B, T, V], `project`'s output and the tokens read at those positions [B, T]."""
         keys, ids = memory
         slot_ids = ids[:, None, :].expand(-1, hidden.shape[1], -1)  # [B, T, S]
         match = self.query(hidden) @ keys.transpose(-1, -2) / math.sqrt(keys.shape[-1])
         scores = logits.gather(-1, slot_ids).float() + match.float()
+        follows = None
         if self.follow is not None:
             before = F.pad(ids[:, :-1], (1, 0), value=self.pad_id)  # [B, S]: the previous slot's id
             follows = (before[:, None, :] == tokens[..., None]) & (tokens != self.pad_id)[..., None]
             scores = scores + FOLLOW_SCALE * self.follow.float() * follows
         scores = scores.masked_fill((ids == self.pad_id)[:, None, :], float("-inf"))
         attention = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # an empty memory points nowhere
+        followed = (
+            attention.new_zeros(attention.shape[:2]) if follows is None else (attention * follows).sum(-1)
+        )
         copy = attention.new_zeros((*attention.shape[:2], self.vocab_size))
-        return copy.scatter_add_(-1, slot_ids, attention)
+        return copy.scatter_add_(-1, slot_ids, attention), followed
 
 
 class CopyGate(nn.Module):
@@ -132,17 +137,27 @@ class CopyGate(nn.Module):
     right from one that is wrong. Opened at a value's first token it also copied wrong slots (the
     fix was session 25's shift, -2 on the logit, shutting it everywhere); opened at values under a
     target that knows when the pointer is right, it copied on past a value's end ("snookeren",
-    "855"), where the head is sure of the next token and the pointer's pick is one it rates low."""
+    "855"), where the head is sure of the next token and the pointer's pick is one it rates low.
+    `pointer_gate="agreement+follow"` (session 27) also reads the pointer's mass on slots the follow
+    bonus favoured, times a weight starting at 0. Why: 4r's misses still copy past a value's end
+    ("enchiladasas", "853", "Dublina": 15% of them) where the pointer, following the run the value
+    was kept in, points at the token after it ("." mostly), but the head rates that low, so the
+    agreement gate shuts; going on along a remembered run is when the pointer is most likely right."""
 
     def __init__(self, config: RxTConfig):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(config.dim))
         self.bias = nn.Parameter(torch.tensor(GATE_INIT_BIAS / GATE_SCALE))
-        self.agreement = nn.Parameter(torch.zeros(2)) if config.pointer_gate == "agreement" else None
+        agreement = config.pointer_gate in ("agreement", "agreement+follow")
+        self.agreement = nn.Parameter(torch.zeros(2)) if agreement else None
+        self.follow = nn.Parameter(torch.zeros(())) if config.pointer_gate == "agreement+follow" else None
 
-    def forward(self, hidden: torch.Tensor, head_log_p: torch.Tensor, copy: torch.Tensor) -> torch.Tensor:
-        """From the normed hidden states [B, T, D], the head's log-probabilities [B, T, V] and the
-        pointer's probabilities [B, T, V] (read, not trained through)."""
+    def forward(
+        self, hidden: torch.Tensor, head_log_p: torch.Tensor, copy: torch.Tensor, followed: torch.Tensor
+    ) -> torch.Tensor:
+        """From the normed hidden states [B, T, D], the head's log-probabilities [B, T, V], the
+        pointer's probabilities [B, T, V] and its mass on followed slots [B, T] (the last three
+        read, not trained through)."""
         logit = hidden.float() @ self.weight.float() + self.bias.float()
         if self.agreement is not None:
             with torch.no_grad():
@@ -150,6 +165,8 @@ class CopyGate(nn.Module):
                 below_best = head_log_p.gather(-1, pick) - head_log_p.max(-1, keepdim=True).values
                 features = torch.cat([below_best.clamp_min(-20), chance.clamp_min(1e-9).log()], -1)
             logit = logit + features @ self.agreement.float()
+        if self.follow is not None:
+            logit = logit + followed.detach() * self.follow.float()
         return GATE_SCALE * logit
 
 
@@ -167,10 +184,10 @@ class MemoryPointer(nn.Module):
     ) -> torch.Tensor:
         """log p [B, T, V] (fp32) from the decoder's normed hidden states [B, T, D], its vocabulary
         logits [B, T, V], `project`'s (keys, ids) and the tokens read at those positions [B, T]."""
-        copy = self.slots(hidden, logits, memory, tokens)
+        copy, followed = self.slots(hidden, logits, memory, tokens)
         head_log_p = F.log_softmax(logits.float(), dim=-1)
         empty = (memory[1] == self.slots.pad_id).all(-1)[:, None]
-        gate = self.gate(hidden, head_log_p, copy).masked_fill(empty, float("-inf"))[..., None]
+        gate = self.gate(hidden, head_log_p, copy, followed).masked_fill(empty, float("-inf"))[..., None]
         log_gate, log_rest = F.logsigmoid(gate), F.logsigmoid(-gate)  # log g, log (1 - g)
         from_vocab = head_log_p + log_rest
         from_memory = copy.clamp_min(1e-30).log() + log_gate  # clamp: no 0 * inf gradients

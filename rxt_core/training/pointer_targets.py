@@ -40,7 +40,7 @@ def recording_pointer(model: ReactiveTransformer) -> Iterator[dict]:
     latest: dict = {}
     hooks = [
         model.pointer.slots.register_forward_hook(
-            lambda _m, args, out: latest.update(copy=out, head=args[1], ids=args[2][1])
+            lambda _m, args, out: latest.update(copy=out[0], head=args[1], ids=args[2][1])
         ),
         model.pointer.gate.register_forward_hook(lambda _m, _args, out: latest.update(gate=out)),
     ]

@@ -243,7 +243,7 @@ def test_the_agreement_gate_starts_as_the_hidden_gate_and_shuts_on_picks_the_hea
         agreeing.pointer.gate.agreement.copy_(torch.tensor([1.0, 0.0]))
     head_log_p = torch.log_softmax(torch.tensor([[[4.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 4.0]]]), -1)
     copy = torch.tensor([[[0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 1.0]]])  # the pointer picks token 3
-    logit = agreeing.pointer.gate(torch.zeros(1, 2, model.config.dim), head_log_p, copy)
+    logit = agreeing.pointer.gate(torch.zeros(1, 2, model.config.dim), head_log_p, copy, torch.zeros(1, 2))
     torch.testing.assert_close(logit, GATE_SCALE * torch.tensor([[-4.0, 0.0]]))
 
 
@@ -269,9 +269,50 @@ def test_the_follow_bonus_copies_a_remembered_sequence_on_in_order():
         assert (out[0, 3:].argmax(-1).tolist() == [51, 52, 53]) == expected
 
 
-def test_incremental_decoding_matches_full_forward_with_the_follow_bonus():
-    model = follow_model(5.0)
+def test_incremental_decoding_matches_full_forward_with_the_follow_bonus_and_gate():
+    from rxt_core.training.transplant import transplant
+
+    model = transplant(follow_model(5.0), {"pointer_gate": "agreement+follow"}).eval()
+    with torch.no_grad():  # a half-open gate that reads all it can
+        model.pointer.gate.bias.zero_()
+        model.pointer.gate.agreement.fill_(0.5)
+        model.pointer.gate.follow.fill_(1.0)
     ids = torch.randint(
         3, 40, (3, 10), generator=torch.Generator().manual_seed(3)
     )  # 4 ([A], the prompts' last) too
     assert_incremental_decoding_matches_full_forward(model, written(model, ids))
+
+
+def test_the_follow_gate_needs_the_follow_bonus():
+    with pytest.raises(ValueError, match="set pointer_follows"):
+        preset(
+            "tiny", memory_write="keep", memory_attention="simple", memory_pointer=True,
+            pointer_gate="agreement+follow",
+        )  # fmt: skip
+
+
+def test_the_follow_gate_starts_unchanged_and_opens_only_where_the_pointer_follows_a_run():
+    """A gate that also reads the pointer's mass on followed slots ("agreement+follow"),
+    transplanted into a follow model, changes nothing until it learns; then it opens where the
+    pointer goes on along a remembered run (having read 50, towards the slot holding 51) and
+    nowhere else (no slot follows a 3, 40 or 4)."""
+    from rxt_core.training.transplant import transplant
+
+    model = transplant(pointer_model(), {"pointer_follows": True}).eval()
+    with torch.no_grad():
+        model.pointer.slots.follow.fill_(20.0 / FOLLOW_SCALE)
+    gating = transplant(model, {"pointer_gate": "agreement+follow"}).eval()
+    query, stm = torch.tensor([[3, 40, 4, 50]]), written(model, torch.tensor([[50, 51, 52, 53]]))
+    logits = {}
+    gating.pointer.gate.register_forward_hook(lambda _m, _args, out: logits.update(gate=out))
+    with torch.no_grad():
+        before = gating(query, stm)[0]
+        torch.testing.assert_close(before, model(query, stm)[0])
+        shut = logits["gate"].clone()
+        gating.pointer.gate.follow.fill_(1.0)
+        after = gating(query, stm)[0]
+    opened = (logits["gate"] - shut)[0] / GATE_SCALE  # = the mass on followed slots
+    assert opened[:3].tolist() == [0.0, 0.0, 0.0]
+    assert opened[3] > 0.9
+    torch.testing.assert_close(after[0, :3], before[0, :3])
+    assert after[0, 3, 51] > before[0, 3, 51]
