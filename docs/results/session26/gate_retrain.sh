@@ -11,10 +11,14 @@
 #   NAME=agree_nll_lr1e-2  LR=1e-2 FLAGS="--set pointer_gate=agreement"                 THREADS=1
 #   NAME=follow            LR=1e-2 THREADS=1 FLAGS="--set pointer_gate=agreement --set pointer_follows=true
 #                          --train-only pointer.gate. pointer.slots.follow"  (the later --train-only wins)
+#   NAME=follow_gate       (session 27) LR=1e-2 THREADS=1 INIT=runs/4q (4q: git show 3bcaf46:models/rxt-nano/...)
+#                          FLAGS="--set pointer_gate=agreement+follow --set pointer_follows=true
+#                          --train-only pointer.gate. pointer.slots.follow"  (the follow arm + the gate's follow feature)
+# INIT is the model retrained: models/rxt-nano, which was 4q when session 26 ran this (4r since).
 # e.g. R=runs/s26 NAME=better FLAGS="--pointer-weight 1 --gate-target better" bash docs/results/session26/gate_retrain.sh
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
-R=${R:-runs/s26} NAME=${NAME:?} THREADS=${THREADS:-2}
+R=${R:-runs/s26} NAME=${NAME:?} THREADS=${THREADS:-2} INIT=${INIT:-models/rxt-nano}
 read -ra flags <<< "${FLAGS:-}"
 export OMP_NUM_THREADS=1 RAY_AUTH_MODE=disabled
 rxt() { .venv/bin/python -m rxt_cli.main "$@"; }
@@ -23,7 +27,7 @@ rxt() { .venv/bin/python -m rxt_cli.main "$@"; }
 [ -f $R/data/train.jsonl ] || rxt data synth --out $R/data --train 20000 --heldout 0 --seed 36 --novel-values 0.4 \
     --spliced-values 0.5 --spliced-phrases 0.5 --open-values 0.6
 out=$R/$NAME model=$R/$NAME/stage4-memory-aware/model
-[ -f $model/config.json ] || rxt train --stage 4 --out $out --data $R/data/train.jsonl --init models/rxt-nano \
+[ -f $model/config.json ] || rxt train --stage 4 --out $out --data $R/data/train.jsonl --init $INIT \
     --tokenizer models/rxt-nano/tokenizer.json --resume --no-progress --log-every 10 --threads $THREADS \
     --batch-size 16 --lr ${LR:-1e-3} --warmup-steps 10 --bptt-turns 0 --replay-depth 12 --checkpoint-every 25 \
     --steps ${STEPS:-200} --seed 37 --recall-weight 4 --replay-weight 0.3 --keep-weight 1 \
