@@ -119,6 +119,9 @@ class RxTConfig(BaseModel):
     # the pointer also favours the slot after one holding the token just read (memory_pointer.py's
     # SlotPointer): kept tokens sit in their order, so a copied value goes on where it went on
     pointer_follows: bool = False
+    # the follow bonus also depends on where the decoder is (β + w · h): following a run is right
+    # inside a value and misleading where the answer's phrasing matches another fact's statement
+    pointer_follow_context: bool = False
     # the slot write's allocation logits are multiplied by this: > 1 hands each token's attention
     # to fewer slots, so a slot holds fewer tokens (session 19: 2 gave +1-2 points of recall at eval
     # alone, but -8 when trained 45 min from the bundled model; docs/training.md)
@@ -157,6 +160,8 @@ class RxTConfig(BaseModel):
             )
         if self.pointer_gate == "agreement+follow" and not self.pointer_follows:
             raise ValueError("pointer_gate 'agreement+follow' reads the follow bonus: set pointer_follows")
+        if self.pointer_follow_context and not self.pointer_follows:
+            raise ValueError("pointer_follow_context scales the follow bonus: set pointer_follows")
         if self.memory_pointer and (self.vocab_size - 1).bit_length() > self.dim:
             raise ValueError(f"memory_pointer spells token ids in binary: dim ({self.dim}) is too small")
         if self.head_dim % 2:

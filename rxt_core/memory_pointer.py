@@ -85,7 +85,11 @@ class SlotPointer(nn.Module):
     predecessor slot holds the token just read (β starts at 0). Why: a turn's kept tokens sit in
     their order, so the next token of a value being copied is in the slot after the last one
     copied, but the match term has no notion of order: 4q spelled held-out values by jumping
-    between their tokens ("yelloward yellow" for "mustard yellow", "coastal pathal")."""
+    between their tokens ("yelloward yellow" for "mustard yellow", "coastal pathal").
+    `pointer_follow_context` (session 27) makes the bonus FOLLOW_SCALE · (β + w · h), w starting at
+    0. Why: 4r's wrong values mostly start where the answer's phrasing runs on into another fact's
+    statement ("Your boss's name is" -> the slot after "is" in "my neighbour's name is Vedis"):
+    following is right inside a value, not at its first token, and h knows which of the two it is."""
 
     def __init__(self, config: RxTConfig):
         super().__init__()
@@ -94,6 +98,7 @@ class SlotPointer(nn.Module):
         self.key_norm = RMSNorm(config.dim, config.norm_eps)
         self.key = nn.Linear(config.dim, config.dim, bias=False)
         self.follow = nn.Parameter(torch.zeros(())) if config.pointer_follows else None
+        self.follow_context = nn.Parameter(torch.zeros(config.dim)) if config.pointer_follow_context else None
 
     def project(self, content: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Once per turn, like the decoder's memory K/V: the slots' keys [B, S, D] from the last
@@ -115,7 +120,10 @@ class SlotPointer(nn.Module):
         if self.follow is not None:
             before = F.pad(ids[:, :-1], (1, 0), value=self.pad_id)  # [B, S]: the previous slot's id
             follows = (before[:, None, :] == tokens[..., None]) & (tokens != self.pad_id)[..., None]
-            scores = scores + FOLLOW_SCALE * self.follow.float() * follows
+            strength = self.follow.float()
+            if self.follow_context is not None:
+                strength = strength + (hidden.float() @ self.follow_context.float())[..., None]
+            scores = scores + FOLLOW_SCALE * strength * follows
         scores = scores.masked_fill((ids == self.pad_id)[:, None, :], float("-inf"))
         attention = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # an empty memory points nowhere
         followed = (

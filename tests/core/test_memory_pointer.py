@@ -269,14 +269,16 @@ def test_the_follow_bonus_copies_a_remembered_sequence_on_in_order():
         assert (out[0, 3:].argmax(-1).tolist() == [51, 52, 53]) == expected
 
 
-def test_incremental_decoding_matches_full_forward_with_the_follow_bonus_and_gate():
+def test_incremental_decoding_matches_full_forward_with_the_follow_bonus_and_gates():
     from rxt_core.training.transplant import transplant
 
-    model = transplant(follow_model(5.0), {"pointer_gate": "agreement+follow"}).eval()
-    with torch.no_grad():  # a half-open gate that reads all it can
+    overrides = {"pointer_gate": "agreement+follow", "pointer_follow_context": True}
+    model = transplant(follow_model(5.0), overrides).eval()
+    with torch.no_grad():  # a half-open gate that reads all it can, a bonus that reads h
         model.pointer.gate.bias.zero_()
         model.pointer.gate.agreement.fill_(0.5)
         model.pointer.gate.follow.fill_(1.0)
+        model.pointer.slots.follow_context.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(1))
     ids = torch.randint(
         3, 40, (3, 10), generator=torch.Generator().manual_seed(3)
     )  # 4 ([A], the prompts' last) too
@@ -316,3 +318,28 @@ def test_the_follow_gate_starts_unchanged_and_opens_only_where_the_pointer_follo
     assert opened[3] > 0.9
     torch.testing.assert_close(after[0, :3], before[0, :3])
     assert after[0, 3, 51] > before[0, 3, 51]
+
+
+def test_the_follow_bonus_by_context_starts_unchanged_and_can_switch_off_where_h_says():
+    """`pointer_follow_context` transplanted into a follow model changes nothing until it learns;
+    w chosen so that β + w · h = 0 where the decoder has read 50, the pointer there says what it
+    says without the bonus, while one token later (read 51) the bonus still acts."""
+    from rxt_core.training.transplant import transplant
+
+    with pytest.raises(ValueError, match="set pointer_follows"):
+        preset(
+            "tiny", memory_write="keep", memory_attention="simple", memory_pointer=True,
+            pointer_follow_context=True,
+        )  # fmt: skip
+    following, plain = follow_model(20.0), follow_model(0.0)
+    model = transplant(following, {"pointer_follow_context": True}).eval()
+    query, stm = torch.tensor([[3, 40, 4, 50, 51]]), written(model, torch.tensor([[50, 51, 52, 53]]))
+    seen = {}
+    model.pointer.slots.register_forward_hook(lambda _m, args, _out: seen.update(hidden=args[0]))
+    with torch.no_grad():
+        torch.testing.assert_close(model(query, stm)[0], following(query, stm)[0])
+        h = seen["hidden"][0, 3].float()
+        model.pointer.slots.follow_context.copy_(-model.pointer.slots.follow * h / h.dot(h))
+        switched, without = model(query, stm)[0], plain(query, stm)[0]
+    torch.testing.assert_close(switched[0, 3], without[0, 3])
+    assert (switched[0, 4] - without[0, 4]).abs().max() > 1e-3
