@@ -9,11 +9,11 @@
 # counts depend on the machine's speed; set them high to train for the full step counts instead).
 # Stage 4f (on dialogues with made-up values) runs a fixed 600 steps; 4g (the slot write), 4h, 4i and
 # 4j (the keep write) STAGE4G_SECONDS ... STAGE4J_SECONDS; 4k a fixed 1,000 steps; 4l
-# STAGE4L_SECONDS; 4m (spliced values), 4n, 4o, 4p, 4q (the memory pointer) and 4r (its gate and
-# follow bonus alone) a fixed 800, 600, 800, 800, 400 and 200 steps. VOCAB
-# (2048) sets the tokenizer's size, and the model's with it (session 11: at 1024 the held-out values
-# stop arriving as rare fragments; session 12 trained it: unseen small-pool values are still not
-# copied, so 2048 stays; docs/training.md).
+# STAGE4L_SECONDS; 4m (spliced values), 4n, 4o, 4p, 4q (the memory pointer), 4r (its gate and
+# follow bonus alone) and 4s (the follow bonus by context) a fixed 800, 600, 800, 800, 400, 200 and
+# 200 steps. VOCAB (2048) sets the tokenizer's size, and the model's with it (session 11: at 1024
+# the held-out values stop arriving as rare fragments; session 12 trained it: unseen small-pool
+# values are still not copied, so 2048 stays; docs/training.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-runs/bundled}
@@ -115,7 +115,7 @@ fi
     --seed 3 --out "$RUN/f-run" --data "$RUN/novel/train.jsonl" --init "$RUN/e-run/stage4-memory-aware/model" \
     --replay-depth 12 > "$RUN/stage4f.log" 2>&1
 [ -z "$BASELINE_PID" ] || wait "$BASELINE_PID"
-# Stages 4g-4r each train on 20,000 new dialogues in which 40% of the stated values are made up:
+# Stages 4g-4s each train on 20,000 new dialogues in which 40% of the stated values are made up:
 # late_stage NAME DATA_SEED INIT FLAGS... synthesises "$RUN/novel$DATA_SEED" if missing (with the
 # data flags in DATA_EXTRA, set before the stages that add some), trains into "$RUN/$NAME-run" from
 # INIT with the flags every such stage shares plus its own, logs to stage4$NAME.log.
@@ -200,7 +200,13 @@ late_stage q 34 "$RUN/p-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-
 # the bundled 4r is docs/results/session26/gate_retrain.sh's follow arm, same flags).
 late_stage r 36 "$RUN/q-shifted" "${RECIPE_4I[@]}" --keep-weight 1 --lr 1e-2 --steps 200 --seed 37 \
     --set pointer_gate=agreement --set pointer_follows=true --train-only pointer.gate. pointer.slots.follow
-FINAL="$RUN/r-run/stage4-memory-aware/model"
+# Stage 4s: only the follow bonus trains, now scaled by the decoder's state (`pointer_follow_context`:
+# FOLLOW_SCALE · (β + w · h)), with pointer supervision, 200 steps at lr 1e-2 on another 20,000
+# (seed 38) (session 27: docs/training.md "Session 27"; the bundled 4s is
+# docs/results/session26/gate_retrain.sh's follow_ctx arm, same flags, from 4r).
+late_stage s 38 "$RUN/r-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 1e-2 --steps 200 \
+    --seed 37 --set pointer_follow_context=true --pointer-weight 1 --train-only pointer.slots.follow
+FINAL="$RUN/s-run/stage4-memory-aware/model"
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.
 rxt eval --model "$FINAL" --baseline "$RUN/run/baseline/model" \

@@ -14,7 +14,12 @@
 #   NAME=follow_gate       (session 27) LR=1e-2 THREADS=1 INIT=runs/4q (4q: git show 3bcaf46:models/rxt-nano/...)
 #                          FLAGS="--set pointer_gate=agreement+follow --set pointer_follows=true
 #                          --train-only pointer.gate. pointer.slots.follow"  (the follow arm + the gate's follow feature)
-# INIT is the model retrained: models/rxt-nano, which was 4q when session 26 ran this (4r since).
+#   NAME=follow_sup        (session 27) R=runs/s27 (data seed 38, continue.sh's) LR=1e-2 THREADS=1 INIT=models/rxt-nano (4r then)
+#                          FLAGS="--pointer-weight 1 --train-only pointer.slots.follow"  (the control)
+#   NAME=follow_ctx        (session 27, bundled 4s) as follow_sup, FLAGS="--set pointer_follow_context=true
+#                          --pointer-weight 1 --train-only pointer.slots.follow"
+#   NAME=no_gate_ctx       (session 27) as follow_ctx, INIT=runs/s27/no_gate/stage4-memory-aware/model
+# INIT is the model retrained: models/rxt-nano, which was 4q when session 26 ran this, 4r when session 27 did (4s now).
 # e.g. R=runs/s26 NAME=better FLAGS="--pointer-weight 1 --gate-target better" bash docs/results/session26/gate_retrain.sh
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
