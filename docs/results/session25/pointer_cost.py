@@ -1,7 +1,8 @@
 """What the memory pointer costs per turn: the bundled model's weights without it, with session
-25's pointer (gate from the hidden state only, no follow bonus) and with the bundled model's own
-(session 26: agreement gate and follow bonus), timed alternately in one run (a pointer a model
-lacks starts untrained: the cost does not depend on its weights).
+25's pointer (gate from the hidden state only, no follow bonus), with session 26's (agreement gate
+and follow bonus: 4r) and with the bundled model's own (session 27: the follow bonus by context),
+timed alternately in one run (a pointer a model lacks starts untrained: the cost does not depend
+on its weights).
 
 .venv/bin/python docs/results/session25/pointer_cost.py [--repeats 15] [--answer 32] [--batch 1]
 
@@ -59,8 +60,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     bundled = ReactiveTransformer.from_pretrained("models/rxt-nano").eval()
     plain = transplant(bundled, {"memory_pointer": False}).eval()
-    basic = {"memory_pointer": True, "pointer_gate": "hidden", "pointer_follows": False}
-    models = {"plain": plain, "pointer": transplant(bundled, basic).eval(), "bundled": bundled}
+    basic = {"pointer_gate": "hidden", "pointer_follows": False, "pointer_follow_context": False}
+    models = {
+        "plain": plain,
+        "pointer": transplant(bundled, basic).eval(),
+        "4r": transplant(bundled, {"pointer_follow_context": False}).eval(),
+        "bundled": bundled,
+    }
     g = torch.Generator().manual_seed(0)
     query = torch.randint(6, plain.config.vocab_size, (40,), generator=g).tolist()
     memories = {}
@@ -84,10 +90,11 @@ def main() -> None:
     print(
         f"batch {args.batch}, {args.answer} answer tokens, {args.threads} thread(s), median of {args.repeats} (ms)"
     )
-    print(f"{'part':<16}" + "".join(f"{name:>10}" for name in models) + f"{'ratios':>14}")
+    print(f"{'part':<16}" + "".join(f"{name:>10}" for name in models) + "  ratios to plain")
     for part in times["plain"][0]:
-        a, b, c = (statistics.median(t[part] for t in times[name]) for name in models)
-        print(f"{part:<16}{a:>10.2f}{b:>10.2f}{c:>10.2f}{b / a:>7.2f}{c / a:>7.2f}")
+        medians = [statistics.median(t[part] for t in times[name]) for name in models]
+        ratios = "".join(f"{m / medians[0]:>7.2f}" for m in medians[1:])
+        print(f"{part:<16}" + "".join(f"{m:>10.2f}" for m in medians) + ratios)
 
 
 if __name__ == "__main__":
