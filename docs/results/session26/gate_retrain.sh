@@ -20,23 +20,27 @@
 #                          --pointer-weight 1 --train-only pointer.slots.follow"
 #   NAME=no_gate_ctx       (session 27) as follow_ctx, INIT=runs/s27/no_gate/stage4-memory-aware/model
 # INIT is the model retrained: models/rxt-nano, which was 4q when session 26 ran this, 4r when session 27 did (4s now).
+# DATA_SEED (36), SEED (37) and TRAIN_ONLY ("pointer.gate."; empty: every weight) let
+# docs/results/session27/continue.sh run the same steps as a continuation of the whole model.
 # e.g. R=runs/s26 NAME=better FLAGS="--pointer-weight 1 --gate-target better" bash docs/results/session26/gate_retrain.sh
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
 R=${R:-runs/s26} NAME=${NAME:?} THREADS=${THREADS:-2} INIT=${INIT:-models/rxt-nano}
 read -ra flags <<< "${FLAGS:-}"
+read -ra only <<< "${TRAIN_ONLY-pointer.gate.}"
+[ ${#only[@]} = 0 ] || only=(--train-only "${only[@]}")
 export OMP_NUM_THREADS=1 RAY_AUTH_MODE=disabled
 rxt() { .venv/bin/python -m rxt_cli.main "$@"; }
 [ -f $R/eval/heldout.jsonl ] || rxt data synth --out $R/eval --train 0 --heldout 200 --seed 0 --min-turns 8 --max-turns 20
 [ -f $R/eval1/heldout.jsonl ] || rxt data synth --out $R/eval1 --train 0 --heldout 200 --seed 1 --min-turns 8 --max-turns 20
-[ -f $R/data/train.jsonl ] || rxt data synth --out $R/data --train 20000 --heldout 0 --seed 36 --novel-values 0.4 \
+[ -f $R/data/train.jsonl ] || rxt data synth --out $R/data --train 20000 --heldout 0 --seed ${DATA_SEED:-36} --novel-values 0.4 \
     --spliced-values 0.5 --spliced-phrases 0.5 --open-values 0.6
 out=$R/$NAME model=$R/$NAME/stage4-memory-aware/model
 [ -f $model/config.json ] || rxt train --stage 4 --out $out --data $R/data/train.jsonl --init $INIT \
     --tokenizer models/rxt-nano/tokenizer.json --resume --no-progress --log-every 10 --threads $THREADS \
     --batch-size 16 --lr ${LR:-1e-3} --warmup-steps 10 --bptt-turns 0 --replay-depth 12 --checkpoint-every 25 \
-    --steps ${STEPS:-200} --seed 37 --recall-weight 4 --replay-weight 0.3 --keep-weight 1 \
-    --train-only pointer.gate. "${flags[@]}" > $out.train.log 2>&1
+    --steps ${STEPS:-200} --seed ${SEED:-37} --recall-weight 4 --replay-weight 0.3 --keep-weight 1 \
+    "${only[@]}" "${flags[@]}" > $out.train.log 2>&1
 ev() { [ -f $out/eval_$2.json ] || rxt eval --model $model --data $1 --threads 1 --replay-probe \
     --out $out/eval_$2.json > $out/eval_$2.txt 2>&1; }
 if [ $THREADS = 1 ]; then  # another arm runs beside this one
