@@ -10,8 +10,8 @@
 # Stage 4f (on dialogues with made-up values) runs a fixed 600 steps; 4g (the slot write), 4h, 4i and
 # 4j (the keep write) STAGE4G_SECONDS ... STAGE4J_SECONDS; 4k a fixed 1,000 steps; 4l
 # STAGE4L_SECONDS; 4m (spliced values), 4n, 4o, 4p, 4q (the memory pointer), 4r (its gate and
-# follow bonus alone) and 4s (the follow bonus by context) a fixed 800, 600, 800, 800, 400, 200 and
-# 200 steps. VOCAB (2048) sets the tokenizer's size, and the model's with it (session 11: at 1024
+# follow bonus alone), 4s (the follow bonus by context) and 4t (the slot pointer alone) a fixed 800,
+# 600, 800, 800, 400, 200, 200 and 200 steps. VOCAB (2048) sets the tokenizer's size, and the model's with it (session 11: at 1024
 # the held-out values stop arriving as rare fragments; session 12 trained it: unseen small-pool
 # values are still not copied, so 2048 stays; docs/training.md).
 set -euo pipefail
@@ -115,7 +115,7 @@ fi
     --seed 3 --out "$RUN/f-run" --data "$RUN/novel/train.jsonl" --init "$RUN/e-run/stage4-memory-aware/model" \
     --replay-depth 12 > "$RUN/stage4f.log" 2>&1
 [ -z "$BASELINE_PID" ] || wait "$BASELINE_PID"
-# Stages 4g-4s each train on 20,000 new dialogues in which 40% of the stated values are made up:
+# Stages 4g-4t each train on 20,000 new dialogues in which 40% of the stated values are made up:
 # late_stage NAME DATA_SEED INIT FLAGS... synthesises "$RUN/novel$DATA_SEED" if missing (with the
 # data flags in DATA_EXTRA, set before the stages that add some), trains into "$RUN/$NAME-run" from
 # INIT with the flags every such stage shares plus its own, logs to stage4$NAME.log.
@@ -206,7 +206,12 @@ late_stage r 36 "$RUN/q-shifted" "${RECIPE_4I[@]}" --keep-weight 1 --lr 1e-2 --s
 # docs/results/session26/gate_retrain.sh's follow_ctx arm, same flags, from 4r).
 late_stage s 38 "$RUN/r-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 1e-2 --steps 200 \
     --seed 37 --set pointer_follow_context=true --pointer-weight 1 --train-only pointer.slots.follow
-FINAL="$RUN/s-run/stage4-memory-aware/model"
+# Stage 4t: then the whole slot pointer (its query, key and follow bonus; the rest, the gate
+# included, frozen) with pointer supervision, 200 steps at lr 1e-3 on the same 20,000 (session 27:
+# gate_retrain.sh's slots_sup arm, same flags, from 4s).
+late_stage t 38 "$RUN/s-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 1e-3 --steps 200 \
+    --seed 37 --pointer-weight 1 --train-only pointer.slots.
+FINAL="$RUN/t-run/stage4-memory-aware/model"
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.
 rxt eval --model "$FINAL" --baseline "$RUN/run/baseline/model" \

@@ -19,6 +19,9 @@
 #   NAME=follow_ctx        (session 27, bundled 4s) as follow_sup, FLAGS="--set pointer_follow_context=true
 #                          --pointer-weight 1 --train-only pointer.slots.follow"
 #   NAME=no_gate_ctx       (session 27) as follow_ctx, INIT=runs/s27/no_gate/stage4-memory-aware/model
+#                          (its evaluation was stopped to free the CPU: not reported)
+#   NAME=slots_sup         (session 27, bundled 4t) R=runs/s27 LR=1e-3 THREADS=1 INIT=models/rxt-nano (4s then)
+#                          FLAGS="--pointer-weight 1 --train-only pointer.slots."; slots_sup_400: STEPS=400
 # INIT is the model retrained: models/rxt-nano, which was 4q when session 26 ran this, 4r when session 27 did (4s now).
 # DATA_SEED (36), SEED (37) and TRAIN_ONLY ("pointer.gate."; empty: every weight) let
 # docs/results/session27/continue.sh run the same steps as a continuation of the whole model.
