@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Session 26: retrain only the bundled 4q's copy gate (every other weight frozen: --train-only
-# pointer.gate.) for STEPS (200) stage-4 steps at LR (1e-3) with the arm's FLAGS, then rxt eval on the
+# pointer.gate., or what TRAIN_ONLY / a later --train-only in FLAGS names: session 27 retrained the
+# slot pointer's parts this way) for STEPS (200) stage-4 steps at LR (1e-3) with the arm's FLAGS, then rxt eval on the
 # usual held-out (seed 0), training-entity (seed 0) and second held-out (seed 1) dialogues. The other
 # weights are 4q's, so the comparison with 4q (shift -2) and its unshifted gate (session 25's round 6)
 # is the gate's alone. THREADS=1 when two arms run side by side (their evals then run one by one).

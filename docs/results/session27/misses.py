@@ -1,7 +1,9 @@
 """Classify an `rxt eval` JSON's recall misses by simple rules over the generated answer:
-"not told" (says it was never told), "past end" (the value, then more letters or digits:
-"enchiladasas", "853"), "misspelt/cut" (starts like the value: "Eston", "kayums"), "other" (another
-value, or nothing like it). Session 27: which misses the copy gate's follow feature could fix.
+"not told" (says it was never told), "past end" (the value inside a longer word, in practice the
+value then more letters or digits: "enchiladasas", "853"), "misspelt/cut" (the first three
+letters of the value's first word appear: "Eston", "learn to play the kayums"), "other" (the rest:
+mostly another value). Case-insensitive substring tests, so the kinds are approximate. Session 27:
+which misses the copy gate's follow feature could fix.
 
     python docs/results/session27/misses.py LABEL=EVAL.json ...
 """
