@@ -167,8 +167,8 @@ class BatchScheduler:
         if not rows:
             return 0, None
         stm = torch.cat([row.request.stm for row in rows]).to(self.model.device)
-        memory_kv = self.model.memory_kv(stm)
-        logits, state = generation.prefill(self.model, [row.request.prompt for row in rows], memory_kv)
+        prompts = [row.request.prompt for row in rows]
+        logits, state = generation.prefill(self.model, prompts, self.model.memory_kv(stm, prompts))
         self._batch.append(state)
         self._rows += rows
         return len(rows), logits

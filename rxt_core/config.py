@@ -122,6 +122,9 @@ class RxTConfig(BaseModel):
     # the follow bonus also depends on where the decoder is (β + w · h): following a run is right
     # inside a value and misleading where the answer's phrasing matches another fact's statement
     pointer_follow_context: bool = False
+    # the pointer also reads the query being answered, written into a copy of the STM as the keep
+    # write will write it after the turn: it can copy a value the user just stated (memory_pointer.py)
+    pointer_reads_query: bool = False
     # the slot write's allocation logits are multiplied by this: > 1 hands each token's attention
     # to fewer slots, so a slot holds fewer tokens (session 19: 2 gave +1-2 points of recall at eval
     # alone, but -8 when trained 45 min from the bundled model; docs/training.md)
@@ -162,6 +165,8 @@ class RxTConfig(BaseModel):
             raise ValueError("pointer_gate 'agreement+follow' reads the follow bonus: set pointer_follows")
         if self.pointer_follow_context and not self.pointer_follows:
             raise ValueError("pointer_follow_context scales the follow bonus: set pointer_follows")
+        if self.pointer_reads_query and not self.memory_pointer:
+            raise ValueError("pointer_reads_query is what the memory pointer reads: set memory_pointer")
         if self.memory_pointer and (self.vocab_size - 1).bit_length() > self.dim:
             raise ValueError(f"memory_pointer spells token ids in binary: dim ({self.dim}) is too small")
         if self.head_dim % 2:

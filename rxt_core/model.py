@@ -191,19 +191,57 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         A memory pointer model given its STM (with the id layer) returns log-probabilities that
         mix in copying from memory; given the encoder's states, plain logits (nothing to copy)."""
         positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
-        memory_kv = self.memory_kv(memory)
+        memory_kv = self._memory_kv(memory, input_ids, self._prompt_mask(input_ids))
         hidden, aux = self.decoder(self.embedding(input_ids), positions, memory_kv, memory_mask)
         return self.next_token_logits(hidden, memory_kv, input_ids), aux
 
-    def memory_kv(self, memory: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def memory_kv(
+        self, memory: torch.Tensor, prompts: Sequence[Sequence[int]] | None = None
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Memory cross-attention K/V of every decoder layer, projected once per turn, before the
         prompt; for an STM with the pointer's id layer, one more pair: the pointer's slot keys and
-        the slots' token ids (every entry is per row, so a batch can be cut and joined by row)."""
+        the slots' token ids (every entry is per row, so a batch can be cut and joined by row).
+        With `pointer_reads_query` the pointer's pair needs the rows' `prompts` ([Q] query [A])."""
+        if prompts is None:
+            return self._memory_kv(memory, None, None)
+        ids, mask = pad_batch([list(p) for p in prompts], self.config.pad_id, memory.device)
+        return self._memory_kv(memory, ids, mask)
+
+    def _memory_kv(
+        self, memory: torch.Tensor, prompt_ids, prompt_mask
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         layers = self.config.layers
         memory_kv = self.decoder.project_memory(memory[:, :layers])
         if self.pointer is not None and memory.shape[1] == layers + 1:
-            memory_kv.append(self.pointer.project(memory[:, layers - 1], self.slot_ids(memory)))
+            memory_kv.append(self._pointer_memory(memory, prompt_ids, prompt_mask))
         return memory_kv
+
+    def _pointer_memory(
+        self, stm: torch.Tensor, prompt_ids, prompt_mask
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pointer's (slot keys, slot ids). With `pointer_reads_query`, from the STM with the
+        prompts' query written in as the keep write will write it after the turn: the kept query
+        tokens become the newest slots, so the answer can copy a value the query has just stated
+        (an unseen name is as hard for the vocabulary head to spell in an acknowledgement as in a
+        recall). Only the pointer reads this copy; the decoder's cross-attention reads `stm`."""
+        if self.config.pointer_reads_query:
+            if prompt_ids is None:
+                raise ValueError(
+                    "this model's pointer reads the query (pointer_reads_query): pass the prompts"
+                )
+            stm = self.write_memory(stm, prompt_ids, prompt_mask)
+        return self.pointer.project(stm[:, self.config.layers - 1], self.slot_ids(stm))
+
+    def _prompt_mask(self, input_ids: torch.Tensor) -> torch.Tensor | None:
+        """[B, T]: the `[Q] query [A]` tokens of interactions [B, T] (none in a row without [A],
+        so a text row's pointer never sees tokens it has yet to predict); None unless the pointer
+        reads the query."""
+        if not self.config.pointer_reads_query:
+            return None
+        is_marker = input_ids == self.config.answer_id
+        marker = torch.where(is_marker.any(1), is_marker.int().argmax(1), -1)[:, None]
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        return (positions <= marker) & (input_ids != self.config.pad_id)
 
     def next_token_logits(self, hidden: torch.Tensor, memory_kv, tokens: torch.Tensor) -> torch.Tensor:
         """[..., V] from the decoder's normed hidden states [..., D] at the tokens `tokens` [...]:
@@ -245,7 +283,7 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
     def _stream(self, prompts, stm, sampling, generator) -> Iterator[list[int | None]]:
         params = _params_per_row(sampling, len(prompts))
         with torch.inference_mode(), generation.autocast_for(self.device):
-            memory_kv = self.memory_kv(stm)
+            memory_kv = self.memory_kv(stm, prompts)
         return generation.stream(self, prompts, params, memory_kv, generator)
 
     def interact(

@@ -56,11 +56,18 @@ from ..keep_write import kept_tokens
 from ..model import ReactiveTransformer
 from .batching import TokenBatch, TokenDialogue, batch_indices, turn_batch
 from .config import LoopConfig, MemoryAwareConfig
-from .copy_targets import RecallSources, recall_sources, stated_values
+from .copy_targets import RecallSources, recall_sources
 from .keep_targets import future_recalled, keep_loss, recording_salience
 from .loop import StepResult
 from .losses import next_token_nll, weighted_next_token_nll
-from .pointer_targets import better_than_head, gate_loss, held_values, pointer_loss, recording_pointer
+from .pointer_targets import (
+    better_than_head,
+    gate_loss,
+    held_values,
+    pointed_values,
+    pointer_loss,
+    recording_pointer,
+)
 from .read_supervision import ReadSupervision
 from .transplant import check_prefixes
 from .write_retention import recording_writes
@@ -137,7 +144,7 @@ class MemoryAwareStage:
         pointing = self.cfg.pointer_weight > 0
         pointer_recording = recording_pointer(model) if pointing else contextlib.nullcontext()
         if pointing:  # a mean over every recalled value token, held by a slot or not
-            values = [stated_values(s).targets & b.targets for s, b in zip(sources, batches, strict=True)]
+            values = pointed_values(sources, batches, config)
             pointer_denominator = max(1, sum(int(v.sum()) for v in values))
         pointer_total, pointer_count, pointer_top, gate_total, gate_on = 0.0, 0, 0, 0.0, 0.0
         with (
@@ -188,8 +195,11 @@ class MemoryAwareStage:
                 new = model.write_memory(stm, batch.ids, batch.mask)
                 if reads is not None:
                     reads.written(batch.present)
-                if keeps is not None and (kept := keeps.loss(t, salience.pop())) is not None:
-                    window = window + self.cfg.keep_weight * kept / keeps.count
+                if keeps is not None:
+                    written = salience[-1]  # this write's (a pointer reading the query writes a copy too)
+                    salience.clear()
+                    if (kept := keeps.loss(t, written)) is not None:
+                        window = window + self.cfg.keep_weight * kept / keeps.count
                 if self.cfg.replay_weight > 0:
                     replayed = batches[t - self._replay_back(t, generator)]
                     replay_nll, replay_count = replay_loss(model, replayed, new, batch.present)

@@ -28,6 +28,7 @@ from torch.nn import functional as F
 
 from ..model import ReactiveTransformer
 from .batching import TokenBatch
+from .copy_targets import RecallSources, copied_targets, stated_values
 
 
 @contextlib.contextmanager
@@ -49,6 +50,18 @@ def recording_pointer(model: ReactiveTransformer) -> Iterator[dict]:
     finally:
         for hook in hooks:
             hook.remove()
+
+
+def pointed_values(sources: list[RecallSources], batches: list[TokenBatch], config) -> list[torch.Tensor]:
+    """Per turn, [B, T - 1]: the answer targets the pointer is taught to copy. The recalled values
+    (copy_targets.stated_values); with `pointer_reads_query` also the tokens copied from the turn's
+    own query that no earlier turn held — a value just stated, which the pointer can now read."""
+    values = [stated_values(s).targets & b.targets for s, b in zip(sources, batches, strict=True)]
+    if config.pointer_reads_query:
+        for t, (source, batch) in enumerate(zip(sources, batches, strict=True)):
+            new = copied_targets(batch.ids, batch.mask, config) & (source.mentions == 0)
+            values[t] = values[t] | (new & batch.targets)
+    return values
 
 
 def held_values(slot_ids: torch.Tensor, batch: TokenBatch, recalled: torch.Tensor) -> torch.Tensor:

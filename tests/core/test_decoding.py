@@ -34,7 +34,7 @@ def assert_incremental_decoding_matches_full_forward(model, stm):
     the CUDA tests: `stm` (3 rows) sits on the model's device."""
     prompts = [[3, 10, 11, 4], [3, 12, 13, 14, 15, 16, 17, 4], [3, 9, 4]]
     with torch.no_grad():
-        logits, state = prefill(model, prompts, model.memory_kv(stm))
+        logits, state = prefill(model, prompts, model.memory_kv(stm, prompts))
         steps = [logits]
         tokens = [[] for _ in prompts]
         for _ in range(6):

@@ -14,10 +14,10 @@ from .test_decoding import assert_incremental_decoding_matches_full_forward
 from .test_keep_write import force_salience
 
 
-def pointer_model(gate_bias: float | None = None) -> ReactiveTransformer:
+def pointer_model(gate_bias: float | None = None, **options) -> ReactiveTransformer:
     """A tiny pointer model; `gate_bias` overrides the gate's (large: the pointer alone speaks)."""
     torch.manual_seed(0)
-    config = preset("tiny", memory_write="keep", memory_attention="simple", memory_pointer=True)
+    config = preset("tiny", memory_write="keep", memory_attention="simple", memory_pointer=True, **options)
     model = ReactiveTransformer(config).eval()
     if gate_bias is not None:
         with torch.no_grad():
@@ -343,3 +343,62 @@ def test_the_follow_bonus_by_context_starts_unchanged_and_can_switch_off_where_h
         switched, without = model(query, stm)[0], plain(query, stm)[0]
     torch.testing.assert_close(switched[0, 3], without[0, 3])
     assert (switched[0, 4] - without[0, 4]).abs().max() > 1e-3
+
+
+def query_reading_model(gate_bias: float | None = None) -> ReactiveTransformer:
+    """A tiny pointer model that reads the query too and keeps every token it writes."""
+    model = pointer_model(gate_bias, pointer_reads_query=True)
+    model.memory_attention.salience.register_forward_hook(lambda _m, _a, out: torch.ones_like(out))
+    return model
+
+
+def test_reading_the_query_needs_the_pointer():
+    with pytest.raises(ValueError, match="pointer_reads_query is what the memory pointer reads"):
+        preset("tiny", memory_write="keep", memory_attention="simple", pointer_reads_query=True)
+
+
+def test_a_pointer_reading_the_query_copies_a_value_only_the_query_holds():
+    """A new session's memory is empty: a plain pointer has nothing to copy, and its answer is the
+    vocabulary head's; a pointer that reads the query answers with the query's own tokens."""
+    plain, reading = pointer_model(100.0), query_reading_model(100.0)
+    stm = reading.init_memory(1)
+    query = [50, 51, 52]
+    with torch.no_grad():
+        plain_answer = plain.generate([query], stm, SamplingParams(max_new_tokens=4))[0]
+        reading_answer = reading.generate([query], stm, SamplingParams(max_new_tokens=4))[0]
+    assert not set(plain_answer) <= set(query), plain_answer  # the untrained head says anything
+    assert reading_answer and set(reading_answer) <= set(query), reading_answer
+
+
+def test_the_query_is_read_from_a_copy_and_the_memory_is_unchanged():
+    """Reading the query must not write it: the session's STM stays as it was until the turn's
+    own update, which the decoder's cross-attention reads as before."""
+    model = query_reading_model()
+    ids = torch.tensor([[30, 31]])
+    with torch.no_grad():
+        stm = model.write_memory(model.init_memory(1), ids, torch.ones_like(ids, dtype=torch.bool))
+    before = stm.clone()
+    with torch.no_grad():
+        memory_kv = model.memory_kv(stm, [[3, 40, 41, 4]])
+    torch.testing.assert_close(stm, before)
+    assert model.slot_ids(stm)[0, :2].tolist() == [30, 31]
+    assert memory_kv[-1][1][0, :6].tolist() == [3, 40, 41, 4, 30, 31]  # the query's tokens, newest first
+    for (k, v), (k0, v0) in zip(memory_kv[:-1], model.memory_kv(stm, [[3, 9, 4]])[:-1], strict=True):
+        torch.testing.assert_close((k, v), (k0, v0))  # cross-attention reads the STM, not the query
+
+
+def test_a_pointer_reading_the_query_needs_the_prompts():
+    model = query_reading_model()
+    with pytest.raises(ValueError, match="pointer_reads_query"):
+        model.memory_kv(model.init_memory(1))
+
+
+@pytest.mark.parametrize("gate_bias", [0.0, 100.0])
+def test_incremental_decoding_matches_full_forward_when_the_pointer_reads_the_query(gate_bias):
+    """The training forward finds the query in each interaction ([Q] ... [A]) and must read
+    exactly what decoding reads from the prompt: nothing of the answer it is predicting."""
+    model = query_reading_model(gate_bias)
+    ids = torch.randint(6, model.config.vocab_size, (3, 10), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        stm = model.write_memory(model.init_memory(3), ids, torch.ones_like(ids, dtype=torch.bool))
+    assert_incremental_decoding_matches_full_forward(model, stm)

@@ -11,13 +11,14 @@ import torch
 from rxt_core import ReactiveTransformer
 from rxt_core.training.batching import TokenBatch, turn_batch
 from rxt_core.training.config import LoopConfig, MemoryAwareConfig
-from rxt_core.training.copy_targets import recall_sources, stated_values
+from rxt_core.training.copy_targets import recall_sources
 from rxt_core.training.loop import Runtime, train
 from rxt_core.training.memory_aware import MemoryAwareStage
 from rxt_core.training.pointer_targets import (
     better_than_head,
     gate_loss,
     held_values,
+    pointed_values,
     pointer_loss,
     recording_pointer,
 )
@@ -57,18 +58,18 @@ def test_the_gate_is_told_to_copy_exactly_at_the_held_values():
 
 
 def _pointer_finds_values(model, dialogues) -> dict[str, float]:
-    """Teacher-forced over whole dialogues, at recalled value tokens a slot holds: how often the
-    pointer's most likely token is the right one, its mean -log probability of it, and the mean
-    gate there and at the other answer tokens."""
+    """Teacher-forced over whole dialogues, at the value tokens the pointer is taught to copy
+    (`pointed_values`) that a slot holds: how often the pointer's most likely token is the right
+    one, its mean -log probability of it, the mean gate there and at the other answer tokens, and
+    how many such tokens there were."""
     batches = [turn_batch(dialogues, t, model.config) for t in range(max(len(d) for d in dialogues))]
-    sources = recall_sources(batches, model.config)
     right = total = others = 0
     nll = gate_there = gate_elsewhere = 0.0
     stm = model.init_memory(len(dialogues))
+    taught = pointed_values(recall_sources(batches, model.config), batches, model.config)
     with torch.no_grad(), recording_pointer(model) as pointed:
-        for batch, source in zip(batches, sources, strict=True):
+        for batch, values in zip(batches, taught, strict=True):
             model(batch.ids, stm)
-            values = stated_values(source).targets & batch.targets
             copyable = held_values(pointed["ids"], batch, values)
             summed, count, top = pointer_loss(pointed["copy"], batch, copyable)
             right, total, nll = right + top, total + count, nll + float(summed)
@@ -86,6 +87,7 @@ def _pointer_finds_values(model, dialogues) -> dict[str, float]:
         "nll": nll / total,
         "gate_there": gate_there / total,
         "gate_elsewhere": gate_elsewhere / others,
+        "tokens": total,
     }
 
 
@@ -114,6 +116,26 @@ def test_pointer_weight_teaches_the_pointer_where_the_values_are(pointer_config,
     told, untold = found[1.0], found[0.0]
     assert told["top"] >= 0.95 and told["top"] > untold["top"] and told["nll"] < untold["nll"] / 2, found
     assert told["gate_there"] > 0.9 and told["gate_elsewhere"] < 0.02, found
+
+
+def test_a_pointer_reading_the_query_learns_to_copy_what_the_query_just_said(
+    pointer_config, token_dialogues, tmp_path
+):
+    """The same training with `pointer_reads_query`: the acknowledgements ("I am Ann ." -> "Hi Ann
+    .") join the recalled values as tokens a slot holds (more than one a dialogue), and the pointer is as sure of them all,
+    with its gate open there and shut elsewhere. (64 slots, room for a whole dialogue: with the
+    tiny preset's 16, writing the query into the pointer's copy drops the oldest slots, the ones
+    the turn's own write is about to drop.)"""
+    plain = pointer_config.model_copy(update={"stm_slots": 64})
+    reading = plain.model_copy(update={"pointer_reads_query": True})
+    memory_cfg = MemoryAwareConfig(keep_weight=1.0, pointer_weight=1.0)
+    found = {}
+    for name, config in (("plain", plain), ("reading", reading)):
+        model, _ = _trained(config, token_dialogues, tmp_path / name, memory_cfg, steps=40)
+        found[name] = _pointer_finds_values(model.eval(), token_dialogues)
+    assert found["reading"]["tokens"] > found["plain"]["tokens"] + len(token_dialogues), found
+    assert found["reading"]["top"] >= 0.95 and found["reading"]["gate_there"] > 0.9, found
+    assert found["reading"]["gate_elsewhere"] < 0.05, found
 
 
 def test_pointer_supervision_needs_the_memory_pointer(config, token_dialogues):
@@ -163,3 +185,28 @@ def test_gate_target_better_reaches_the_gate_loss(pointer_config, token_dialogue
         _, state = _trained(pointer_config, token_dialogues, tmp_path / target, memory_cfg, steps=1)
         losses[target] = state.history[0]["gate_loss"]
     assert losses["better"] != pytest.approx(losses["values"], rel=1e-3), losses
+
+
+def test_a_pointer_reading_the_query_is_also_taught_the_values_its_query_just_stated(pointer_config):
+    """Turn 0 states 20 and 25 and its answer repeats 20; turn 1 states 21 and repeats 25 again,
+    and its answer says 21, 25 and the recalled 20. A plain pointer is taught only the recalled 20;
+    one that reads the query also the 20 and 21 copied from their own query — not the 25, which an
+    earlier turn already held (a word the dialogue keeps using, not a value just stated)."""
+
+    def turn(ids: list[int]) -> TokenBatch:
+        row = torch.tensor([ids])
+        answer_start = ids.index(pointer_config.answer_id)
+        targets = (torch.arange(len(ids) - 1) >= answer_start)[None]
+        return TokenBatch(
+            row, torch.ones_like(row, dtype=torch.bool), targets, torch.ones(1, dtype=torch.bool)
+        )
+
+    batches = [turn([3, 20, 25, 4, 20, 2]), turn([3, 21, 25, 4, 21, 25, 20, 2])]
+    sources = recall_sources(batches, pointer_config)
+    taught = lambda config: [v[0].tolist() for v in pointed_values(sources, batches, config)]  # noqa: E721
+    assert taught(pointer_config) == [[False] * 5, [False, False, False, False, False, True, False]]
+    reading = pointer_config.model_copy(update={"pointer_reads_query": True})
+    assert taught(reading) == [
+        [False, False, False, True, False],
+        [False, False, False, True, False, True, False],
+    ]
