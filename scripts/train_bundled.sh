@@ -10,8 +10,9 @@
 # Stage 4f (on dialogues with made-up values) runs a fixed 600 steps; 4g (the slot write), 4h, 4i and
 # 4j (the keep write) STAGE4G_SECONDS ... STAGE4J_SECONDS; 4k a fixed 1,000 steps; 4l
 # STAGE4L_SECONDS; 4m (spliced values), 4n, 4o, 4p, 4q (the memory pointer), 4r (its gate and
-# follow bonus alone), 4s (the follow bonus by context) and 4t (the slot pointer alone) a fixed 800,
-# 600, 800, 800, 400, 200, 200 and 200 steps. VOCAB (2048) sets the tokenizer's size, and the model's with it (session 11: at 1024
+# follow bonus alone), 4s (the follow bonus by context), 4t (the slot pointer alone), 4u (the pointer
+# reads the query; its gate alone) and 4v (then the slot pointer alone) a fixed 800, 600, 800, 800,
+# 400, 200, 200, 200, 200 and 200 steps. VOCAB (2048) sets the tokenizer's size, and the model's with it (session 11: at 1024
 # the held-out values stop arriving as rare fragments; session 12 trained it: unseen small-pool
 # values are still not copied, so 2048 stays; docs/training.md).
 set -euo pipefail
@@ -211,7 +212,18 @@ late_stage s 38 "$RUN/r-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-
 # gate_retrain.sh's slots_sup arm, same flags, from 4s).
 late_stage t 38 "$RUN/s-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 1e-3 --steps 200 \
     --seed 37 --pointer-weight 1 --train-only pointer.slots.
-FINAL="$RUN/t-run/stage4-memory-aware/model"
+# Stage 4u: the pointer also reads the query being answered (`pointer_reads_query`: its slots are
+# those of a copy of the STM with the query written in, so an answer can copy a value its query has
+# just stated), and only the copy gate trains, 200 steps at lr 1e-2 on the same 20,000 (session 28:
+# docs/training.md "Session 28"; gate_retrain.sh's query_gate arm, same flags, from 4t).
+late_stage u 38 "$RUN/t-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 1e-2 --steps 200 \
+    --seed 37 --set pointer_reads_query=true --train-only pointer.gate.
+# Stage 4v: then the slot pointer alone with pointer supervision (which now also teaches the values a
+# query states and its answer repeats), 200 steps at lr 1e-3 on the same 20,000 (session 28:
+# gate_retrain.sh's qg_slots arm, same flags, from 4u).
+late_stage v 38 "$RUN/u-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 1e-3 --steps 200 \
+    --seed 37 --pointer-weight 1 --train-only pointer.slots.
+FINAL="$RUN/v-run/stage4-memory-aware/model"
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.
 rxt eval --model "$FINAL" --baseline "$RUN/run/baseline/model" \

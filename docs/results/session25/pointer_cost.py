@@ -1,13 +1,14 @@
 """What the memory pointer costs per turn: the bundled model's weights without it, with session
 25's pointer (gate from the hidden state only, no follow bonus), with session 26's (agreement gate
-and follow bonus: 4r) and with the bundled model's own (session 27: the follow bonus by context),
-timed alternately in one run (a pointer a model lacks starts untrained: the cost does not depend
+and follow bonus: 4r), with session 27's (the follow bonus by context: 4t) and with the bundled
+model's own (session 28, 4v: the pointer also reads the query, `pointer_reads_query`), timed
+alternately in one run (a pointer a model lacks starts untrained: the cost does not depend
 on its weights).
 
 .venv/bin/python docs/results/session25/pointer_cost.py [--repeats 15] [--answer 32] [--batch 1]
 
-Per turn: `memory_kv` (with the pointer: also reading the slot ids back, a nearest-row search
-over the vocabulary), prefill + decoding `--answer` tokens (greedy, no EOS), and the memory write.
+Per turn: `memory_kv` (with the pointer: also reading the slot ids back; reading the query: also
+the encoder and the keep write over the prompt, into a copy of the STM), prefill + decoding `--answer` tokens (greedy, no EOS), and the memory write.
 The memory is a full one (512 kept tokens), as after a long session.
 """
 
@@ -35,8 +36,8 @@ def turn_times(model, stm, query, answer_tokens: int) -> dict[str, float]:
     prompts = model.prompts([query] * batch, stm)
     out = {}
     with torch.inference_mode():
-        out["memory_kv"] = timed(lambda: model.memory_kv(stm))
-        memory_kv = model.memory_kv(stm)
+        out["memory_kv"] = timed(lambda: model.memory_kv(stm, prompts))
+        memory_kv = model.memory_kv(stm, prompts)
 
         def decode():
             logits, state = prefill(model, prompts, memory_kv)
@@ -59,12 +60,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     bundled = ReactiveTransformer.from_pretrained("models/rxt-nano").eval()
-    plain = transplant(bundled, {"memory_pointer": False}).eval()
+    plain = transplant(bundled, {"memory_pointer": False, "pointer_reads_query": False}).eval()
     basic = {"pointer_gate": "hidden", "pointer_follows": False, "pointer_follow_context": False}
     models = {
         "plain": plain,
-        "pointer": transplant(bundled, basic).eval(),
-        "4r": transplant(bundled, {"pointer_follow_context": False}).eval(),
+        "pointer": transplant(bundled, basic | {"pointer_reads_query": False}).eval(),
+        "4r": transplant(bundled, {"pointer_follow_context": False, "pointer_reads_query": False}).eval(),
+        "4t": transplant(bundled, {"pointer_reads_query": False}).eval(),
         "bundled": bundled,
     }
     g = torch.Generator().manual_seed(0)

@@ -23,6 +23,14 @@
 #                          (its evaluation was stopped to free the CPU: not reported)
 #   NAME=slots_sup         (session 27, bundled 4t) R=runs/s27 LR=1e-3 THREADS=1 INIT=models/rxt-nano (4s then)
 #                          FLAGS="--pointer-weight 1 --train-only pointer.slots."; slots_sup_400: STEPS=400
+#   NAME=query_gate        (session 28, bundled 4u) R=runs/s28 DATA_SEED=38 LR=1e-2 THREADS=1 INIT=models/rxt-nano (4t then)
+#                          TRAIN_ONLY="pointer.gate." FLAGS="--set pointer_reads_query=true"
+#   NAME=qg_slots          (session 28, bundled 4v) as slots_sup, INIT=runs/s28/query_gate/stage4-memory-aware/model
+#                          TRAIN_ONLY="pointer.slots." FLAGS="--pointer-weight 1"
+#   NAME=query_ptr         (session 28) as query_gate, LR=1e-3 TRAIN_ONLY="pointer." FLAGS="--set
+#                          pointer_reads_query=true --pointer-weight 1 --gate-target better"
+#   NAME=q_slots           (session 28) as slots_sup from 4t, FLAGS="--set pointer_reads_query=true --pointer-weight 1"
+#   NAME=qgs_gate          (session 28) as query_gate, SEED=41 INIT=runs/s28/qg_slots/stage4-memory-aware/model, FLAGS=""
 # INIT is the model retrained: models/rxt-nano, which was 4q when session 26 ran this, 4r when session 27 did (4s now).
 # DATA_SEED (36), SEED (37) and TRAIN_ONLY ("pointer.gate."; empty: every weight) let
 # docs/results/session27/continue.sh run the same steps as a continuation of the whole model.
