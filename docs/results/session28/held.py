@@ -9,7 +9,7 @@ so arms can be screened before `rxt eval` (its recall figures agree to within a 
 FIELD=JSON: config overrides that keep every weight (as `rxt eval --set`); shift=X adds X to the
 copy gate's logit. REF_WRITE=1 writes the reference answer, not the generated one, after each
 turn that states a fact (a perfect acknowledgement); PERQ=FILE saves [dialogue, turn, distance,
-recalled] per question (compare.py).
+recalled, answer] per question (compare.py).
 """
 
 import collections
@@ -73,7 +73,7 @@ with torch.no_grad():
             )
             hit = recalled(answer, value)
             table[band, held, hit] += 1
-            per_question.append([b, t, distance, hit])
+            per_question.append([b, t, distance, hit, answer])
             ack = acks.get((b, turn["recall"]["fact"]))
             if ack and ack[0] == value:
                 by_ack[band, "acknowledged" if ack[1] else "not acknowledged", hit] += 1
