@@ -25,6 +25,8 @@ sequence) when `rope_on_encoded_keys` is set.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -110,10 +112,13 @@ class MemoryAttention(nn.Module):
         encoded_positions: torch.Tensor,
         encoded_mask: torch.Tensor,
         token_rows: torch.Tensor | None = None,
+        layers: Sequence[int] | None = None,
     ) -> torch.Tensor:
         """stm [B, L, S, D]; encoded: L tensors [B, T, D]; mask [B, T] (True = real token).
         With `token_rows` [B, T, D] (the interaction's token ids, memory_pointer.id_rows) the STM
-        has one more layer, the memory pointer's ids, which keeps those rows in the keep order."""
+        has one more layer, the memory pointer's ids, which keeps those rows in the keep order.
+        `layers` (default: all) writes only those content layers, in that order, and returns
+        them (and the ids) alone: a reader of one layer need not pay for the others."""
         n = len(self.layers)
         # the mean of the other layers: only the interlayer pre-steps read it
         total = stm[:, :n].sum(dim=1) if self.layers[0].pre_source in ("other-layers", "gated-mix") else None
@@ -122,10 +127,10 @@ class MemoryAttention(nn.Module):
             salience = self.salience(encoded[-1])
             order = keep_order(salience, encoded_mask, stm.shape[2], self.keep_threshold)
         new_layers = []
-        for i, layer in enumerate(self.layers):
+        for i in range(n) if layers is None else layers:
             own = stm[:, i]
             others = own if total is None or n == 1 else (total - own) / (n - 1)
-            new_layers.append(layer(own, others, encoded[i], encoded_positions, encoded_mask, order))
+            new_layers.append(self.layers[i](own, others, encoded[i], encoded_positions, encoded_mask, order))
         if token_rows is not None:
             new_layers.append(keep(token_rows, stm[:, n], order))
         return torch.stack(new_layers, dim=1)

@@ -125,13 +125,20 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
         return self.encoder(self.embedding(input_ids), positions, mask)
 
-    def write_memory(self, stm: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Differentiable memory update from padded interaction ids (what training calls)."""
+    def write_memory(
+        self,
+        stm: torch.Tensor,
+        input_ids: torch.Tensor,
+        mask: torch.Tensor,
+        layers: Sequence[int] | None = None,
+    ) -> torch.Tensor:
+        """Differentiable memory update from padded interaction ids (what training calls).
+        `layers`: only those content layers (and the ids), as MemoryAttention writes them."""
         encoded = self.encode(input_ids, mask)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
         # the pointer's id layer stores the tokens' ids, not learned content
         token_rows = None if self.pointer is None else self._id_rows(input_ids, stm.dtype)
-        return self.memory_attention(stm, encoded, positions, mask, token_rows)
+        return self.memory_attention(stm, encoded, positions, mask, token_rows, layers)
 
     def update_memory(
         self,
@@ -224,13 +231,14 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         tokens become the newest slots, so the answer can copy a value the query has just stated
         (an unseen name is as hard for the vocabulary head to spell in an acknowledgement as in a
         recall). Only the pointer reads this copy; the decoder's cross-attention reads `stm`."""
-        if self.config.pointer_reads_query:
-            if prompt_ids is None:
-                raise ValueError(
-                    "this model's pointer reads the query (pointer_reads_query): pass the prompts"
-                )
-            stm = self.write_memory(stm, prompt_ids, prompt_mask)
-        return self.pointer.project(stm[:, self.config.layers - 1], self.slot_ids(stm))
+        last = self.config.layers - 1
+        if not self.config.pointer_reads_query:
+            return self.pointer.project(stm[:, last], self.slot_ids(stm))
+        if prompt_ids is None:
+            raise ValueError("this model's pointer reads the query (pointer_reads_query): pass the prompts")
+        # the write of the one content layer the pointer reads, and of the ids
+        content, id_layer = self.write_memory(stm, prompt_ids, prompt_mask, layers=[last]).unbind(1)
+        return self.pointer.project(content, slot_ids(id_layer, self.config.vocab_size, self.config.pad_id))
 
     def _prompt_mask(self, input_ids: torch.Tensor) -> torch.Tensor | None:
         """[B, T]: the `[Q] query [A]` tokens of interactions [B, T] (none in a row without [A],

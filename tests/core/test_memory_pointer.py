@@ -7,6 +7,7 @@ from torch.nn import functional as F
 
 from rxt_core import ReactiveTransformer, SamplingParams, preset
 from rxt_core.generation import decode_step, prefill
+from rxt_core.interaction import pad_batch
 from rxt_core.memory_pointer import FOLLOW_SCALE, GATE_SCALE, id_rows, slot_ids
 from rxt_core.stm_codec import decode_stm, encode_stm
 
@@ -402,3 +403,22 @@ def test_incremental_decoding_matches_full_forward_when_the_pointer_reads_the_qu
     with torch.no_grad():
         stm = model.write_memory(model.init_memory(3), ids, torch.ones_like(ids, dtype=torch.bool))
     assert_incremental_decoding_matches_full_forward(model, stm)
+
+
+def test_the_query_copy_writes_only_what_the_pointer_reads():
+    """The pointer reads one content layer and the ids of the copy: writing only those (and any
+    chosen layers) gives exactly those layers of the full write."""
+    model = query_reading_model()
+    earlier = torch.randint(6, model.config.vocab_size, (2, 7), generator=torch.Generator().manual_seed(3))
+    prompts = [[3, 40, 41, 42, 4], [3, 50, 4]]
+    ids, mask = pad_batch(prompts, model.config.pad_id, "cpu")
+    layers = model.config.layers
+    with torch.no_grad():
+        stm = model.write_memory(model.init_memory(2), earlier, torch.ones_like(earlier, dtype=torch.bool))
+        full = model.write_memory(stm, ids, mask)
+        keys, slot_ids_read = model.memory_kv(stm, prompts)[-1]
+        expected_keys, expected_ids = model.pointer.project(full[:, layers - 1], model.slot_ids(full))
+        some = model.write_memory(stm, ids, mask, layers=[0, layers - 1])
+    torch.testing.assert_close(keys, expected_keys)
+    assert torch.equal(slot_ids_read, expected_ids)
+    torch.testing.assert_close(some, full[:, [0, layers - 1, layers]])
