@@ -118,7 +118,8 @@ class MemoryAwareConfig(BaseModel):
     token when P(a later answer repeats it) > 1 / (1 + this)."""
     pointer_weight: float = Field(0.0, ge=0)
     """Weight of pointer supervision (pointer_targets.py; ours, session 25): -log of the memory
-    pointer's probability of a recalled value token that a slot holds. Needs memory_pointer (0: off)."""
+    pointer's probability of a recalled value token that a slot holds (with pointer_reads_query,
+    also of a value copied from the turn's own query). Needs memory_pointer (0: off)."""
     gate_target: Literal["values", "better"] = "values"
     """What the copy gate's binary cross-entropy (part of pointer supervision) pushes it towards at
     each answer token: "values", 1 at recalled value tokens a slot holds, else 0 (session 25);

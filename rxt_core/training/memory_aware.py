@@ -34,7 +34,8 @@ over scored tokens of keep_targets.py's loss, which trains the write's salience 
 tokens a later answer of the dialogue repeats (every turn but a dialogue's last is scored).
 Pointer supervision (`pointer_weight` π > 0, ours, session 25; the memory pointer only): π times
 pointer_targets.py's two losses, the pointer's own -log probability of a recalled value token a
-slot holds (a mean over the batch's recalled value tokens) and the gate's cross-entropy (a mean
+slot holds (with `pointer_reads_query` also of a value copied from the turn's own query; a mean
+over the batch's such value tokens) and the gate's cross-entropy (a mean
 over all answer tokens) towards "copy here" at exactly those tokens (`gate_target="values"`) or
 towards c / (c + h), how much more surely the pointer says each target token than the head does
 (`"better"`, session 26); the mixed output's loss is there as always.
@@ -143,7 +144,7 @@ class MemoryAwareStage:
         keep_recording = recording_salience(model) if keeps else contextlib.nullcontext()
         pointing = self.cfg.pointer_weight > 0
         pointer_recording = recording_pointer(model) if pointing else contextlib.nullcontext()
-        if pointing:  # a mean over every recalled value token, held by a slot or not
+        if pointing:  # a mean over every value token the pointer is taught, held by a slot or not
             values = pointed_values(sources, batches, config)
             pointer_denominator = max(1, sum(int(v.sum()) for v in values))
         pointer_total, pointer_count, pointer_top, gate_total, gate_on = 0.0, 0, 0, 0.0, 0.0

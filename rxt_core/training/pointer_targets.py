@@ -1,8 +1,9 @@
 """What the memory pointer learns directly (stage 4's `pointer_weight`, session 25), at every
 answer token:
 - where to point: at a token recalled from an earlier turn (copy_targets.stated_values: a stated
-  value, not a word of every turn) whose id a filled slot holds, -log of the pointer's own
-  probability of that id;
+  value, not a word of every turn) — and, when the pointer reads the query, at a token copied from
+  the turn's own query that no earlier turn held (`pointed_values`) — whose id a filled slot
+  holds, -log of the pointer's own probability of that id;
 - when to copy: the gate's logit, by binary cross-entropy, towards "this token is such a value"
   (`gate_target="values"`) or towards how much more surely the pointer says the token than the
   vocabulary head does (`"better"`, `better_than_head`).
