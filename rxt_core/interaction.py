@@ -85,3 +85,11 @@ def pad_batch(rows: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor,
     lengths = torch.tensor([len(r) for r in rows])
     mask = torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)
     return ids.to(device), mask.to(device)
+
+
+def answer_marker(ids: torch.Tensor, answer_id: int, missing: int) -> torch.Tensor:
+    """[B, 1]: the position of each row's first [A] in interactions `ids` [B, T] (what ends the
+    query), `missing` in a row without one. Shared by the pointer's query mask and the copy
+    targets, so both agree on where a query ends."""
+    is_marker = ids == answer_id
+    return torch.where(is_marker.any(1), is_marker.int().argmax(1), missing)[:, None]

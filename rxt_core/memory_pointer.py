@@ -31,8 +31,8 @@ Session 27 (bundled 4s): the follow bonus alone retrained by context (`pointer_f
 200 steps with pointer supervision): 9-16 86.8% -> 88.5% (86.1% -> 87.9%), 1-8 87.7% -> 88.5%
 (89.7% -> 89.3%); retraining β alone the same way (the control) changed nothing. Then the slot
 pointer alone (query, key, bonus; 200 supervised steps; 4t, bundled in session 27): 1-8 89.6%
-(89.1%), 9-16 90.2% (87.3%) — on a third held-out set, chosen by nothing, 4t's 1-8 is no better than 4s's (85.3% vs
-86.0%); 4s's 9-16 gain held there too (85.8% -> 87.3%).
+(89.1%), 9-16 90.2% (87.3%) — on a third held-out set, chosen by nothing, 4t's 1-8 is no better
+than 4s's (85.3% vs 86.0%); 4s's 9-16 gain held there too (85.8% -> 87.3%).
 
 Reading the query (`RxTConfig.pointer_reads_query`, session 28, bundled 4v): the pointer's slots
 are those of a copy of the STM with the prompt's query written in, as the keep write will write it

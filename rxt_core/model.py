@@ -23,7 +23,7 @@ from .checkpoint import PretrainedMixin
 from .config import RxTConfig
 from .decoder import Decoder
 from .encoder import MemoryEncoder
-from .interaction import TokenIds, as_batch, as_id_list, interaction_ids, pad_batch, prompt_ids
+from .interaction import TokenIds, answer_marker, as_batch, as_id_list, interaction_ids, pad_batch, prompt_ids
 from .memory_attention import MemoryAttention
 from .memory_pointer import MemoryPointer, id_rows, slot_ids
 from .precision import WritePrecision, write_autocast
@@ -209,7 +209,7 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         prompt; for an STM with the pointer's id layer, one more pair: the pointer's slot keys and
         the slots' token ids (every entry is per row, so a batch can be cut and joined by row).
         With `pointer_reads_query` the pointer's pair needs the rows' `prompts` ([Q] query [A])."""
-        if prompts is None:
+        if prompts is None or not self.config.pointer_reads_query:  # only that pointer reads them
             return self._memory_kv(memory, None, None)
         ids, mask = pad_batch([list(p) for p in prompts], self.config.pad_id, memory.device)
         return self._memory_kv(memory, ids, mask)
@@ -246,8 +246,7 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         reads the query."""
         if not self.config.pointer_reads_query:
             return None
-        is_marker = input_ids == self.config.answer_id
-        marker = torch.where(is_marker.any(1), is_marker.int().argmax(1), -1)[:, None]
+        marker = answer_marker(input_ids, self.config.answer_id, missing=-1)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         return (positions <= marker) & (input_ids != self.config.pad_id)
 

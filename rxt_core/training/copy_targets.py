@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..interaction import answer_marker
 from .batching import TokenBatch
 
 SPECIAL_IDS = 6  # [PAD] [BOS] [EOS] [Q] [A] [MASK]: never copied, never drawn as random tokens
@@ -82,8 +83,7 @@ def _answer_and_query(ids: torch.Tensor, mask: torch.Tensor, config) -> tuple[to
     """[B, T] each: the real, non-special tokens after the row's first [A]; the tokens whose id
     occurs in the row's query (between [Q] and [A])."""
     positions = torch.arange(ids.shape[1], device=ids.device)
-    is_answer_marker = ids == config.answer_id
-    marker = torch.where(is_answer_marker.any(1), is_answer_marker.int().argmax(1), ids.shape[1])[:, None]
+    marker = answer_marker(ids, config.answer_id, missing=ids.shape[1])
     real = mask & (ids >= SPECIAL_IDS)
     in_query = real & (positions > 0) & (positions < marker)
     in_answer = real & (positions > marker)
