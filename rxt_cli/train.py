@@ -143,11 +143,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--gate-target",
-        choices=["values", "better"],
+        choices=["values", "better", "query"],
         default="values",
         help="stage 4, with --pointer-weight: what the copy gate learns; values: open at recalled "
         "value tokens a slot holds (session 25); better: c/(c+h), where the pointer says the token "
-        "more surely than the vocabulary head (default values)",
+        "more surely than the vocabulary head; query: open at values copied from the turn's own "
+        "query (pointer_reads_query), untold elsewhere (default values)",
     )
     p.add_argument(
         "--train-only",

@@ -120,12 +120,14 @@ class MemoryAwareConfig(BaseModel):
     """Weight of pointer supervision (pointer_targets.py; ours, session 25): -log of the memory
     pointer's probability of a recalled value token that a slot holds (with pointer_reads_query,
     also of a value copied from the turn's own query). Needs memory_pointer (0: off)."""
-    gate_target: Literal["values", "better"] = "values"
+    gate_target: Literal["values", "better", "query"] = "values"
     """What the copy gate's binary cross-entropy (part of pointer supervision) pushes it towards at
     each answer token: "values", 1 at recalled value tokens a slot holds, else 0 (session 25);
     "better", c / (c + h), the pointer's probability c of the target token against the vocabulary
     head's h (session 26): open where copying says the right token more surely than the head, shut
-    where the pointer points at the wrong slot, whatever the token is."""
+    where the pointer points at the wrong slot, whatever the token is; "query", 1 at the answer
+    tokens copied from the turn's own query that a slot holds and told nothing elsewhere (session 29:
+    a query-reading pointer's gate opens on acknowledgements, recalls are left to the mixture's loss)."""
     train_only: tuple[str, ...] = ()
     """Parameter-name prefixes that train (e.g. "pointer.gate."); every other parameter stays
     frozen. Empty: all train, on the unfreeze schedule above. Why: retraining one small part of a

@@ -38,7 +38,8 @@ slot holds (with `pointer_reads_query` also of a value copied from the turn's ow
 over the batch's such value tokens) and the gate's cross-entropy (a mean
 over all answer tokens) towards "copy here" at exactly those tokens (`gate_target="values"`) or
 towards c / (c + h), how much more surely the pointer says each target token than the head does
-(`"better"`, session 26); the mixed output's loss is there as always.
+(`"better"`, session 26), or towards "copy here" only at the values copied from the turn's own
+query, the other tokens untold (`"query"`, session 29); the mixed output's loss is there as always.
 Freezing: memory attention and the encoder get no gradient before
 `unfreeze_memory_attention_step` / `unfreeze_encoder_step`; the decoder (with the shared
 embedding) always trains. `train_only` prefixes override all that: only those parameters train.
@@ -67,6 +68,7 @@ from .pointer_targets import (
     held_values,
     pointed_values,
     pointer_loss,
+    query_values,
     recording_pointer,
 )
 from .read_supervision import ReadSupervision
@@ -146,6 +148,7 @@ class MemoryAwareStage:
         pointer_recording = recording_pointer(model) if pointing else contextlib.nullcontext()
         if pointing:  # a mean over every value token the pointer is taught, held by a slot or not
             values = pointed_values(sources, batches, config)
+            acknowledged = query_values(sources, batches, config)
             pointer_denominator = max(1, sum(int(v.sum()) for v in values))
         pointer_total, pointer_count, pointer_top, gate_total, gate_on = 0.0, 0, 0, 0.0, 0.0
         with (
@@ -159,12 +162,13 @@ class MemoryAwareStage:
                 if pointing:
                     copyable = held_values(pointed["ids"], batch, values[t])
                     summed, count, top = pointer_loss(pointed["copy"], batch, copyable)
-                    wanted = (
-                        better_than_head(pointed["copy"], pointed["head"], batch)
-                        if self.cfg.gate_target == "better"
-                        else copyable
-                    )
-                    gated = gate_loss(pointed["gate"], wanted, batch)
+                    wanted, where = copyable, batch.targets
+                    if self.cfg.gate_target == "better":
+                        wanted = better_than_head(pointed["copy"], pointed["head"], batch)
+                    elif self.cfg.gate_target == "query":  # open at the query's held copies, else untold
+                        where = held_values(pointed["ids"], batch, acknowledged[t])
+                        wanted = where
+                    gated = gate_loss(pointed["gate"], wanted, where)
                     window = window + self.cfg.pointer_weight * (
                         summed / pointer_denominator + gated / targets
                     )

@@ -59,10 +59,17 @@ def pointed_values(sources: list[RecallSources], batches: list[TokenBatch], conf
     own query that no earlier turn held — a value just stated, which the pointer can now read."""
     values = [stated_values(s).targets & b.targets for s, b in zip(sources, batches, strict=True)]
     if config.pointer_reads_query:
-        for t, (source, batch) in enumerate(zip(sources, batches, strict=True)):
-            new = copied_targets(batch.ids, batch.mask, config) & (source.mentions == 0)
-            values[t] = values[t] | (new & batch.targets)
+        values = [v | q for v, q in zip(values, query_values(sources, batches, config), strict=True)]
     return values
+
+
+def query_values(sources: list[RecallSources], batches: list[TokenBatch], config) -> list[torch.Tensor]:
+    """Per turn, [B, T - 1]: the answer targets copied from the turn's own query that no earlier
+    turn held (a value just stated, which an acknowledgement repeats)."""
+    return [
+        copied_targets(b.ids, b.mask, config) & (s.mentions == 0) & b.targets
+        for s, b in zip(sources, batches, strict=True)
+    ]
 
 
 def held_values(slot_ids: torch.Tensor, batch: TokenBatch, recalled: torch.Tensor) -> torch.Tensor:
@@ -86,11 +93,12 @@ def better_than_head(copy: torch.Tensor, head: torch.Tensor, batch: TokenBatch) 
         return c / (c + h)
 
 
-def gate_loss(gate: torch.Tensor, wanted: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
-    """Summed binary cross-entropy of the gate logits [B, T] over `batch`'s targets, towards
-    `wanted` [B, T - 1] (0/1 `held_values`, or `better_than_head`'s soft targets)."""
-    logits = gate[:, :-1][batch.targets].float()
-    return F.binary_cross_entropy_with_logits(logits, wanted[batch.targets].float(), reduction="sum")
+def gate_loss(gate: torch.Tensor, wanted: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    """Summed binary cross-entropy of the gate logits [B, T] over the positions `where`
+    [B, T - 1] (a batch's targets, or some of them), towards `wanted` [B, T - 1] (0/1
+    `held_values`, or `better_than_head`'s soft targets)."""
+    logits = gate[:, :-1][where].float()
+    return F.binary_cross_entropy_with_logits(logits, wanted[where].float(), reduction="sum")
 
 
 def pointer_loss(

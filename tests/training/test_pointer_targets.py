@@ -20,6 +20,7 @@ from rxt_core.training.pointer_targets import (
     held_values,
     pointed_values,
     pointer_loss,
+    query_values,
     recording_pointer,
 )
 
@@ -54,7 +55,7 @@ def test_the_gate_is_told_to_copy_exactly_at_the_held_values():
     gate = torch.tensor([[0.0, 2.0, -1.0, 5.0]])  # position i decides about ids[i + 1]
     copyable = torch.tensor([[True, True, False]])  # the first is no answer target: not scored
     expected = math.log1p(math.exp(-2.0)) + math.log1p(math.exp(-1.0))  # -log g(2), -log (1 - g(-1))
-    assert math.isclose(float(gate_loss(gate, copyable, batch)), expected, rel_tol=1e-6)
+    assert math.isclose(float(gate_loss(gate, copyable, batch.targets)), expected, rel_tol=1e-6)
 
 
 def _pointer_finds_values(model, dialogues) -> dict[str, float]:
@@ -176,15 +177,19 @@ def test_train_only_refuses_a_prefix_that_names_no_parameter(pointer_config, tok
         )
 
 
-def test_gate_target_better_reaches_the_gate_loss(pointer_config, token_dialogues, tmp_path):
-    """The same model and batch, the gate told "held values" or c/(c+h): the first step's gate
-    loss (measured before any update) differs only because the target does."""
+def test_gate_target_reaches_the_gate_loss(pointer_config, token_dialogues, tmp_path):
+    """The same model and batch, the gate told "held values", c/(c+h) or "the query's copies": the
+    first step's gate loss (measured before any update) differs only because the target does. The
+    query target scores a subset of the values target's positions, wanting the same 1 there, so its
+    loss is smaller but not zero (the dialogues' acknowledgements repeat their query's name)."""
+    reading = pointer_config.model_copy(update={"stm_slots": 64, "pointer_reads_query": True})
     losses = {}
-    for target in ("values", "better"):
+    for target in ("values", "better", "query"):
         memory_cfg = MemoryAwareConfig(pointer_weight=1.0, gate_target=target)
-        _, state = _trained(pointer_config, token_dialogues, tmp_path / target, memory_cfg, steps=1)
+        _, state = _trained(reading, token_dialogues, tmp_path / target, memory_cfg, steps=1)
         losses[target] = state.history[0]["gate_loss"]
     assert losses["better"] != pytest.approx(losses["values"], rel=1e-3), losses
+    assert 0 < losses["query"] < losses["values"], losses
 
 
 def test_a_pointer_reading_the_query_is_also_taught_the_values_its_query_just_stated(pointer_config):
@@ -209,4 +214,9 @@ def test_a_pointer_reading_the_query_is_also_taught_the_values_its_query_just_st
     assert taught(reading) == [
         [False, False, False, True, False],
         [False, False, False, True, False, True, False],
+    ]
+    acknowledged = [v[0].tolist() for v in query_values(sources, batches, reading)]
+    assert acknowledged == [
+        [False, False, False, True, False],
+        [False, False, False, True, False, False, False],
     ]

@@ -53,6 +53,7 @@ out=$R/$NAME model=$R/$NAME/stage4-memory-aware/model
     --batch-size 16 --lr ${LR:-1e-3} --warmup-steps 10 --bptt-turns 0 --replay-depth 12 --checkpoint-every 25 \
     --steps ${STEPS:-200} --seed ${SEED:-37} --recall-weight 4 --replay-weight 0.3 --keep-weight 1 \
     "${only[@]}" "${flags[@]}" > $out.train.log 2>&1
+[ "${EVAL:-1}" = 1 ] || exit 0  # EVAL=0: train only (session 29 screened arms with held.py)
 ev() { [ -f $out/eval_$2.json ] || rxt eval --model $model --data $1 --threads 1 --replay-probe \
     --out $out/eval_$2.json > $out/eval_$2.txt 2>&1; }
 if [ $THREADS = 1 ]; then  # another arm runs beside this one
