@@ -22,7 +22,7 @@ class DecodeRows:
     def __init__(self) -> None:
         self.state: DecodeState | None = None  # views of the first `count` rows of the storage
         self._caches: list[tuple[torch.Tensor, torch.Tensor]] = []  # per layer (K, V), all rows
-        self._memory: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+        self._memory: list[tuple[torch.Tensor, ...]] | None = None
 
     @property
     def count(self) -> int:
@@ -46,8 +46,9 @@ class DecodeRows:
         for (k, v), cache in zip(self._caches, new.caches, strict=True):
             k[start:end], v[start:end] = cache.k, cache.v
         if self._memory is not None:
-            for (k, v), (new_k, new_v) in zip(self._memory, new.memory_kv, strict=True):
-                k[start:end], v[start:end] = new_k, new_v
+            for entry, new_entry in zip(self._memory, new.memory_kv, strict=True):
+                for t, new_t in zip(entry, new_entry, strict=True):  # K/V, or the pointer's slots
+                    t[start:end] = new_t
         lengths = torch.cat([self.state.lengths, new.lengths])
         self._view(end, lengths, self.state.host_lengths + new.host_lengths)
 
@@ -59,8 +60,9 @@ class DecodeRows:
         for removed in sorted(set(order) - set(rows), reverse=True):
             last = len(order) - 1
             if removed != last:  # every row after `removed` is kept: move the last one into it
-                for k, v in self._tensors():
-                    k[removed], v[removed] = k[last], v[last]
+                for entry in self._tensors():
+                    for t in entry:
+                        t[removed] = t[last]
                 order[removed] = order[last]
             order.pop()
         if not order:
@@ -70,7 +72,7 @@ class DecodeRows:
             self._view(len(order), self.state.lengths[index], [self.state.host_lengths[i] for i in order])
         return order
 
-    def _tensors(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def _tensors(self) -> list[tuple[torch.Tensor, ...]]:
         return self._caches + (self._memory or [])
 
     def _grow(self, capacity: int) -> None:
@@ -81,12 +83,12 @@ class DecodeRows:
 
         self._caches = [(grown(k), grown(v)) for k, v in self._caches]
         if self._memory is not None:
-            self._memory = [(grown(k), grown(v)) for k, v in self._memory]
+            self._memory = [tuple(grown(t) for t in entry) for entry in self._memory]
 
     def _view(self, count: int, lengths: torch.Tensor, host_lengths: list[int]) -> None:
         self.state = DecodeState(
             caches=[KVCache(k[:count], v[:count]) for k, v in self._caches],
-            memory_kv=None if self._memory is None else [(k[:count], v[:count]) for k, v in self._memory],
+            memory_kv=None if self._memory is None else [tuple(t[:count] for t in e) for e in self._memory],
             lengths=lengths,
             host_lengths=host_lengths,
         )

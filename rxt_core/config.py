@@ -114,8 +114,10 @@ class RxTConfig(BaseModel):
     memory_pointer: bool = False
     # what the pointer's copy gate reads: "hidden", the decoder's hidden state only; "agreement",
     # also how the vocabulary head rates the pointer's pick; "agreement+follow", also how much of
-    # the pointer's choice the follow bonus made (needs pointer_follows; memory_pointer.CopyGate)
-    pointer_gate: Literal["hidden", "agreement", "agreement+follow"] = "hidden"
+    # the pointer's choice the follow bonus made (needs pointer_follows); "agreement+query", also how
+    # much of it went to the slots the query just wrote, alone and times the head's disagreement
+    # (needs pointer_reads_query; memory_pointer.CopyGate)
+    pointer_gate: Literal["hidden", "agreement", "agreement+follow", "agreement+query"] = "hidden"
     # the pointer also favours the slot after one holding the token just read (memory_pointer.py's
     # SlotPointer): kept tokens sit in their order, so a copied value goes on where it went on
     pointer_follows: bool = False
@@ -163,6 +165,14 @@ class RxTConfig(BaseModel):
             )
         if self.pointer_gate == "agreement+follow" and not self.pointer_follows:
             raise ValueError("pointer_gate 'agreement+follow' reads the follow bonus: set pointer_follows")
+        if self.pointer_gate == "agreement+query" and not self.pointer_reads_query:
+            raise ValueError(
+                "pointer_gate 'agreement+query' reads where the query's copy went: set pointer_reads_query"
+            )
+        if self.pointer_gate == "agreement+query" and (self.vocab_size - 1).bit_length() >= self.dim:
+            raise ValueError(
+                f"pointer_gate 'agreement+query' flags slots past the id bits: dim ({self.dim}) is too small"
+            )
         if self.pointer_follow_context and not self.pointer_follows:
             raise ValueError("pointer_follow_context scales the follow bonus: set pointer_follows")
         if self.pointer_reads_query and not self.memory_pointer:

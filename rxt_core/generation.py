@@ -26,7 +26,7 @@ from .sampling import SamplingParams, forbid_early_eos, sample
 @dataclass
 class DecodeState:
     caches: list[KVCache]
-    memory_kv: list[tuple[torch.Tensor, torch.Tensor]] | None
+    memory_kv: list[tuple[torch.Tensor, ...]] | None  # per layer K, V; the pointer's slots last
     lengths: torch.Tensor  # [B] tokens held in each row's cache
     host_lengths: list[int]  # the same on the host: no device sync to size the attention span
 

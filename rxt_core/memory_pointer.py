@@ -126,12 +126,14 @@ class SlotPointer(nn.Module):
 
     def forward(
         self, hidden: torch.Tensor, logits: torch.Tensor, memory, tokens: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Per position, the pointer's probability of each token [B, T, V] fp32 (all zeros where
-        the memory is empty), and how much of it went to slots the follow bonus favoured [B, T]
-        (zeros without `pointer_follows`), from the normed hidden states [B, T, D], the vocabulary
-        logits [B, T, V], `project`'s output and the tokens read at those positions [B, T]."""
-        keys, ids = memory
+        the memory is empty), how much of it went to slots the follow bonus favoured [B, T]
+        (zeros without `pointer_follows`) and, where `memory` also flags the slots the query just
+        wrote (`pointer_gate="agreement+query"`), how much went to those [B, T] (else None); from
+        the normed hidden states [B, T, D], the vocabulary logits [B, T, V], `project`'s output
+        (keys, ids[, from_query]) and the tokens read at those positions [B, T]."""
+        keys, ids, *from_query = memory
         slot_ids = ids[:, None, :].expand(-1, hidden.shape[1], -1)  # [B, T, S]
         match = self.query(hidden) @ keys.transpose(-1, -2) / math.sqrt(keys.shape[-1])
         scores = logits.gather(-1, slot_ids).float() + match.float()
@@ -148,8 +150,9 @@ class SlotPointer(nn.Module):
         followed = (
             attention.new_zeros(attention.shape[:2]) if follows is None else (attention * follows).sum(-1)
         )
+        on_query = (attention * from_query[0][:, None, :]).sum(-1) if from_query else None
         copy = attention.new_zeros((*attention.shape[:2], self.vocab_size))
-        return copy.scatter_add_(-1, slot_ids, attention), followed
+        return copy.scatter_add_(-1, slot_ids, attention), followed, on_query
 
 
 class CopyGate(nn.Module):
@@ -177,23 +180,37 @@ class CopyGate(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(config.dim))
         self.bias = nn.Parameter(torch.tensor(GATE_INIT_BIAS / GATE_SCALE))
-        agreement = config.pointer_gate in ("agreement", "agreement+follow")
+        agreement = config.pointer_gate.startswith("agreement")
         self.agreement = nn.Parameter(torch.zeros(2)) if agreement else None
         self.follow = nn.Parameter(torch.zeros(())) if config.pointer_gate == "agreement+follow" else None
+        self.query = nn.Parameter(torch.zeros(2)) if config.pointer_gate == "agreement+query" else None
 
     def forward(
-        self, hidden: torch.Tensor, head_log_p: torch.Tensor, copy: torch.Tensor, followed: torch.Tensor
+        self,
+        hidden: torch.Tensor,
+        head_log_p: torch.Tensor,
+        copy: torch.Tensor,
+        followed: torch.Tensor,
+        on_query: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """From the normed hidden states [B, T, D], the head's log-probabilities [B, T, V], the
-        pointer's probabilities [B, T, V] and its mass on followed slots [B, T] (the last three
-        read, not trained through)."""
+        pointer's probabilities [B, T, V], its mass on followed slots [B, T] and on the slots the
+        query just wrote [B, T] (None unless "agreement+query"; the last four read, not trained
+        through)."""
         logit = hidden.float() @ self.weight.float() + self.bias.float()
         if self.agreement is not None:
             with torch.no_grad():
                 chance, pick = copy.max(-1, keepdim=True)
-                below_best = head_log_p.gather(-1, pick) - head_log_p.max(-1, keepdim=True).values
-                features = torch.cat([below_best.clamp_min(-20), chance.clamp_min(1e-9).log()], -1)
+                below_best = (
+                    head_log_p.gather(-1, pick) - head_log_p.max(-1, keepdim=True).values
+                ).clamp_min(-20)
+                features = torch.cat([below_best, chance.clamp_min(1e-9).log()], -1)
             logit = logit + features @ self.agreement.float()
+            if self.query is not None:  # the same disagreement, and the mass, where the pick is the query's
+                with torch.no_grad():
+                    mass = on_query.detach()[..., None]
+                    query_features = torch.cat([below_best * mass, mass], -1)
+                logit = logit + query_features @ self.query.float()
         if self.follow is not None:
             logit = logit + followed.detach() * self.follow.float()
         return GATE_SCALE * logit
@@ -213,10 +230,12 @@ class MemoryPointer(nn.Module):
     ) -> torch.Tensor:
         """log p [B, T, V] (fp32) from the decoder's normed hidden states [B, T, D], its vocabulary
         logits [B, T, V], `project`'s (keys, ids) and the tokens read at those positions [B, T]."""
-        copy, followed = self.slots(hidden, logits, memory, tokens)
+        copy, followed, on_query = self.slots(hidden, logits, memory, tokens)
         head_log_p = F.log_softmax(logits.float(), dim=-1)
         empty = (memory[1] == self.slots.pad_id).all(-1)[:, None]
-        gate = self.gate(hidden, head_log_p, copy, followed).masked_fill(empty, float("-inf"))[..., None]
+        gate = self.gate(hidden, head_log_p, copy, followed, on_query).masked_fill(empty, float("-inf"))[
+            ..., None
+        ]
         log_gate, log_rest = F.logsigmoid(gate), F.logsigmoid(-gate)  # log g, log (1 - g)
         from_vocab = head_log_p + log_rest
         from_memory = copy.clamp_min(1e-30).log() + log_gate  # clamp: no 0 * inf gradients

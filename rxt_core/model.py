@@ -25,7 +25,7 @@ from .decoder import Decoder
 from .encoder import MemoryEncoder
 from .interaction import TokenIds, answer_marker, as_batch, as_id_list, interaction_ids, pad_batch, prompt_ids
 from .memory_attention import MemoryAttention
-from .memory_pointer import MemoryPointer, id_rows, slot_ids
+from .memory_pointer import MemoryPointer, id_bits, id_rows, slot_ids
 from .precision import WritePrecision, write_autocast
 from .rope import RotaryEmbedding
 from .sampling import SamplingParams
@@ -231,14 +231,22 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         tokens become the newest slots, so the answer can copy a value the query has just stated
         (an unseen name is as hard for the vocabulary head to spell in an acknowledgement as in a
         recall). Only the pointer reads this copy; the decoder's cross-attention reads `stm`."""
-        last = self.config.layers - 1
-        if not self.config.pointer_reads_query:
+        last, config = self.config.layers - 1, self.config
+        if not config.pointer_reads_query:
             return self.pointer.project(stm[:, last], self.slot_ids(stm))
         if prompt_ids is None:
             raise ValueError("this model's pointer reads the query (pointer_reads_query): pass the prompts")
+        marking = config.pointer_gate == "agreement+query"
+        if marking:  # flag the slots already there, one feature past the id bits; the query's are unflagged
+            stm = stm.clone()
+            stm[:, config.layers, :, id_bits(config.vocab_size)] = 1
         # the write of the one content layer the pointer reads, and of the ids
         content, id_layer = self.write_memory(stm, prompt_ids, prompt_mask, layers=[last]).unbind(1)
-        return self.pointer.project(content, slot_ids(id_layer, self.config.vocab_size, self.config.pad_id))
+        keys, ids = self.pointer.project(content, slot_ids(id_layer, config.vocab_size, config.pad_id))
+        if not marking:
+            return keys, ids
+        from_query = (id_layer[..., id_bits(config.vocab_size)] == 0) & (ids != config.pad_id)
+        return keys, ids, from_query
 
     def _prompt_mask(self, input_ids: torch.Tensor) -> torch.Tensor | None:
         """[B, T]: the `[Q] query [A]` tokens of interactions [B, T] (none in a row without [A],

@@ -422,3 +422,80 @@ def test_the_query_copy_writes_only_what_the_pointer_reads():
     torch.testing.assert_close(keys, expected_keys)
     assert torch.equal(slot_ids_read, expected_ids)
     torch.testing.assert_close(some, full[:, [0, layers - 1, layers]])
+
+
+def test_the_query_gate_needs_the_pointer_to_read_the_query():
+    with pytest.raises(ValueError, match="set pointer_reads_query"):
+        preset(
+            "tiny", memory_write="keep", memory_attention="simple", memory_pointer=True,
+            pointer_gate="agreement+query",
+        )  # fmt: skip
+
+
+def query_gate_model() -> ReactiveTransformer:
+    from rxt_core.training.transplant import transplant
+
+    model = transplant(query_reading_model(), {"pointer_gate": "agreement+query"}).eval()
+    model.memory_attention.salience.register_forward_hook(lambda _m, _a, out: torch.ones_like(out))
+    return model
+
+
+def test_the_query_gate_flags_exactly_the_slots_the_query_wrote_and_leaves_the_memory_as_it_was():
+    """Slots already in memory (30, 31) are not the query's; the query's kept tokens, newest first,
+    are; empty slots are neither. Flagging works on a copy: the session's STM is unchanged."""
+    model = query_gate_model()
+    ids = torch.tensor([[30, 31]])
+    with torch.no_grad():
+        stm = model.write_memory(model.init_memory(1), ids, torch.ones_like(ids, dtype=torch.bool))
+        before = stm.clone()
+        _, slot_ids_read, from_query = model.memory_kv(stm, [[3, 40, 41, 4]])[-1]
+    torch.testing.assert_close(stm, before)
+    assert slot_ids_read[0, :6].tolist() == [3, 40, 41, 4, 30, 31]
+    assert from_query[0, :6].tolist() == [True] * 4 + [False] * 2
+    assert not from_query[0, 6:].any()  # empty slots
+
+
+def test_the_query_gate_starts_unchanged_and_can_trust_a_pick_from_the_query_the_head_rates_low():
+    """Transplanted into a query-reading agreement model, the gate changes nothing until it learns.
+    Then, with agreement weights that shut it on a pick the head rates far below its own, a query
+    weight cancelling that disagreement (times the pointer's mass on the query's slots) opens it
+    where the pick is the query's and leaves it shut where the pick is an older slot's."""
+    from rxt_core.training.transplant import transplant
+
+    agreeing = transplant(query_reading_model(), {"pointer_gate": "agreement"}).eval()
+    gating = transplant(agreeing, {"pointer_gate": "agreement+query"}).eval()
+    earlier, ids = torch.tensor([[60, 61]]), torch.tensor([[3, 50, 51, 4, 7, 8]])
+    with torch.no_grad():
+        stm = agreeing.write_memory(
+            agreeing.init_memory(1), earlier, torch.ones_like(earlier, dtype=torch.bool)
+        )
+        torch.testing.assert_close(gating(ids, stm)[0], agreeing(ids, stm)[0])
+
+    gate = gating.pointer.gate
+    with torch.no_grad():
+        gate.weight.zero_()
+        gate.bias.fill_(0.3)
+        gate.agreement.copy_(torch.tensor([1.0, 0.0]))  # logit / scale = 0.3 + (head's rating of the pick)
+        gate.query.copy_(torch.tensor([-1.0, 0.0]))  # ... minus that rating times the mass on the query
+    vocab = gating.config.vocab_size
+    head_log_p = torch.full((1, 2, vocab), -12.0)
+    head_log_p[..., 9] = -2.0  # the head's best; the pointer's pick, 50, is rated 10 below it
+    copy = torch.zeros(1, 2, vocab)
+    copy[..., 50] = 1.0
+    on_query = torch.tensor([[1.0, 0.0]])  # the pick from the query's slots, then from an older one
+    with torch.no_grad():
+        logits = gate(torch.zeros(1, 2, gating.config.dim), head_log_p, copy, torch.zeros(1, 2), on_query)
+    torch.testing.assert_close(logits[0], torch.tensor([0.3, 0.3 - 10.0]) * GATE_SCALE)
+
+
+def test_incremental_decoding_matches_full_forward_with_the_query_gate():
+    """The query's flags reach the gate the same way in the training forward and in decoding."""
+    model = query_gate_model()
+    with torch.no_grad():  # a half-open gate that reads all it can
+        model.pointer.gate.bias.zero_()
+        model.pointer.gate.agreement.fill_(0.5)
+        model.pointer.gate.query.copy_(torch.tensor([-0.5, 1.0]))
+    ids = torch.randint(6, model.config.vocab_size, (3, 10), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        stm = model.write_memory(model.init_memory(3), ids, torch.ones_like(ids, dtype=torch.bool))
+    assert_incremental_decoding_matches_full_forward(model, stm)

@@ -26,7 +26,9 @@ def rows_of(ids: list[int]) -> DecodeState:
         memory_kv=[
             (filled(HEADS, SLOTS, DIM, offset=0.25), filled(HEADS, SLOTS, DIM, offset=0.75))
             for _ in range(LAYERS)
-        ],
+        ]
+        # the pointer's slots: keys, ids and the query's flags (a triple, unlike the K/V pairs)
+        + [(filled(SLOTS, DIM, offset=0.1), filled(SLOTS, offset=0.2), filled(SLOTS, offset=0.3))],
         lengths=torch.tensor(ids),
         host_lengths=list(ids),
     )
@@ -35,10 +37,13 @@ def rows_of(ids: list[int]) -> DecodeState:
 def assert_holds(batch: DecodeRows, ids: list[int]) -> None:
     state = batch.state
     assert batch.count == len(ids) and state.host_lengths == ids and state.lengths.tolist() == ids
-    for cache, (k, v) in zip(state.caches, state.memory_kv, strict=True):
+    for cache, (k, v) in zip(state.caches, state.memory_kv[:LAYERS], strict=True):
         for row, i in enumerate(ids):
             assert torch.all(cache.k[row] == i) and torch.all(cache.v[row] == i + 0.5)
             assert torch.all(k[row] == i + 0.25) and torch.all(v[row] == i + 0.75)
+    for row, i in enumerate(ids):
+        for offset, pointer_tensor in zip((0.1, 0.2, 0.3), state.memory_kv[LAYERS], strict=True):
+            assert torch.all(pointer_tensor[row] == i + offset)
 
 
 def test_random_joins_and_leaves_keep_every_row_its_own_state():

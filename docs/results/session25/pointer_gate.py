@@ -65,7 +65,7 @@ def main() -> None:
             for batch, source in zip(batches, sources, strict=True):
                 out, _ = model(batch.ids, stm)
                 hidden, logits, (keys, ids), tokens = seen["args"]
-                copy, followed = model.pointer.slots(hidden, logits, (keys, ids), tokens)
+                copy, followed, _ = model.pointer.slots(hidden, logits, (keys, ids), tokens)
                 gate = model.pointer.gate(hidden, logits.float().log_softmax(-1), copy, followed).sigmoid()
                 pointed = copy.argmax(-1)  # the top token
                 target = batch.ids[:, 1:]
