@@ -11,8 +11,8 @@
 # 4j (the keep write) STAGE4G_SECONDS ... STAGE4J_SECONDS; 4k a fixed 1,000 steps; 4l
 # STAGE4L_SECONDS; 4m (spliced values), 4n, 4o, 4p, 4q (the memory pointer), 4r (its gate and
 # follow bonus alone), 4s (the follow bonus by context), 4t (the slot pointer alone), 4u (the pointer
-# reads the query; its gate alone) and 4v (then the slot pointer alone) a fixed 800, 600, 800, 800,
-# 400, 200, 200, 200, 200 and 200 steps. VOCAB (2048) sets the tokenizer's size, and the model's with it (session 11: at 1024
+# reads the query; its gate alone), 4v (then the slot pointer alone) and 4w (the gate's trust in the
+# query's slots alone) a fixed 800, 600, 800, 800, 400, 200, 200, 200, 200, 200 and 200 steps. VOCAB (2048) sets the tokenizer's size, and the model's with it (session 11: at 1024
 # the held-out values stop arriving as rare fragments; session 12 trained it: unseen small-pool
 # values are still not copied, so 2048 stays; docs/training.md).
 set -euo pipefail
@@ -223,7 +223,15 @@ late_stage u 38 "$RUN/t-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-
 # gate_retrain.sh's qg_slots arm, same flags, from 4u).
 late_stage v 38 "$RUN/u-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 1e-3 --steps 200 \
     --seed 37 --pointer-weight 1 --train-only pointer.slots.
-FINAL="$RUN/v-run/stage4-memory-aware/model"
+# Stage 4w: the copy gate also reads how much of the pointer's choice went to the slots the query
+# just wrote (`pointer_gate=agreement+query`), and only those two new weights train, told to open
+# at the values an answer copies from its own query (`--gate-target query`), 200 steps at lr 1e-1
+# on the same 20,000 (session 29: docs/training.md "Session 29"; gate_retrain.sh's gq_told_lr1e-1
+# arm, same flags, from 4v).
+late_stage w 38 "$RUN/v-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 1e-1 --steps 200 \
+    --seed 37 --set pointer_gate=agreement+query --pointer-weight 1 --gate-target query \
+    --train-only pointer.gate.query
+FINAL="$RUN/w-run/stage4-memory-aware/model"
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.
 rxt eval --model "$FINAL" --baseline "$RUN/run/baseline/model" \

@@ -31,6 +31,13 @@
 #                          pointer_reads_query=true --pointer-weight 1 --gate-target better"
 #   NAME=q_slots           (session 28) as slots_sup from 4t, FLAGS="--set pointer_reads_query=true --pointer-weight 1"
 #   NAME=qgs_gate          (session 28) as query_gate, SEED=41 INIT=runs/s28/qg_slots/stage4-memory-aware/model, FLAGS=""
+#   Session 29 (R=runs/s29 DATA_SEED=38 THREADS=1 EVAL=0 INIT=models/rxt-nano, 4v then; screened with held.py):
+#   NAME=qt_w1             LR=1e-2 FLAGS="--pointer-weight 1 --gate-target query" (the whole gate; qt_w03: --pointer-weight 0.3)
+#   NAME=gf_mix            LR=1e-2 FLAGS="--set pointer_gate=agreement+follow"; gf_query: + "--pointer-weight 1 --gate-target query"
+#   NAME=gq_mix            LR=1e-2 TRAIN_ONLY="pointer.gate.query" FLAGS="--set pointer_gate=agreement+query"
+#   NAME=gq_told           LR=1e-2 TRAIN_ONLY="pointer.gate.query" FLAGS="--set pointer_gate=agreement+query
+#                          --pointer-weight 1 --gate-target query"; gq_told_lr3e-2: LR=3e-2;
+#                          gq_told_lr1e-1 (bundled 4w): LR=1e-1
 # INIT is the model retrained: models/rxt-nano, which was 4q when session 26 ran this, 4r when session 27 did (4s now).
 # DATA_SEED (36), SEED (37) and TRAIN_ONLY ("pointer.gate."; empty: every weight) let
 # docs/results/session27/continue.sh run the same steps as a continuation of the whole model.
