@@ -22,4 +22,6 @@ for path in files:
     with torch.inference_mode():
         for start in range(0, len(dialogues), 32):
             _teacher_forced_rxt(model, dialogues[start : start + 32], result)
-    print(f"{model_dir} {path}: answer perplexity {result.ppl:.3f}, next-token accuracy {result.accuracy:.1%}")
+    print(
+        f"{model_dir} {path}: answer perplexity {result.ppl:.3f}, next-token accuracy {result.accuracy:.1%}"
+    )
