@@ -240,13 +240,13 @@ class MemoryPointer(nn.Module):
         self, hidden: torch.Tensor, logits: torch.Tensor, memory, tokens: torch.Tensor
     ) -> torch.Tensor:
         """log p [B, T, V] (fp32) from the decoder's normed hidden states [B, T, D], its vocabulary
-        logits [B, T, V], `project`'s (keys, ids) and the tokens read at those positions [B, T]."""
+        logits [B, T, V], the pointer's memory entry ((keys, ids), with the query's flags for the
+        "agreement+query" gate) and the tokens read at those positions [B, T]."""
         copy, followed, on_query = self.slots(hidden, logits, memory, tokens)
         head_log_p = F.log_softmax(logits.float(), dim=-1)
         empty = (memory[1] == self.slots.pad_id).all(-1)[:, None]
-        gate = self.gate(hidden, head_log_p, copy, followed, on_query).masked_fill(empty, float("-inf"))[
-            ..., None
-        ]
+        gate = self.gate(hidden, head_log_p, copy, followed, on_query).masked_fill(empty, float("-inf"))
+        gate = gate[..., None]
         log_gate, log_rest = F.logsigmoid(gate), F.logsigmoid(-gate)  # log g, log (1 - g)
         from_vocab = head_log_p + log_rest
         from_memory = copy.clamp_min(1e-30).log() + log_gate  # clamp: no 0 * inf gradients

@@ -90,6 +90,10 @@ class MemoryAwareStage:
         self.lengths = [len(d) for d in dialogues]
         if cfg.pointer_weight and model.pointer is None:
             raise ValueError("--pointer-weight needs a memory pointer model (--set memory_pointer=true)")
+        if cfg.pointer_weight and cfg.gate_target == "query" and not model.config.pointer_reads_query:
+            raise ValueError(
+                "--gate-target query needs a pointer that reads the query (--set pointer_reads_query=true)"
+            )
         check_prefixes(model, cfg.train_only, "--train-only", "pointer.gate.")  # else: trains nothing
 
     def modules(self) -> dict[str, nn.Module]:
@@ -148,7 +152,7 @@ class MemoryAwareStage:
         pointer_recording = recording_pointer(model) if pointing else contextlib.nullcontext()
         if pointing:  # a mean over every value token the pointer is taught, held by a slot or not
             values = pointed_values(sources, batches, config)
-            acknowledged = query_values(sources, batches, config)
+            acknowledged = query_values(sources, batches, config) if self.cfg.gate_target == "query" else None
             pointer_denominator = max(1, sum(int(v.sum()) for v in values))
         pointer_total, pointer_count, pointer_top, gate_total, gate_on = 0.0, 0, 0, 0.0, 0.0
         with (

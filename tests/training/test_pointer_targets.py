@@ -145,6 +145,14 @@ def test_pointer_supervision_needs_the_memory_pointer(config, token_dialogues):
         MemoryAwareStage(model, token_dialogues, LoopConfig(steps=1), MemoryAwareConfig(pointer_weight=1.0))
 
 
+def test_the_query_gate_target_needs_a_pointer_that_reads_the_query(pointer_config, token_dialogues):
+    """Without the query in the pointer's slots there is nothing for that target to teach."""
+    model = ReactiveTransformer(pointer_config)
+    memory_cfg = MemoryAwareConfig(pointer_weight=1.0, gate_target="query")
+    with pytest.raises(ValueError, match="pointer_reads_query=true"):
+        MemoryAwareStage(model, token_dialogues, LoopConfig(steps=1), memory_cfg)
+
+
 def test_the_better_gate_target_is_the_pointers_share_of_the_target_token():
     """c / (c + h) per target: the pointer says 7 with 0.8 where the head says it with 1/8; the
     head alone can say 5 (target 0); both say 6 alike (target 1/2)."""
