@@ -37,7 +37,9 @@
 #   NAME=gq_mix            LR=1e-2 TRAIN_ONLY="pointer.gate.query" FLAGS="--set pointer_gate=agreement+query"
 #   NAME=gq_told           LR=1e-2 TRAIN_ONLY="pointer.gate.query" FLAGS="--set pointer_gate=agreement+query
 #                          --pointer-weight 1 --gate-target query"; gq_told_lr3e-2: LR=3e-2;
-#                          gq_told_lr1e-1 (bundled 4w): LR=1e-1
+#                          gq_told_lr1e-1 (bundled 4w): LR=1e-1; gq_told_lr5e-2: LR=5e-2 THREADS=2
+#   NAME=gq_better_lr1e-1  LR=1e-1 TRAIN_ONLY="pointer.gate.query" FLAGS="--set pointer_gate=agreement+query
+#                          --pointer-weight 1 --gate-target better"; gq_mix_lr1e-1: LR=1e-1, FLAGS="--set pointer_gate=agreement+query"
 # INIT is the model retrained: models/rxt-nano, which was 4q when session 26 ran this, 4r when session 27 did (4s now).
 # DATA_SEED (36), SEED (37) and TRAIN_ONLY ("pointer.gate."; empty: every weight) let
 # docs/results/session27/continue.sh run the same steps as a continuation of the whole model.
