@@ -219,7 +219,7 @@ class CopyGate(nn.Module):
             logit = logit + features @ self.agreement.float()
             if self.query is not None:  # the same disagreement, and the mass, where the pick is the query's
                 with torch.no_grad():
-                    mass = on_query.detach()[..., None]
+                    mass = on_query[..., None]
                     query_features = torch.cat([below_best * mass, mass], -1)
                 logit = logit + query_features @ self.query.float()
         if self.follow is not None:

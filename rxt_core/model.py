@@ -131,13 +131,19 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         input_ids: torch.Tensor,
         mask: torch.Tensor,
         layers: Sequence[int] | None = None,
+        flag_written: bool = False,
     ) -> torch.Tensor:
         """Differentiable memory update from padded interaction ids (what training calls).
-        `layers`: only those content layers (and the ids), as MemoryAttention writes them."""
+        `layers`: only those content layers (and the ids), as MemoryAttention writes them.
+        `flag_written`: the id layer's rows of this interaction's kept tokens also carry +1 one
+        feature past the id bits (`_pointer_memory` reads it): for a transient copy only, never an STM
+        that is kept."""
         encoded = self.encode(input_ids, mask)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
         # the pointer's id layer stores the tokens' ids, not learned content
         token_rows = None if self.pointer is None else self._id_rows(input_ids, stm.dtype)
+        if flag_written:
+            token_rows[..., id_bits(self.config.vocab_size)] = 1
         return self.memory_attention(stm, encoded, positions, mask, token_rows, layers)
 
     def update_memory(
@@ -236,17 +242,15 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
             return self.pointer.project(stm[:, last], self.slot_ids(stm))
         if prompt_ids is None:
             raise ValueError("this model's pointer reads the query (pointer_reads_query): pass the prompts")
-        marking = config.pointer_gate == "agreement+query"
-        if marking:  # flag the slots already there, one feature past the id bits; the query's are unflagged
-            stm = stm.clone()
-            stm[:, config.layers, :, id_bits(config.vocab_size)] = 1
+        flagging = config.pointer_gate == "agreement+query"  # the gate reads which slots are the query's
         # the write of the one content layer the pointer reads, and of the ids
-        content, id_layer = self.write_memory(stm, prompt_ids, prompt_mask, layers=[last]).unbind(1)
+        content, id_layer = self.write_memory(
+            stm, prompt_ids, prompt_mask, layers=[last], flag_written=flagging
+        ).unbind(1)
         keys, ids = self.pointer.project(content, slot_ids(id_layer, config.vocab_size, config.pad_id))
-        if not marking:
+        if not flagging:
             return keys, ids
-        from_query = (id_layer[..., id_bits(config.vocab_size)] == 0) & (ids != config.pad_id)
-        return keys, ids, from_query
+        return keys, ids, id_layer[..., id_bits(config.vocab_size)] > 0
 
     def _prompt_mask(self, input_ids: torch.Tensor) -> torch.Tensor | None:
         """[B, T]: the `[Q] query [A]` tokens of interactions [B, T] (none in a row without [A],
