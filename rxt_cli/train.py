@@ -151,6 +151,15 @@ def parser() -> argparse.ArgumentParser:
         "query (pointer_reads_query), untold elsewhere (default values)",
     )
     p.add_argument(
+        "--ack-noise",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="stage 4: write each answer token that repeats its own query's token to memory as a "
+        "random token with probability P, the targets unchanged: acknowledgements as fallible as "
+        "the model's own, for the pointer's source bonus to learn from (default 0: off)",
+    )
+    p.add_argument(
         "--train-only",
         nargs="+",
         default=[],
@@ -278,6 +287,7 @@ def build_jobs(args) -> list:
                     keep_positive_weight=args.keep_positive_weight,
                     pointer_weight=args.pointer_weight,
                     gate_target=args.gate_target,
+                    ack_noise=args.ack_noise,
                     train_only=tuple(args.train_only),
                     overlap_weight=args.overlap_weight,
                     sparsity_weight=args.sparsity_weight,

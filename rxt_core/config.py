@@ -127,6 +127,20 @@ class RxTConfig(BaseModel):
     # the pointer also reads the query being answered, written into a copy of the STM as the keep
     # write will write it after the turn: it can copy a value the user just stated (memory_pointer.py)
     pointer_reads_query: bool = False
+    # the STM's id layer also marks the slots a user's query wrote (not a model's answer), and the
+    # pointer learns a bonus for them: a recall should copy the user's spelling of a value, not the
+    # model's own acknowledgement of it, which may be misspelt (memory_pointer.SlotPointer)
+    pointer_source: bool = False
+    # the pointer favours newer slots by a learned amount times -log(1 + slot index) (the keep write's
+    # slots are newest first): a corrected value is in memory beside the value it corrects
+    pointer_recency: bool = False
+    # the id layer stores a query's first token as its space-led twin ('Z' -> 'ĠZ', a table from the
+    # tokenizer, word_pieces.py): a value that opens the user's sentence ("Zala is my cousin.") is
+    # recalled mid-sentence, with the space, and the pointer can only copy ids memory holds
+    pointer_space_twins: bool = False
+    # the keep write keeps every piece of a word any of whose pieces it keeps (word_pieces.py): a
+    # value kept without its first piece ("ho vel" of "Chovel") cannot be recalled
+    keep_whole_words: bool = False
     # the slot write's allocation logits are multiplied by this: > 1 hands each token's attention
     # to fewer slots, so a slot holds fewer tokens (session 19: 2 gave +1-2 points of recall at eval
     # alone, but -8 when trained 45 min from the bundled model; docs/training.md)
@@ -169,10 +183,18 @@ class RxTConfig(BaseModel):
             raise ValueError(
                 "pointer_gate 'agreement+query' reads where the query's copy went: set pointer_reads_query"
             )
-        if self.pointer_gate == "agreement+query" and (self.vocab_size - 1).bit_length() >= self.dim:
-            raise ValueError(
-                f"pointer_gate 'agreement+query' flags slots past the id bits: dim ({self.dim}) is too small"
-            )
+        marking = "pointer_gate 'agreement+query'" if self.pointer_gate == "agreement+query" else None
+        marking = "pointer_source" if self.pointer_source else marking
+        if marking and (self.vocab_size - 1).bit_length() + 2 > self.dim:
+            raise ValueError(f"{marking} marks slots past the id bits: dim ({self.dim}) is too small")
+        if self.pointer_space_twins and not self.memory_pointer:
+            raise ValueError("pointer_space_twins is what the memory pointer copies: set memory_pointer")
+        if self.keep_whole_words and self.memory_write != "keep":
+            raise ValueError("keep_whole_words is a rule of the keep write: set memory_write 'keep'")
+        if self.pointer_recency and not self.memory_pointer:
+            raise ValueError("pointer_recency is a bonus of the memory pointer's: set memory_pointer")
+        if self.pointer_source and not self.memory_pointer:
+            raise ValueError("pointer_source is a bonus of the memory pointer's: set memory_pointer")
         if self.pointer_follow_context and not self.pointer_follows:
             raise ValueError("pointer_follow_context scales the follow bonus: set pointer_follows")
         if self.pointer_reads_query and not self.memory_pointer:

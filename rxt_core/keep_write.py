@@ -25,6 +25,7 @@ from torch import nn
 
 from .config import RxTConfig
 from .norm import RMSNorm
+from .word_pieces import whole_words
 
 
 class Salience(nn.Module):
@@ -46,13 +47,20 @@ def kept_tokens(salience: torch.Tensor, mask: torch.Tensor, threshold: float = 0
 
 
 def keep_order(
-    salience: torch.Tensor, mask: torch.Tensor, slots: int, threshold: float = 0.0
+    salience: torch.Tensor,
+    mask: torch.Tensor,
+    slots: int,
+    threshold: float = 0.0,
+    continues: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """[B, S] indices into cat(new tokens [T], old slots [S]) along the slot axis: the kept tokens
-    in position order, then the old slots in theirs, cut to S (more than S kept: the first S)."""
+    in position order, then the old slots in theirs, cut to S (more than S kept: the first S).
+    `continues` [B, T] (`RxTConfig.keep_whole_words`): also keep every piece of a kept word."""
     batch, length = salience.shape
     positions = torch.arange(length, device=salience.device).expand(batch, -1)
     kept = kept_tokens(salience, mask, threshold)
+    if continues is not None:
+        kept = whole_words(kept, continues) & mask
     new_keys = torch.where(kept, positions, positions + length + slots)  # dropped: after everything
     old_keys = torch.arange(length, length + slots, device=salience.device).expand(batch, -1)
     return torch.cat((new_keys, old_keys), dim=1).argsort(dim=1)[:, :slots]

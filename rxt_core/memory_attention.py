@@ -113,8 +113,10 @@ class MemoryAttention(nn.Module):
         encoded_mask: torch.Tensor,
         token_rows: torch.Tensor | None = None,
         layers: Sequence[int] | None = None,
+        continues: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """stm [B, L, S, D]; encoded: L tensors [B, T, D]; mask [B, T] (True = real token).
+        `continues` [B, T]: the keep write keeps whole words (keep_write.keep_order).
         With `token_rows` [B, T, D] (the interaction's token ids, memory_pointer.id_rows) the STM
         has one more layer, the memory pointer's ids, which keeps those rows in the keep order.
         `layers` (default: all) writes only those content layers, in that order, and returns
@@ -125,7 +127,7 @@ class MemoryAttention(nn.Module):
         order = None
         if self.salience is not None:
             salience = self.salience(encoded[-1])
-            order = keep_order(salience, encoded_mask, stm.shape[2], self.keep_threshold)
+            order = keep_order(salience, encoded_mask, stm.shape[2], self.keep_threshold, continues)
         new_layers = []
         for i in range(n) if layers is None else layers:
             own = stm[:, i]

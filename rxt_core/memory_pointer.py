@@ -47,6 +47,17 @@ will drop. Measured from 4t, the gate retrained alone (4u) and then the slot poi
 supervision on the query's values too (4v): acknowledgements 77% -> 81% (set 0), recall 1-8 on
 three held-out sets 89.6 / 89.1 / 85.3% -> 90.4 / 90.0 / 87.2% (41 questions fixed, 16 broken).
 
+Whose copy to trust (`RxTConfig.pointer_source`, session 30, bundled 4x): every write marks the
+slots a user's query wrote (FROM_USER, one feature past the id bits; it moves with its slot), and
+the pointer adds a fixed FOLLOW_SCALE · σ to their scores. Why: 4w's misses of multi-word values
+copy its own misspelt acknowledgement, which memory holds beside the user's right statement of the
+value ("learn to play the drums" -> ack "... the kayums" -> recall "the kayums"): after "the" the
+follow bonus favours both runs alike. The bonus is set (10 · σ = 10), not learned: stage 4 writes
+reference acknowledgements, which always repeat the value right, and trained alone from 0 it
+reached only 0.33 (0.91 with `--ack-noise 0.2`, acknowledgements corrupted on purpose).
+`pointer_recency` (a bonus for newer slots, for corrected values) is an option: trained alone its
+bonus stayed near 0 (0.06 per unit of log slot index).
+
 The ids ride in the STM tensor itself, as one more layer after the L content layers: slot s of it
 holds the id of the token the slot keeps in binary, one ±1 per bit in its first ceil(log2 V)
 features (the pad id, all -1, while empty), moved by the same keep order as the content. Stored,
@@ -71,7 +82,8 @@ from .norm import RMSNorm
 
 GATE_INIT_BIAS = -4.0  # a new pointer barely speaks: a trained model continues as it was
 GATE_SCALE = 10.0  # the gate's logit is this times w · h + b: it learns this much faster
-FOLLOW_SCALE = 10.0  # the follow bonus is this times its parameter, for the same reason
+FOLLOW_SCALE = 10.0  # the follow, source and recency bonuses are this times their parameters, likewise
+WRITTEN_NOW, FROM_USER = 0, 1  # the marks after a slot's id bits (`slot_marks`)
 
 
 def id_bits(vocab_size: int) -> int:
@@ -96,6 +108,15 @@ def slot_ids(id_layer: torch.Tensor, vocab_size: int, pad_id: int) -> torch.Tens
     return ids.masked_fill(ids >= vocab_size, pad_id)
 
 
+def slot_marks(id_layer: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """[B, S, 2] bool: the two marks after the id bits of an id layer [B, S, D]. WRITTEN_NOW: the
+    query being answered wrote the slot (set in the pointer's transient copy only, for the
+    "agreement+query" gate). FROM_USER: a user's query wrote it, not a model's answer
+    (`pointer_source`; kept in the STM, so it ages with the slot)."""
+    first = id_bits(vocab_size)
+    return id_layer[..., first : first + 2] > 0
+
+
 class SlotPointer(nn.Module):
     """Where the decoder points: a distribution over the filled slots, summed per token id into a
     copy distribution over the vocabulary. A module of its own so stage 4 can record its output
@@ -108,7 +129,13 @@ class SlotPointer(nn.Module):
     `pointer_follow_context` (session 27) makes the bonus FOLLOW_SCALE · (β + w · h), w starting at
     0. Why: 4r's wrong values mostly start where the answer's phrasing runs on into another fact's
     statement ("Your boss's name is" -> the slot after "is" in "my neighbour's name is Vedis"):
-    following is right inside a value, not at its first token, and h knows which of the two it is."""
+    following is right inside a value, not at its first token, and h knows which of the two it is.
+    `pointer_source` (session 30) adds FOLLOW_SCALE · σ to the score of every slot a user's query
+    wrote (σ starts at 0). Why: 4w's remaining misses recall the model's own misspelt
+    acknowledgement ("learn to play the kayums"), which memory holds beside the user's right
+    statement of the value ("the drums"); the follow bonus favours both runs alike, and which one
+    wins was the match term's call. What the user said is the ground truth; what the model said
+    back is a copy of it, right or not."""
 
     def __init__(self, config: RxTConfig):
         super().__init__()
@@ -118,22 +145,31 @@ class SlotPointer(nn.Module):
         self.key = nn.Linear(config.dim, config.dim, bias=False)
         self.follow = nn.Parameter(torch.zeros(())) if config.pointer_follows else None
         self.follow_context = nn.Parameter(torch.zeros(config.dim)) if config.pointer_follow_context else None
+        self.source = nn.Parameter(torch.zeros(())) if config.pointer_source else None
+        self.recency = nn.Parameter(torch.zeros(())) if config.pointer_recency else None
+        self.reads_now = config.pointer_gate == "agreement+query"  # the gate's query features
+        self.reads_marks = self.reads_now or config.pointer_source
 
-    def project(self, content: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Once per turn, like the decoder's memory K/V: the slots' keys [B, S, D] from the last
-        content layer `content` [B, S, D], and their ids [B, S]."""
-        return self.key(self.key_norm(content)), ids
+    def project(self, content: torch.Tensor, id_layer: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Once per turn, like the decoder's memory K/V: the pointer's memory entry, the slots' keys
+        [B, S, D] from the last content layer `content` [B, S, D] and their ids [B, S] from the id
+        layer [B, S, D], and where this pointer reads them, the slots' marks [B, S, 2]
+        (`slot_marks`)."""
+        keys, ids = self.key(self.key_norm(content)), slot_ids(id_layer, self.vocab_size, self.pad_id)
+        if not self.reads_marks:
+            return keys, ids
+        return keys, ids, slot_marks(id_layer, self.vocab_size)
 
     def forward(
         self, hidden: torch.Tensor, logits: torch.Tensor, memory, tokens: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Per position, the pointer's probability of each token [B, T, V] fp32 (all zeros where
         the memory is empty), how much of it went to slots the follow bonus favoured [B, T]
-        (zeros without `pointer_follows`) and, where `memory` also flags the slots the query just
-        wrote (`pointer_gate="agreement+query"`), how much went to those [B, T] (else None); from
-        the normed hidden states [B, T, D], the vocabulary logits [B, T, V], `project`'s output
-        (keys, ids[, from_query]) and the tokens read at those positions [B, T]."""
-        keys, ids, *from_query = memory
+        (zeros without `pointer_follows`) and, for the "agreement+query" gate, how much went to the
+        slots the query just wrote [B, T] (else None); from the normed hidden states [B, T, D], the
+        vocabulary logits [B, T, V], `project`'s output (keys, ids[, marks]) and the tokens read at
+        those positions [B, T]."""
+        keys, ids, *marks = memory
         slot_ids = ids[:, None, :].expand(-1, hidden.shape[1], -1)  # [B, T, S]
         match = self.query(hidden) @ keys.transpose(-1, -2) / math.sqrt(keys.shape[-1])
         scores = logits.gather(-1, slot_ids).float() + match.float()
@@ -145,12 +181,17 @@ class SlotPointer(nn.Module):
             if self.follow_context is not None:
                 strength = strength + (hidden.float() @ self.follow_context.float())[..., None]
             scores = scores + FOLLOW_SCALE * strength * follows
+        if self.source is not None:
+            scores = scores + FOLLOW_SCALE * self.source.float() * marks[0][:, None, :, FROM_USER]
+        if self.recency is not None:  # slot order is age, newest first
+            newness = -torch.log1p(torch.arange(ids.shape[1], device=ids.device, dtype=scores.dtype))
+            scores = scores + FOLLOW_SCALE * self.recency.float() * newness
         scores = scores.masked_fill((ids == self.pad_id)[:, None, :], float("-inf"))
         attention = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # an empty memory points nowhere
         followed = (
             attention.new_zeros(attention.shape[:2]) if follows is None else (attention * follows).sum(-1)
         )
-        on_query = (attention * from_query[0][:, None, :]).sum(-1) if from_query else None
+        on_query = (attention * marks[0][:, None, :, WRITTEN_NOW]).sum(-1) if self.reads_now else None
         copy = attention.new_zeros((*attention.shape[:2], self.vocab_size))
         return copy.scatter_add_(-1, slot_ids, attention), followed, on_query
 
@@ -233,15 +274,14 @@ class MemoryPointer(nn.Module):
         self.slots = SlotPointer(config)
         self.gate = CopyGate(config)
 
-    def project(self, content: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.slots.project(content, ids)
+    def project(self, content: torch.Tensor, id_layer: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.slots.project(content, id_layer)
 
     def forward(
         self, hidden: torch.Tensor, logits: torch.Tensor, memory, tokens: torch.Tensor
     ) -> torch.Tensor:
         """log p [B, T, V] (fp32) from the decoder's normed hidden states [B, T, D], its vocabulary
-        logits [B, T, V], the pointer's memory entry ((keys, ids), with the query's flags for the
-        "agreement+query" gate) and the tokens read at those positions [B, T]."""
+        logits [B, T, V], the pointer's memory entry (`SlotPointer.project`) and the tokens read at those positions [B, T]."""
         copy, followed, on_query = self.slots(hidden, logits, memory, tokens)
         head_log_p = F.log_softmax(logits.float(), dim=-1)
         empty = (memory[1] == self.slots.pad_id).all(-1)[:, None]

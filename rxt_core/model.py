@@ -25,10 +25,11 @@ from .decoder import Decoder
 from .encoder import MemoryEncoder
 from .interaction import TokenIds, answer_marker, as_batch, as_id_list, interaction_ids, pad_batch, prompt_ids
 from .memory_attention import MemoryAttention
-from .memory_pointer import MemoryPointer, id_bits, id_rows, slot_ids
+from .memory_pointer import FROM_USER, WRITTEN_NOW, MemoryPointer, id_bits, id_rows, slot_ids
 from .precision import WritePrecision, write_autocast
 from .rope import RotaryEmbedding
 from .sampling import SamplingParams
+from .word_pieces import WordPieces
 
 
 class ReactiveTransformer(PretrainedMixin, nn.Module):
@@ -46,6 +47,9 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         if config.tie_embeddings:
             self.lm_head.weight = self.embedding.weight
         self.pointer = MemoryPointer(config) if config.memory_pointer else None
+        # the tokenizer's word tables (keep_whole_words, pointer_space_twins), filled by WordPieces.fill
+        words = config.keep_whole_words or config.pointer_space_twins
+        self.word_pieces = WordPieces(config.vocab_size, config.query_id) if words else None
         content_shape = (config.layers, config.stm_slots, config.dim)
         if config.stm_init == "learned":
             self.stm_init = nn.Parameter(torch.randn(content_shape) * config.stm_init_std)
@@ -135,16 +139,22 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
     ) -> torch.Tensor:
         """Differentiable memory update from padded interaction ids (what training calls).
         `layers`: only those content layers (and the ids), as MemoryAttention writes them.
-        `flag_written`: the id layer's rows of this interaction's kept tokens also carry +1 one
-        feature past the id bits (`_pointer_memory` reads it): for a transient copy only, never an STM
-        that is kept."""
+        `flag_written`: this interaction's kept tokens also carry the WRITTEN_NOW mark
+        (`memory_pointer.slot_marks`; `_pointer_memory` reads it): for a transient copy only, never
+        an STM that is kept. With `pointer_source` the query's tokens carry FROM_USER."""
         encoded = self.encode(input_ids, mask)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
         # the pointer's id layer stores the tokens' ids, not learned content
-        token_rows = None if self.pointer is None else self._id_rows(input_ids, stm.dtype)
+        words, config = self.word_pieces, self.config
+        continues = words.continues(input_ids) if config.keep_whole_words else None
+        stored = words.with_query_twins(input_ids) if config.pointer_space_twins else input_ids
+        token_rows = None if self.pointer is None else self._id_rows(stored, stm.dtype)
+        marks = id_bits(self.config.vocab_size)
         if flag_written:
-            token_rows[..., id_bits(self.config.vocab_size)] = 1
-        return self.memory_attention(stm, encoded, positions, mask, token_rows, layers)
+            token_rows[..., marks + WRITTEN_NOW] = 1
+        if self.pointer is not None and self.config.pointer_source:
+            token_rows[..., marks + FROM_USER] = self._query_side(input_ids).to(stm.dtype)
+        return self.memory_attention(stm, encoded, positions, mask, token_rows, layers, continues)
 
     def update_memory(
         self,
@@ -229,35 +239,30 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
             memory_kv.append(self._pointer_memory(memory, prompt_ids, prompt_mask))
         return memory_kv
 
-    def _pointer_memory(
-        self, stm: torch.Tensor, prompt_ids, prompt_mask
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The pointer's (slot keys, slot ids). With `pointer_reads_query`, from the STM with the
+    def _pointer_memory(self, stm: torch.Tensor, prompt_ids, prompt_mask) -> tuple[torch.Tensor, ...]:
+        """The pointer's memory entry (`SlotPointer.project`). With `pointer_reads_query`, from the STM with the
         prompts' query written in as the keep write will write it after the turn: the kept query
         tokens become the newest slots, so the answer can copy a value the query has just stated
         (an unseen name is as hard for the vocabulary head to spell in an acknowledgement as in a
         recall). Only the pointer reads this copy; the decoder's cross-attention reads `stm`."""
         last, config = self.config.layers - 1, self.config
         if not config.pointer_reads_query:
-            return self.pointer.project(stm[:, last], self.slot_ids(stm))
+            return self.pointer.project(stm[:, last], stm[:, config.layers])
         if prompt_ids is None:
             raise ValueError("this model's pointer reads the query (pointer_reads_query): pass the prompts")
-        flagging = config.pointer_gate == "agreement+query"  # the gate reads which slots are the query's
         # the write of the one content layer the pointer reads, and of the ids
-        content, id_layer = self.write_memory(
-            stm, prompt_ids, prompt_mask, layers=[last], flag_written=flagging
-        ).unbind(1)
-        keys, ids = self.pointer.project(content, slot_ids(id_layer, config.vocab_size, config.pad_id))
-        if not flagging:
-            return keys, ids
-        return keys, ids, id_layer[..., id_bits(config.vocab_size)] > 0
+        flagging = self.pointer.slots.reads_marks
+        copy = self.write_memory(stm, prompt_ids, prompt_mask, layers=[last], flag_written=flagging)
+        return self.pointer.project(*copy.unbind(1))
 
     def _prompt_mask(self, input_ids: torch.Tensor) -> torch.Tensor | None:
         """[B, T]: the `[Q] query [A]` tokens of interactions [B, T] (none in a row without [A],
         so a text row's pointer never sees tokens it has yet to predict); None unless the pointer
         reads the query."""
-        if not self.config.pointer_reads_query:
-            return None
+        return self._query_side(input_ids) if self.config.pointer_reads_query else None
+
+    def _query_side(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """[B, T]: the `[Q] query [A]` tokens of interactions [B, T] (none in a row without [A])."""
         marker = answer_marker(input_ids, self.config.answer_id, missing=-1)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         return (positions <= marker) & (input_ids != self.config.pad_id)

@@ -100,6 +100,11 @@ class RxTTokenizer:
         """The vocabulary entry of an id (byte-level form, e.g. 'Ġhello'); for debugging."""
         return self._tok.id_to_token(self._check_id(token_id))
 
+    def pieces(self) -> list[str]:
+        """Every vocabulary entry by id, in byte-level form ('Ġhello'): what `WordPieces.fill`
+        reads."""
+        return [self._tok.id_to_token(token_id) for token_id in range(self.vocab_size)]
+
     # -- encoding -------------------------------------------------------------------------
 
     def encode(self, text: str) -> list[int]:

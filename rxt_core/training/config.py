@@ -128,6 +128,11 @@ class MemoryAwareConfig(BaseModel):
     where the pointer points at the wrong slot, whatever the token is; "query", 1 at the answer
     tokens copied from the turn's own query that a slot holds and told nothing elsewhere (session 29:
     a query-reading pointer's gate opens on acknowledgements, recalls are left to the mixture's loss)."""
+    ack_noise: float = Field(0.0, ge=0, le=1)
+    """Probability that an answer token repeating a token of its own query is written to memory
+    as a random token instead (the decoder's targets keep the reference; ack_noise.py; ours,
+    session 30): acknowledgements as fallible as the model's own, so the pointer can learn whose
+    copy of a value to trust (0: off)."""
     train_only: tuple[str, ...] = ()
     """Parameter-name prefixes that train (e.g. "pointer.gate."); every other parameter stays
     frozen. Empty: all train, on the unfreeze schedule above. Why: retraining one small part of a

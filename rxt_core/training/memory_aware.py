@@ -40,6 +40,9 @@ over all answer tokens) towards "copy here" at exactly those tokens (`gate_targe
 towards c / (c + h), how much more surely the pointer says each target token than the head does
 (`"better"`, session 26), or towards "copy here" only at the values copied from the turn's own
 query, the other tokens untold (`"query"`, session 29); the mixed output's loss is there as always.
+Noisy acknowledgements (`ack_noise` p > 0, ours, session 30): each write puts a random token in
+place of each answer token that repeats its own query's, with probability p; the decoder's
+targets are the reference (ack_noise.py).
 Freezing: memory attention and the encoder get no gradient before
 `unfreeze_memory_attention_step` / `unfreeze_encoder_step`; the decoder (with the shared
 embedding) always trains. `train_only` prefixes override all that: only those parameters train.
@@ -56,6 +59,7 @@ from torch import nn
 from ..config import RxTConfig
 from ..keep_write import kept_tokens
 from ..model import ReactiveTransformer
+from .ack_noise import noisy_acknowledgements
 from .batching import TokenBatch, TokenDialogue, batch_indices, turn_batch
 from .config import LoopConfig, MemoryAwareConfig
 from .copy_targets import RecallSources, recall_sources
@@ -201,7 +205,10 @@ class MemoryAwareStage:
                     window = torch.zeros((), device=model.device)
                     stm = stm.detach()
                     previous_write = None if previous_write is None else previous_write.detach()
-                new = model.write_memory(stm, batch.ids, batch.mask)
+                written = batch.ids
+                if self.cfg.ack_noise:
+                    written = noisy_acknowledgements(batch, config, self.cfg.ack_noise, generator)
+                new = model.write_memory(stm, written, batch.mask)
                 if reads is not None:
                     reads.written(batch.present)
                 if keeps is not None:

@@ -8,7 +8,7 @@ from torch.nn import functional as F
 from rxt_core import ReactiveTransformer, SamplingParams, preset
 from rxt_core.generation import decode_step, prefill
 from rxt_core.interaction import pad_batch
-from rxt_core.memory_pointer import FOLLOW_SCALE, GATE_SCALE, id_rows, slot_ids
+from rxt_core.memory_pointer import FOLLOW_SCALE, GATE_SCALE, WRITTEN_NOW, id_rows, slot_ids
 from rxt_core.stm_codec import decode_stm, encode_stm
 
 from .test_decoding import assert_incremental_decoding_matches_full_forward
@@ -417,7 +417,7 @@ def test_the_query_copy_writes_only_what_the_pointer_reads():
         stm = model.write_memory(model.init_memory(2), earlier, torch.ones_like(earlier, dtype=torch.bool))
         full = model.write_memory(stm, ids, mask)
         keys, slot_ids_read = model.memory_kv(stm, prompts)[-1]
-        expected_keys, expected_ids = model.pointer.project(full[:, layers - 1], model.slot_ids(full))
+        expected_keys, expected_ids = model.pointer.project(full[:, layers - 1], full[:, layers])
         some = model.write_memory(stm, ids, mask, layers=[0, layers - 1])
     torch.testing.assert_close(keys, expected_keys)
     assert torch.equal(slot_ids_read, expected_ids)
@@ -448,7 +448,8 @@ def test_the_query_gate_flags_exactly_the_slots_the_query_wrote_and_leaves_the_m
     with torch.no_grad():
         stm = model.write_memory(model.init_memory(1), ids, torch.ones_like(ids, dtype=torch.bool))
         before = stm.clone()
-        _, slot_ids_read, from_query = model.memory_kv(stm, [[3, 40, 41, 4]])[-1]
+        _, slot_ids_read, marks = model.memory_kv(stm, [[3, 40, 41, 4]])[-1]
+    from_query = marks[..., WRITTEN_NOW]
     torch.testing.assert_close(stm, before)
     assert slot_ids_read[0, :6].tolist() == [3, 40, 41, 4, 30, 31]
     assert from_query[0, :6].tolist() == [True] * 4 + [False] * 2

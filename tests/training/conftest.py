@@ -75,6 +75,14 @@ def config(tokenizer):
 
 
 @pytest.fixture(scope="session")
+def pointer_config(config):
+    """The tiny config with the keep write and the memory pointer."""
+    return config.model_copy(
+        update={"memory_write": "keep", "memory_attention": "simple", "memory_pointer": True}
+    )
+
+
+@pytest.fixture(scope="session")
 def token_dialogues(dialogues, tokenizer, config):
     return tokenize_dialogues(dialogues, tokenizer, config)
 

@@ -25,13 +25,6 @@ from rxt_core.training.pointer_targets import (
 )
 
 
-@pytest.fixture(scope="module")
-def pointer_config(config):
-    return config.model_copy(
-        update={"memory_write": "keep", "memory_attention": "simple", "memory_pointer": True}
-    )
-
-
 def test_the_loss_counts_only_recalled_targets_that_a_slot_holds():
     """Targets 7, 8, 9 are recalled; 9 is in no slot (nothing to point at), the target 6 is not
     recalled: the loss is -log p(7) - log p(8), and the pointer's top token is right once."""
