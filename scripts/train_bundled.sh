@@ -12,7 +12,8 @@
 # STAGE4L_SECONDS; 4m (spliced values), 4n, 4o, 4p, 4q (the memory pointer), 4r (its gate and
 # follow bonus alone), 4s (the follow bonus by context), 4t (the slot pointer alone), 4u (the pointer
 # reads the query; its gate alone), 4v (then the slot pointer alone) and 4w (the gate's trust in the
-# query's slots alone) a fixed 800, 600, 800, 800, 400, 200, 200, 200, 200, 200 and 200 steps. VOCAB (2048) sets the tokenizer's size, and the model's with it (session 11: at 1024
+# query's slots alone) a fixed 800, 600, 800, 800, 400, 200, 200, 200, 200, 200 and 200 steps; 4x
+# sets session 30's recall priors on 4w (no training). VOCAB (2048) sets the tokenizer's size, and the model's with it (session 11: at 1024
 # the held-out values stop arriving as rare fragments; session 12 trained it: unseen small-pool
 # values are still not copied, so 2048 stays; docs/training.md).
 set -euo pipefail
@@ -231,7 +232,12 @@ late_stage v 38 "$RUN/u-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-
 late_stage w 38 "$RUN/v-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-weight 1 --lr 1e-1 --steps 200 \
     --seed 37 --set pointer_gate=agreement+query --pointer-weight 1 --gate-target query \
     --train-only pointer.gate.query
-FINAL="$RUN/w-run/stage4-memory-aware/model"
+# Stage 4x: no training. Session 30's recall priors set on 4w (docs/training.md "Session 30"): the
+# keep write keeps whole words, a query's first token is stored as its space-led twin (both from the
+# tokenizer's word tables), and the pointer's bonus for the slots a user's query wrote is 10.
+[ -f "$RUN/x-priors/config.json" ] || "$PY" docs/results/session30/recall_priors.py \
+    "$RUN/w-run/stage4-memory-aware/model" "$RUN/x-priors" twins words source=10
+FINAL="$RUN/x-priors"
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.
 rxt eval --model "$FINAL" --baseline "$RUN/run/baseline/model" \
