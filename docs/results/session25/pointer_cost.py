@@ -2,7 +2,9 @@
 25's pointer (gate from the hidden state only, no follow bonus), with session 26's (agreement gate
 and follow bonus: 4r), with session 27's (the follow bonus by context: 4t) and with the bundled
 model's own (session 28, 4v: the pointer also reads the query, `pointer_reads_query`; session 29,
-4w: the gate also reads the pointer's mass on the query's slots, `pointer_gate="agreement+query"`), timed
+4w: the gate also reads the pointer's mass on the query's slots, `pointer_gate="agreement+query"`;
+session 30, 4x: session 30's recall priors, `pointer_source`, `keep_whole_words`,
+`pointer_space_twins`), timed
 alternately in one run (a pointer a model lacks starts untrained: the cost does not depend
 on its weights).
 
@@ -61,19 +63,22 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     bundled = ReactiveTransformer.from_pretrained("models/rxt-nano").eval()
+    # session 30's recall priors off (the source mark needs the pointer)
+    w = {"pointer_source": False, "keep_whole_words": False, "pointer_space_twins": False}
     plain = transplant(
-        bundled, {"memory_pointer": False, "pointer_reads_query": False, "pointer_gate": "hidden"}
+        bundled, w | {"memory_pointer": False, "pointer_reads_query": False, "pointer_gate": "hidden"}
     ).eval()
     basic = {"pointer_gate": "hidden", "pointer_follows": False, "pointer_follow_context": False}
     models = {
         "plain": plain,
-        "pointer": transplant(bundled, basic | {"pointer_reads_query": False}).eval(),
+        "pointer": transplant(bundled, w | basic | {"pointer_reads_query": False}).eval(),
         "4r": transplant(
             bundled,
-            {"pointer_follow_context": False, "pointer_reads_query": False, "pointer_gate": "agreement"},
+            w | {"pointer_follow_context": False, "pointer_reads_query": False, "pointer_gate": "agreement"},
         ).eval(),
-        "4t": transplant(bundled, {"pointer_reads_query": False, "pointer_gate": "agreement"}).eval(),
-        "4v": transplant(bundled, {"pointer_gate": "agreement"}).eval(),
+        "4t": transplant(bundled, w | {"pointer_reads_query": False, "pointer_gate": "agreement"}).eval(),
+        "4v": transplant(bundled, w | {"pointer_gate": "agreement"}).eval(),
+        "4w": transplant(bundled, w).eval(),
         "bundled": bundled,
     }
     g = torch.Generator().manual_seed(0)
