@@ -11,8 +11,9 @@ state), and the other slots shift back by as many places:
     kept  = tokens t with salience(ED_L[t]) > τ               (the same tokens for every layer)
     STM_l' = first S of  [V_l(ED_l[t]) for t in kept]  ++  STM_l
 
-τ is `RxTConfig.keep_threshold` (default 0). A turn that keeps nothing leaves the memory exactly as
-it was. Which tokens are worth a slot is learned from the dialogues themselves: stage 4's
+τ is `RxTConfig.keep_threshold` (default 0). With `RxTConfig.keep_whole_words` (session 30) a
+kept piece keeps every piece of its word (word_pieces.py: "Chovel" had been kept as "ho vel").
+A turn that keeps nothing leaves the memory exactly as it was. Which tokens are worth a slot is learned from the dialogues themselves: stage 4's
 `keep_weight` trains the salience head to predict which tokens a later answer repeats
 (keep_targets.py), labels found by token id alone. Slot order is age, but the decoder's read does
 not see it (memory keys carry no position), so an old and a corrected value look alike to it.

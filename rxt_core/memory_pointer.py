@@ -281,7 +281,8 @@ class MemoryPointer(nn.Module):
         self, hidden: torch.Tensor, logits: torch.Tensor, memory, tokens: torch.Tensor
     ) -> torch.Tensor:
         """log p [B, T, V] (fp32) from the decoder's normed hidden states [B, T, D], its vocabulary
-        logits [B, T, V], the pointer's memory entry (`SlotPointer.project`) and the tokens read at those positions [B, T]."""
+        logits [B, T, V], the pointer's memory entry (`SlotPointer.project`) and the tokens read at
+        those positions [B, T]."""
         copy, followed, on_query = self.slots(hidden, logits, memory, tokens)
         head_log_p = F.log_softmax(logits.float(), dim=-1)
         empty = (memory[1] == self.slots.pad_id).all(-1)[:, None]

@@ -141,7 +141,9 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         `layers`: only those content layers (and the ids), as MemoryAttention writes them.
         `flag_written`: this interaction's kept tokens also carry the WRITTEN_NOW mark
         (`memory_pointer.slot_marks`; `_pointer_memory` reads it): for a transient copy only, never
-        an STM that is kept. With `pointer_source` the query's tokens carry FROM_USER."""
+        an STM that is kept. With `pointer_source` the query's tokens carry FROM_USER; with
+        `pointer_space_twins` the id layer holds a query's first token as its space-led twin; with
+        `keep_whole_words` the keep write keeps whole words (word_pieces.py)."""
         encoded = self.encode(input_ids, mask)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
         # the pointer's id layer stores the tokens' ids, not learned content
@@ -149,10 +151,10 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         continues = words.continues(input_ids) if config.keep_whole_words else None
         stored = words.with_query_twins(input_ids) if config.pointer_space_twins else input_ids
         token_rows = None if self.pointer is None else self._id_rows(stored, stm.dtype)
-        marks = id_bits(self.config.vocab_size)
+        marks = id_bits(config.vocab_size)
         if flag_written:
             token_rows[..., marks + WRITTEN_NOW] = 1
-        if self.pointer is not None and self.config.pointer_source:
+        if self.pointer is not None and config.pointer_source:
             token_rows[..., marks + FROM_USER] = self._query_side(input_ids).to(stm.dtype)
         return self.memory_attention(stm, encoded, positions, mask, token_rows, layers, continues)
 
@@ -240,8 +242,8 @@ class ReactiveTransformer(PretrainedMixin, nn.Module):
         return memory_kv
 
     def _pointer_memory(self, stm: torch.Tensor, prompt_ids, prompt_mask) -> tuple[torch.Tensor, ...]:
-        """The pointer's memory entry (`SlotPointer.project`). With `pointer_reads_query`, from the STM with the
-        prompts' query written in as the keep write will write it after the turn: the kept query
+        """The pointer's memory entry (`SlotPointer.project`). With `pointer_reads_query`, from the
+        STM with the prompts' query written in as the keep write will write it after the turn: the kept query
         tokens become the newest slots, so the answer can copy a value the query has just stated
         (an unseen name is as hard for the vocabulary head to spell in an acknowledgement as in a
         recall). Only the pointer reads this copy; the decoder's cross-attention reads `stm`."""
