@@ -237,3 +237,13 @@ def test_gate_target_and_train_only_reach_stage_four(tmp_path):
     assert job.memory_aware.train_only == ("pointer.gate.", "pointer.slots.follow")
     (default,) = train_cli.build_jobs(train_cli.parser().parse_args(argv))
     assert (default.memory_aware.gate_target, default.memory_aware.train_only) == ("values", ())
+
+
+def test_ack_noise_reaches_stage_four_and_refuses_a_rate_above_one(tmp_path):
+    argv = ["--stage", "4", "--data", "d.jsonl", "--tokenizer", "t.json", "--out", str(tmp_path)]
+    (job,) = train_cli.build_jobs(train_cli.parser().parse_args([*argv, "--ack-noise", "0.2"]))
+    assert job.memory_aware.ack_noise == 0.2
+    (default,) = train_cli.build_jobs(train_cli.parser().parse_args(argv))
+    assert default.memory_aware.ack_noise == 0.0
+    with pytest.raises(ValueError, match="ack_noise"):
+        train_cli.build_jobs(train_cli.parser().parse_args([*argv, "--ack-noise", "1.5"]))
