@@ -54,7 +54,8 @@ copy its own misspelt acknowledgement, which memory holds beside the user's righ
 value ("learn to play the drums" -> ack "... the kayums" -> recall "the kayums"): after "the" the
 follow bonus favours both runs alike. The bonus is set (10 · σ = 10), not learned: stage 4 writes
 reference acknowledgements, which always repeat the value right, and trained alone from 0 it
-reached only 0.33 (0.91 with `--ack-noise 0.2`, acknowledgements corrupted on purpose).
+reached only 0.33 (0.91 / 1.07 with `--ack-noise 0.2 / 0.5`: random tokens, which the head's
+logit in the score already rates low, unlike the model's own misspellings).
 `pointer_recency` (a bonus for newer slots, for corrected values) is an option: trained alone its
 bonus stayed near 0 (0.06 per unit of log slot index).
 

@@ -43,7 +43,8 @@
 #   Session 30 (R=runs/s30 DATA_SEED=38 THREADS=1 EVAL=0 LR=1e-2; INIT = 4w with session 30's option set to 0 by
 #   docs/results/session30/recall_priors.py, e.g. MODEL OUT source=0; screened with held.py):
 #   NAME=src_from0         INIT=(4w, source=0) TRAIN_ONLY="pointer.slots.source" FLAGS="--pointer-weight 1 --gate-target query"
-#                          src_from10: INIT=(4w, source=10); src_noise: as src_from0, FLAGS + "--ack-noise 0.2"
+#                          src_from10: INIT=(4w, source=10); src_noise: as src_from0, FLAGS + "--ack-noise 0.2";
+#                          src_noise05: "--ack-noise 0.5", THREADS=2
 #   NAME=rec_learn         INIT=(4w, recency=0) TRAIN_ONLY="pointer.slots.recency" FLAGS="--pointer-weight 1 --gate-target query"
 # INIT is the model retrained: models/rxt-nano, which was 4q when session 26 ran this, 4r when session 27 did (4s now).
 # DATA_SEED (36), SEED (37) and TRAIN_ONLY ("pointer.gate."; empty: every weight) let
