@@ -13,8 +13,8 @@ state), and the other slots shift back by as many places:
 
 τ is `RxTConfig.keep_threshold` (default 0). With `RxTConfig.keep_whole_words` (session 30) a
 kept piece keeps every piece of its word (word_pieces.py: "Chovel" had been kept as "ho vel").
-A turn that keeps nothing leaves the memory exactly as it was. Which tokens are worth a slot is learned from the dialogues themselves: stage 4's
-`keep_weight` trains the salience head to predict which tokens a later answer repeats
+A turn that keeps nothing leaves the memory exactly as it was. Which tokens are worth a slot is
+learned from the dialogues themselves: stage 4's `keep_weight` trains the salience head to predict which tokens a later answer repeats
 (keep_targets.py), labels found by token id alone. Slot order is age, but the decoder's read does
 not see it (memory keys carry no position), so an old and a corrected value look alike to it.
 """

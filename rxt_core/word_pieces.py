@@ -1,6 +1,7 @@
 """What the memory write knows of words: which token continues the word of the token before it,
 and which has a space-led twin ('Z' -> 'ĠZ'). Two tables from the tokenizer's vocabulary, kept as
-buffers beside the weights (rxt_core's model knows no tokenizer; `fill` once, from the pieces).
+buffers beside the weights (rxt_core's model knows no tokenizer; `rxt train` fills them from its
+tokenizer, `training.pipeline.with_word_tables`; a model built by hand calls `fill`).
 
 Why (session 30): the keep write keeps single tokens, and a value's pieces are scored one by one,
 so a name could be kept without its first piece ("Chovel is my neighbour." kept "ho vel", and the
@@ -24,10 +25,9 @@ class WordPieces(nn.Module):
     def __init__(self, vocab_size: int, query_id: int):
         super().__init__()
         self.query_id = query_id
-        self.register_buffer("twins", torch.arange(vocab_size))  # none yet: every id its own
-        self.register_buffer(
-            "opens", torch.zeros(vocab_size, dtype=torch.bool)
-        )  # starts with a letter or digit
+        # empty until `fill`: every id its own twin, no piece starts or ends a word's letters
+        self.register_buffer("twins", torch.arange(vocab_size))
+        self.register_buffer("opens", torch.zeros(vocab_size, dtype=torch.bool))  # starts with one
         self.register_buffer("closes", torch.zeros(vocab_size, dtype=torch.bool))  # ends with one
 
     @torch.no_grad()
@@ -37,12 +37,21 @@ class WordPieces(nn.Module):
         if len(pieces) != len(self.twins):
             raise ValueError(f"{len(pieces)} pieces for a vocabulary of {len(self.twins)}")
         index = {piece: token_id for token_id, piece in enumerate(pieces)}
-        for token_id, piece in enumerate(pieces):
-            if token_id < first_ordinary or not piece:
-                continue
-            self.opens[token_id], self.closes[token_id] = _word_char(piece[0]), _word_char(piece[-1])
-            if self.opens[token_id] and piece[0].isalpha():
-                self.twins[token_id] = index.get(SPACE + piece, token_id)
+        ordinary = [token_id >= first_ordinary and bool(piece) for token_id, piece in enumerate(pieces)]
+        opens = [own and _word_char(piece[0]) for own, piece in zip(ordinary, pieces, strict=True)]
+        closes = [own and _word_char(piece[-1]) for own, piece in zip(ordinary, pieces, strict=True)]
+        twins = [
+            index.get(SPACE + piece, token_id) if opening and piece[0].isalpha() else token_id
+            for token_id, (piece, opening) in enumerate(zip(pieces, opens, strict=True))
+        ]
+        self.opens.copy_(torch.tensor(opens))
+        self.closes.copy_(torch.tensor(closes))
+        self.twins.copy_(torch.tensor(twins))
+
+    @property
+    def filled(self) -> bool:
+        """Whether `fill` has run (an empty table makes both rules do nothing, silently)."""
+        return bool(self.opens.any())
 
     def continues(self, ids: torch.Tensor) -> torch.Tensor:
         """[B, T]: the tokens of `ids` [B, T] that go on the word of the token before them (no

@@ -6,19 +6,20 @@ acknowledgement always repeats the user's value right. At inference the model wr
 and on values it never saw it misspells them ("learn to play the drums" -> "learn to play the
 kayums"); a later recall then copies the misspelt acknowledgement rather than the user's statement
 beside it in memory (session 29). Nothing in reference-written memory tells the two copies apart,
-so the pointer's bonus for the user's slots (`RxTConfig.pointer_source`) has nothing to learn
-from; with noisy acknowledgements it learns when the user's copy is the one to trust — and where
-only the acknowledgement holds the recalled form (a name said first in its sentence, "Zala is my
-cousin", has no space-led token in the query), not to trust it blindly.
+so the pointer's bonus for the user's slots (`RxTConfig.pointer_source`) has nothing to learn from.
+Measured (session 30, the bonus trained alone from 0, 200 steps): 0.33 without noise, 0.91 at
+p = 0.2, 1.07 at p = 0.5, where held-out recall wanted ~10. Random tokens are the wrong noise: the
+slot score starts from the head's logit of the slot's token, which already rates a random token far
+below the user's; the model's own misspellings are tokens its head likes. An option, not in the
+bundled recipe.
 """
 
 from __future__ import annotations
 
 import torch
-from torch.nn import functional as F
 
 from .batching import TokenBatch
-from .copy_targets import copied_targets
+from .copy_targets import copied_tokens
 
 
 def noisy_acknowledgements(
@@ -26,7 +27,7 @@ def noisy_acknowledgements(
 ) -> torch.Tensor:
     """[B, T]: `batch.ids` with each answer token whose id also occurs in its own query replaced,
     with probability `rate`, by a random ordinary token (not a special one)."""
-    copied = F.pad(copied_targets(batch.ids, batch.mask, config), (1, 0), value=False)  # at ids' positions
+    copied = copied_tokens(batch.ids, batch.mask, config)
     shape = tuple(batch.ids.shape)
     hit = torch.rand(shape, generator=generator) < rate
     random = torch.randint(config.mask_id + 1, config.vocab_size, shape, generator=generator)

@@ -21,12 +21,17 @@ SPECIAL_IDS = 6  # [PAD] [BOS] [EOS] [Q] [A] [MASK]: never copied, never drawn a
 MAX_MENTIONS = 2  # earlier turns holding a recalled id: a value stated (and perhaps recalled once)
 
 
-def copied_targets(ids: torch.Tensor, mask: torch.Tensor, config) -> torch.Tensor:
-    """[B, T-1]: which next-token targets are answer tokens (after the row's first [A]) whose id
-    also occurs in its query (between [Q] and [A]); special tokens never count. Rows without
-    [A] (stage 1 text) have none."""
+def copied_tokens(ids: torch.Tensor, mask: torch.Tensor, config) -> torch.Tensor:
+    """[B, T]: which tokens of `ids` are answer tokens (after the row's first [A]) whose id also
+    occurs in its query (between [Q] and [A]); special tokens never count. Rows without [A]
+    (stage 1 text) have none."""
     in_answer, in_query = _answer_and_query(ids, mask, config)
-    return (in_answer & in_query)[:, 1:]
+    return in_answer & in_query
+
+
+def copied_targets(ids: torch.Tensor, mask: torch.Tensor, config) -> torch.Tensor:
+    """[B, T-1]: `copied_tokens` as next-token targets (position t predicts token t + 1)."""
+    return copied_tokens(ids, mask, config)[:, 1:]
 
 
 @dataclass

@@ -96,7 +96,7 @@ def build_model(job: TrainJob, tokenizer) -> ReactiveTransformer | StatelessLM:
     if init is None and job.stage in PREVIOUS:
         init = str(stage_dir(job, PREVIOUS[job.stage]) / "model")
     if init is None:
-        return ReactiveTransformer(model_config(job, tokenizer))
+        return with_word_tables(ReactiveTransformer(model_config(job, tokenizer)), tokenizer)
     if not Path(init, "config.json").is_file():
         raise FileNotFoundError(
             f"stage {job.stage} starts from {init}, which is not a model folder: "
@@ -105,6 +105,14 @@ def build_model(job: TrainJob, tokenizer) -> ReactiveTransformer | StatelessLM:
     model = transplant(ReactiveTransformer.from_pretrained(init), job.config_overrides, job.reinit)
     if model.config.vocab_size != tokenizer.vocab_size:
         raise ValueError(f"{init} has vocab {model.config.vocab_size}, the tokenizer {tokenizer.vocab_size}")
+    return with_word_tables(model, tokenizer)
+
+
+def with_word_tables(model: ReactiveTransformer, tokenizer) -> ReactiveTransformer:
+    """`model` with its word tables (keep_whole_words, pointer_space_twins) filled from the
+    tokenizer it trains with: unfilled, both rules would do nothing, silently."""
+    if model.word_pieces is not None:
+        model.word_pieces.fill(tokenizer.pieces(), tokenizer.mask_id + 1)
     return model
 
 

@@ -17,7 +17,7 @@ from rxt_core.training.transplant import transplant
 from rxt_core.word_pieces import WordPieces
 
 from .test_decoding import assert_incremental_decoding_matches_full_forward
-from .test_memory_pointer import pointer_model
+from .test_memory_pointer import pointer_model, written
 
 Q, A, EOS = 3, 4, 2
 
@@ -164,6 +164,22 @@ def test_a_kept_piece_keeps_its_whole_word():
     assert keep_order(salience, mask, slots=8)[0, :2].tolist() == [2, 5]
     whole = keep_order(salience, mask, slots=8, continues=continues)
     assert whole[0, :5].tolist() == [1, 2, 4, 5, 7]  # then the old slots, from 7 (= T)
+
+
+def test_a_model_keeping_whole_words_writes_a_word_whose_last_piece_alone_scored():
+    """Pieces 40 + 41 make one word (41 goes on 40's letters): the salience keeps only 41; a model
+    with `keep_whole_words` writes both, the same model without it only 41."""
+    ids, keep = torch.tensor([[Q, 40, 41, A, 50]]), torch.tensor([[False, False, True, False, False]])
+    slots = {}
+    for whole in (False, True):
+        model = pointer_model(keep_whole_words=whole)
+        if whole:
+            with torch.no_grad():
+                model.word_pieces.opens[41] = model.word_pieces.closes[40] = True
+        slots[whole] = written(model, ids, keep)
+        slots[whole] = model.slot_ids(slots[whole])[0, :3].tolist()
+    assert slots[False] == [41, 0, 0]  # then empty slots (the pad id)
+    assert slots[True] == [40, 41, 0]
 
 
 def test_the_id_layer_stores_the_queries_first_token_as_its_twin_and_the_table_is_saved(tmp_path):

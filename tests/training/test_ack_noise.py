@@ -1,5 +1,4 @@
-"""Stage 4's `ack_noise`: fallible acknowledgements written to memory, and what the pointer's source
-bonus learns from them."""
+"""Stage 4's `ack_noise`: fallible acknowledgements written to memory, the decoder's targets kept."""
 
 from __future__ import annotations
 
@@ -46,7 +45,7 @@ def test_stage_four_writes_the_noisy_acknowledgements_and_decodes_the_reference(
 ):
     """Every turn the decoder reads the reference interaction, and the write that follows reads the
     same interaction with (at rate 1) every answer token that repeats its query replaced."""
-    from rxt_core.training.copy_targets import copied_targets
+    from rxt_core.training.copy_targets import copied_tokens
 
     torch.manual_seed(0)
     model = ReactiveTransformer(pointer_config)
@@ -60,7 +59,7 @@ def test_stage_four_writes_the_noisy_acknowledgements_and_decodes_the_reference(
     assert len(pairs) >= 2
     replaced = 0
     for decoded, written in pairs:
-        copies = torch.nn.functional.pad(copied_targets(decoded, decoded != 0, pointer_config), (1, 0))
+        copies = copied_tokens(decoded, decoded != 0, pointer_config)
         assert torch.equal(written != decoded, copies)
         replaced += int(copies.sum())
     assert replaced > 0  # the dialogues' answers do repeat their queries

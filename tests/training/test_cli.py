@@ -247,3 +247,28 @@ def test_ack_noise_reaches_stage_four_and_refuses_a_rate_above_one(tmp_path):
     assert default.memory_aware.ack_noise == 0.0
     with pytest.raises(ValueError, match="ack_noise"):
         train_cli.build_jobs(train_cli.parser().parse_args([*argv, "--ack-noise", "1.5"]))
+
+
+def test_training_fills_the_word_tables_from_its_tokenizer(corpus, tmp_path):
+    """`--set keep_whole_words=true pointer_space_twins=true`: the model that trains has the
+    tokenizer's word tables (empty, both rules would silently do nothing)."""
+    from rxt_core.training.pipeline import build_model
+    from rxt_core.word_pieces import WordPieces
+
+    options = ['memory_write="keep"', 'memory_attention="simple"', "memory_pointer=true"]
+    options += ["keep_whole_words=true", "pointer_space_twins=true"]
+    argv = ["--stage", "1", "--data", str(corpus / "train.jsonl"), "--out", str(tmp_path)]
+    argv += [
+        "--tokenizer",
+        str(corpus / "tokenizer.json"),
+        *TINY,
+        *[a for o in options for a in ("--set", o)],
+    ]
+    (job,) = train_cli.build_jobs(train_cli.parser().parse_args(argv))
+    tokenizer = RxTTokenizer.load(corpus / "tokenizer.json")
+    model = build_model(job, tokenizer)
+    expected = WordPieces(tokenizer.vocab_size, tokenizer.query_id)
+    expected.fill(tokenizer.pieces(), tokenizer.mask_id + 1)
+    assert model.word_pieces.filled
+    assert torch.equal(model.word_pieces.twins, expected.twins)
+    assert torch.equal(model.word_pieces.opens, expected.opens)

@@ -21,6 +21,7 @@ import torch
 from rxt_core import ReactiveTransformer
 from rxt_core.memory_pointer import FOLLOW_SCALE
 from rxt_core.tokenizer import RxTTokenizer
+from rxt_core.training.pipeline import with_word_tables
 from rxt_core.training.transplant import transplant
 
 
@@ -35,8 +36,7 @@ def main() -> None:
     with torch.no_grad():
         for name, bonus in bonuses.items():  # each bonus is FOLLOW_SCALE times its parameter
             getattr(model.pointer.slots, name).fill_(float(bonus) / FOLLOW_SCALE)
-        if model.word_pieces is not None:
-            model.word_pieces.fill(RxTTokenizer.load(tokenizer).pieces(), RxTTokenizer.mask_id + 1)
+    with_word_tables(model, RxTTokenizer.load(tokenizer))  # what `rxt train` does too
     model.save_pretrained(out, tokenizer)
     print(f"{out}: {overrides} {bonuses}")
 
