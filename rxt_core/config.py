@@ -134,6 +134,9 @@ class RxTConfig(BaseModel):
     # the pointer favours newer slots by a learned amount times -log(1 + slot index) (the keep write's
     # slots are newest first): a corrected value is in memory beside the value it corrects
     pointer_recency: bool = False
+    # the recency bonus also depends on where the decoder is (ρ + w · h): newer is right where a
+    # value starts (which of two statements of a fact), wrong inside one (session 31)
+    pointer_recency_context: bool = False
     # the id layer stores a query's first token as its space-led twin ('Z' -> 'ĠZ', a table from the
     # tokenizer, word_pieces.py): a value that opens the user's sentence ("Zala is my cousin.") is
     # recalled mid-sentence, with the space, and the pointer can only copy ids memory holds
@@ -195,6 +198,8 @@ class RxTConfig(BaseModel):
             raise ValueError("pointer_recency is a bonus of the memory pointer's: set memory_pointer")
         if self.pointer_source and not self.memory_pointer:
             raise ValueError("pointer_source is a bonus of the memory pointer's: set memory_pointer")
+        if self.pointer_recency_context and not self.pointer_recency:
+            raise ValueError("pointer_recency_context scales the recency bonus: set pointer_recency")
         if self.pointer_follow_context and not self.pointer_follows:
             raise ValueError("pointer_follow_context scales the follow bonus: set pointer_follows")
         if self.pointer_reads_query and not self.memory_pointer:

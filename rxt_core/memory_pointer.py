@@ -118,6 +118,13 @@ def slot_marks(id_layer: torch.Tensor, vocab_size: int) -> torch.Tensor:
     return id_layer[..., first : first + 2] > 0
 
 
+def strength(base: nn.Parameter, context: nn.Parameter | None, hidden: torch.Tensor) -> torch.Tensor:
+    """A bonus's parameter, β or β + w · h per position ([B, T, 1]) where it reads the context."""
+    if context is None:
+        return base.float()
+    return base.float() + (hidden.float() @ context.float())[..., None]
+
+
 class SlotPointer(nn.Module):
     """Where the decoder points: a distribution over the filled slots, summed per token id into a
     copy distribution over the vocabulary. A module of its own so stage 4 can record its output
@@ -148,6 +155,7 @@ class SlotPointer(nn.Module):
         self.follow_context = nn.Parameter(torch.zeros(config.dim)) if config.pointer_follow_context else None
         self.source = nn.Parameter(torch.zeros(())) if config.pointer_source else None
         self.recency = nn.Parameter(torch.zeros(())) if config.pointer_recency else None
+        self.recency_context = nn.Parameter(torch.zeros(config.dim)) if config.pointer_recency_context else None
         self.reads_now = config.pointer_gate == "agreement+query"  # the gate's query features
         self.reads_marks = self.reads_now or config.pointer_source
 
@@ -178,15 +186,12 @@ class SlotPointer(nn.Module):
         if self.follow is not None:
             before = F.pad(ids[:, :-1], (1, 0), value=self.pad_id)  # [B, S]: the previous slot's id
             follows = (before[:, None, :] == tokens[..., None]) & (tokens != self.pad_id)[..., None]
-            strength = self.follow.float()
-            if self.follow_context is not None:
-                strength = strength + (hidden.float() @ self.follow_context.float())[..., None]
-            scores = scores + FOLLOW_SCALE * strength * follows
+            scores = scores + FOLLOW_SCALE * strength(self.follow, self.follow_context, hidden) * follows
         if self.source is not None:
             scores = scores + FOLLOW_SCALE * self.source.float() * marks[0][:, None, :, FROM_USER]
         if self.recency is not None:  # slot order is age, newest first
             newness = -torch.log1p(torch.arange(ids.shape[1], device=ids.device, dtype=scores.dtype))
-            scores = scores + FOLLOW_SCALE * self.recency.float() * newness
+            scores = scores + FOLLOW_SCALE * strength(self.recency, self.recency_context, hidden) * newness
         scores = scores.masked_fill((ids == self.pad_id)[:, None, :], float("-inf"))
         attention = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # an empty memory points nowhere
         followed = (

@@ -1,7 +1,8 @@
 """Session 30's recall priors of the memory pointer: `pointer_source` (the STM marks the slots a
 user's query wrote, and the pointer prefers them: a recall should copy what the user said, not the
 model's own acknowledgement of it), `pointer_recency` (newer slots preferred: a correction sits in
-memory beside the value it corrects) and `pointer_space_twins` (a query's first token stored as its
+memory beside the value it corrects; session 31: `pointer_recency_context`, by how much read from
+the decoder's state) and `pointer_space_twins` (a query's first token stored as its
 space-led twin: a value that opens a sentence is recalled mid-sentence)."""
 
 import pytest
@@ -108,6 +109,36 @@ def test_a_recency_bonus_shifts_the_odds_towards_the_newer_slot_by_the_log_of_th
     before, after = log_odds_with_bonus("recency", 0.2, [Q, 40, 41, 42, 43], 40, 43)
     shift = 2.0 * (torch.log(torch.tensor(5.0)) - torch.log(torch.tensor(2.0)))
     torch.testing.assert_close(after, before + shift)
+
+
+def test_a_recency_bonus_read_from_context_shifts_each_position_by_what_its_state_says():
+    """ρ + w · h (`pointer_recency_context`, w starts at 0: transplanting it in changes nothing): with
+    ρ = 0 and w set, position t's log-odds of the newer slot move by 10 (w · h_t)(log 5 - log 2), so
+    the decoder, not a constant, decides where the newer of two remembered tokens wins."""
+    original = keeping_everything(pointer_model(gate_bias=100.0, pointer_recency=True))
+    options = {"pointer_recency_context": True}
+    changed = keeping_everything(transplant(original, options).eval())
+    stm = write(changed, changed.init_memory(1), [Q, 40, 41, 42, 43])
+    reading = torch.tensor([[Q, 7, 8, A, 9, 10]])
+    hidden = {}
+    changed.pointer.slots.register_forward_hook(lambda _m, args, _o: hidden.update(h=args[0][0]))
+    with torch.no_grad():
+        before, _ = original(reading, stm)
+        unchanged, _ = changed(reading, stm)
+        w = torch.randn(changed.config.dim, generator=torch.Generator().manual_seed(0))
+        changed.pointer.slots.recency_context.copy_(w * 0.05)
+        after, _ = changed(reading, stm)
+        say = hidden["h"].float() @ changed.pointer.slots.recency_context.float()
+    torch.testing.assert_close(unchanged, before)
+    assert say.max() - say.min() > 0.3  # positions where newer wins more, and less
+    odds = lambda log_p: log_p[0, :, 40] - log_p[0, :, 43]  # noqa: E731
+    shift = 10 * say * (torch.log(torch.tensor(5.0)) - torch.log(torch.tensor(2.0)))
+    torch.testing.assert_close(odds(after), odds(before) + shift)
+
+
+def test_the_recency_context_needs_the_recency_bonus():
+    with pytest.raises(ValueError, match="set pointer_recency"):
+        preset("tiny", memory_write="keep", memory_attention="simple", memory_pointer=True, pointer_recency_context=True)
 
 
 def bundled_word_pieces() -> tuple[WordPieces, RxTTokenizer]:
