@@ -155,7 +155,9 @@ class SlotPointer(nn.Module):
         self.follow_context = nn.Parameter(torch.zeros(config.dim)) if config.pointer_follow_context else None
         self.source = nn.Parameter(torch.zeros(())) if config.pointer_source else None
         self.recency = nn.Parameter(torch.zeros(())) if config.pointer_recency else None
-        self.recency_context = nn.Parameter(torch.zeros(config.dim)) if config.pointer_recency_context else None
+        self.recency_context = (
+            nn.Parameter(torch.zeros(config.dim)) if config.pointer_recency_context else None
+        )
         self.reads_now = config.pointer_gate == "agreement+query"  # the gate's query features
         self.reads_marks = self.reads_now or config.pointer_source
 

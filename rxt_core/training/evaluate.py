@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -133,19 +134,39 @@ def _add(result: EvalResult, logits, batch) -> None:
 def _generate_rxt(
     model: ReactiveTransformer, dialogues: list[TokenDialogue], max_new: int
 ) -> list[list[list[int]]]:
-    params = SamplingParams(max_new_tokens=max_new)
     answers: list[list[list[int]]] = [[] for _ in dialogues]
-    stm = model.init_memory(len(dialogues))
-    for t in range(max(len(d) for d in dialogues)):
-        rows = [b for b, d in enumerate(dialogues) if t < len(d)]
-        queries = [dialogues[b][t].query for b in rows]
-        index = torch.tensor(rows, device=stm.device)
-        produced = model.generate(queries, stm[index], params)
-        # fp32 writes, like the teacher-forced pass: the figures do not depend on the CPU kind
-        stm[index] = model.update_memory(stm[index], queries, produced, precision="fp32")
-        for b, ids in zip(rows, produced, strict=True):
+    queries = [[turn.query for turn in dialogue] for dialogue in dialogues]
+    for turn in replay(model, queries, SamplingParams(max_new_tokens=max_new)):
+        for b, ids in zip(turn.rows, turn.answers, strict=True):
             answers[b].append(ids)
     return answers
+
+
+@dataclass
+class ReplayedTurn:
+    index: int  # the turn's number in its dialogues
+    rows: list[int]  # the dialogues that have this turn
+    memory: torch.Tensor  # those rows' STM before the turn (a copy)
+    answers: list[list[int]]  # what the model answered, per row
+
+
+def replay(
+    model: ReactiveTransformer, queries: list[list[list[int]]], params: SamplingParams | None = None
+) -> Iterator[ReplayedTurn]:
+    """Dialogues (each a list of query ids) answered turn by turn as in a real chat, a batch of
+    rows at a time, each answer written to memory once the turn has been yielded. The writes are
+    fp32 so the figures do not depend on the CPU kind. Shared by `rxt eval` and the probes in
+    docs/results, so a probe sees the memory the eval saw."""
+    params = params or SamplingParams()
+    stm = model.init_memory(len(queries))
+    for t in range(max(map(len, queries))):
+        rows = [b for b, q in enumerate(queries) if t < len(q)]
+        turn_queries = [queries[b][t] for b in rows]
+        index = torch.tensor(rows, device=stm.device)
+        memory = stm[index]
+        answers = model.generate(turn_queries, memory, params)
+        yield ReplayedTurn(t, rows, memory, answers)
+        stm[index] = model.update_memory(memory, turn_queries, answers, precision="fp32")
 
 
 def _generate_stateless(

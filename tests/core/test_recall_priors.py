@@ -138,7 +138,13 @@ def test_a_recency_bonus_read_from_context_shifts_each_position_by_what_its_stat
 
 def test_the_recency_context_needs_the_recency_bonus():
     with pytest.raises(ValueError, match="set pointer_recency"):
-        preset("tiny", memory_write="keep", memory_attention="simple", memory_pointer=True, pointer_recency_context=True)
+        preset(
+            "tiny",
+            memory_write="keep",
+            memory_attention="simple",
+            memory_pointer=True,
+            pointer_recency_context=True,
+        )
 
 
 def bundled_word_pieces() -> tuple[WordPieces, RxTTokenizer]:

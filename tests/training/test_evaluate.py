@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from dataclasses import astuple
 
+import torch
+
+from rxt_core import ReactiveTransformer
+from rxt_core.bundled import bundled_model_dir
 from rxt_core.metrics import recalled
-from rxt_core.training.evaluate import EvalResult, _score
+from rxt_core.sampling import SamplingParams
+from rxt_core.tokenizer import RxTTokenizer
+from rxt_core.training.evaluate import EvalResult, _score, replay
 
 
 def _value(dialogue, kind: str) -> str:
@@ -53,3 +59,29 @@ def test_every_missed_recall_is_listed_with_the_answer_that_missed(token_dialogu
         assert not recalled(miss["generated"], miss["value"]) and recalled(miss["reference"], miss["value"])
     shifted.answer_tokens = 1  # as_dict reports perplexity, which needs a scored token
     assert shifted.as_dict()["misses"] == shifted.misses
+
+
+def test_replay_answers_each_dialogue_as_a_chat_of_its_own_would():
+    """`rxt eval` (and the docs/results probes) answer dialogues of different lengths in batches:
+    every turn's memory and answer are what one session chatting alone would have had."""
+    model = ReactiveTransformer.from_pretrained(bundled_model_dir()).eval()
+    tokenizer = RxTTokenizer.load(bundled_model_dir() / "tokenizer.json")
+    dialogues = [
+        ["My dog is called Biscuit.", "What is my dog's name?"],
+        ["I live in Oslo.", "Tell me a short story.", "Where do I live?"],
+        ["Hello!"],
+    ]
+    queries = [[tokenizer.encode(q) for q in d] for d in dialogues]
+    params = SamplingParams(max_new_tokens=16)
+    with torch.no_grad():
+        turns = list(replay(model, queries, params))
+        assert [(turn.index, turn.rows) for turn in turns] == [(0, [0, 1, 2]), (1, [0, 1]), (2, [1])]
+        for b, dialogue in enumerate(queries):
+            stm = model.init_memory(1)
+            for turn, query in zip(turns, dialogue, strict=False):
+                row = turn.rows.index(b)
+                torch.testing.assert_close(turn.memory[row : row + 1], stm, atol=1e-4, rtol=1e-4)
+                answer = model.generate([query], stm, params)[0]
+                assert turn.answers[row] == answer
+                stm = model.update_memory(stm, [query], [answer], precision="fp32")
+    assert "Biscuit" in tokenizer.decode(turns[1].answers[0])  # the memory carried between turns

@@ -18,6 +18,7 @@ from rxt_core import ReactiveTransformer
 from rxt_core.interaction import interaction_ids
 from rxt_core.metrics import recalled
 from rxt_core.tokenizer import RxTTokenizer
+from rxt_core.training.evaluate import replay
 
 torch.set_num_threads(1)
 model_dir, eval_file, *settings = sys.argv[1:]
@@ -44,17 +45,12 @@ def first_token(value: str) -> int:
 
 
 rows_out = []
-stm = model.init_memory(len(dialogues))
+queries = [[tok.encode(turn["query"]) for turn in dialogue] for dialogue in dialogues]
 with torch.no_grad():
-    for t in range(max(map(len, dialogues))):
-        rows = [b for b, d in enumerate(dialogues) if t < len(d)]
-        queries = [tok.encode(dialogues[b][t]["query"]) for b in rows]
-        index = torch.tensor(rows)
-        before = stm[index].clone()
-        produced = model.generate(queries, before)
-        stm[index] = model.update_memory(before, queries, produced, precision="fp32")
-        for row, b in enumerate(rows):
-            turn = dialogues[b][t]
+    for replayed in replay(model, queries):
+        t = replayed.index
+        for row, b in enumerate(replayed.rows):
+            turn, before = dialogues[b][t], replayed.memory[row : row + 1]
             if "recall" not in turn or turn["recall"]["distance"] > 8:
                 continue
             fact = turn["recall"]["fact"]
@@ -67,29 +63,33 @@ with torch.no_grad():
             if at < 0 or not old:
                 continue
             prefix = tok.encode(ref[:at].rstrip()) if ref[:at].strip() else []
-            ids = torch.tensor([interaction_ids(queries[row], prefix, model.config)[:-1]])
-            log_p, _ = model(ids, before[row : row + 1])
+            ids = torch.tensor([interaction_ids(queries[b][t], prefix, model.config)[:-1]])
+            log_p, _ = model(ids, before)
             mixed = log_p[0, -1].float().exp()
             head = seen["head"][0, -1].float().softmax(-1)
             copy, gate = seen["copy"][0, -1], float(seen["gate"][0, -1].sigmoid())
             n, o = first_token(new), [first_token(v) for v in old]
-            slots = model.slot_ids(before[row : row + 1])[0].tolist()
+            slots = model.slot_ids(before)[0].tolist()
+            pointer_slots = seen["args"][2][1][0].tolist()  # with the query written in
             rows_out.append(
                 dict(
-                    d=b, t=t, hit=recalled(tok.decode(produced[row]), new), new=new, old=old,
+                    d=b, t=t, hit=recalled(tok.decode(replayed.answers[row]), new), new=new, old=old,
                     head_new=float(head[n]), head_old=float(head[o].sum()), ptr_new=float(copy[n]),
                     ptr_old=float(copy[o].sum()), mix_new=float(mixed[n]), mix_old=float(mixed[o].sum()),
                     gate=gate, slot_new=[i for i, s in enumerate(slots) if s == n],
                     slot_old=[i for i, s in enumerate(slots) if s in o],
-                    parts_new=[score_parts(i) for i, s in enumerate(seen["args"][2][1][0].tolist()) if s == n][:4],
-                    parts_old=[score_parts(i) for i, s in enumerate(seen["args"][2][1][0].tolist()) if s in o][:4],
+                    parts_new=[score_parts(i) for i, s in enumerate(pointer_slots) if s == n][:4],
+                    parts_old=[score_parts(i) for i, s in enumerate(pointer_slots) if s in o][:4],
                 )
             )  # fmt: skip
 for hit in (True, False):
     group = [r for r in rows_out if r["hit"] == hit]
     if not group:
         continue
-    mean = {k: sum(r[k] for r in group) / len(group) for k in ("head_new", "head_old", "ptr_new", "ptr_old", "gate")}
+    mean = {
+        k: sum(r[k] for r in group) / len(group)
+        for k in ("head_new", "head_old", "ptr_new", "ptr_old", "gate")
+    }
     head_wrong = sum(r["head_old"] > r["head_new"] for r in group)
     ptr_wrong = sum(r["ptr_old"] > r["ptr_new"] for r in group)
     print(
