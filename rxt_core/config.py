@@ -137,6 +137,10 @@ class RxTConfig(BaseModel):
     # the recency bonus also depends on where the decoder is (ρ + w · h): newer is right where a
     # value starts (which of two statements of a fact), wrong inside one (session 31)
     pointer_recency_context: bool = False
+    # the recency bonus counts where the decoder starts a value, not where it goes on with one (its
+    # follow bonus is weak): a correction is told apart at the value's first token, and inside a
+    # value an older run must be allowed to go on (session 31; memory_pointer.SlotPointer)
+    pointer_recency_at_starts: bool = False
     # the id layer stores a query's first token as its space-led twin ('Z' -> 'ĠZ', a table from the
     # tokenizer, word_pieces.py): a value that opens the user's sentence ("Zala is my cousin.") is
     # recalled mid-sentence, with the space, and the pointer can only copy ids memory holds
@@ -198,6 +202,10 @@ class RxTConfig(BaseModel):
             raise ValueError("pointer_recency is a bonus of the memory pointer's: set memory_pointer")
         if self.pointer_source and not self.memory_pointer:
             raise ValueError("pointer_source is a bonus of the memory pointer's: set memory_pointer")
+        if self.pointer_recency_at_starts and not (self.pointer_recency and self.pointer_follows):
+            raise ValueError(
+                "pointer_recency_at_starts weighs the recency bonus by the follow bonus: set both"
+            )
         if self.pointer_recency_context and not self.pointer_recency:
             raise ValueError("pointer_recency_context scales the recency bonus: set pointer_recency")
         if self.pointer_follow_context and not self.pointer_follows:

@@ -81,10 +81,16 @@ def test_a_source_bonus_shifts_the_copy_to_the_users_token():
     torch.testing.assert_close(after, before + 3.0)
 
 
-def test_incremental_decoding_matches_the_full_forward_with_the_source_bonus():
-    model = keeping_everything(pointer_model(gate_bias=0.0, pointer_source=True, pointer_reads_query=True))
+def test_incremental_decoding_matches_the_full_forward_with_the_recall_priors():
+    """The source bonus, and the recency bonus weighed per position by the follow bonus (session
+    31's, from the decoder's state at each step)."""
+    priors = dict(pointer_source=True, pointer_follows=True, pointer_follow_context=True)
+    priors |= dict(pointer_recency=True, pointer_recency_at_starts=True)
+    model = keeping_everything(pointer_model(gate_bias=0.0, pointer_reads_query=True, **priors))
     with torch.no_grad():
         model.pointer.slots.source.fill_(0.5)
+        model.pointer.slots.recency.fill_(0.1)
+        model.pointer.slots.follow_context.normal_(0.0, 0.1, generator=torch.Generator().manual_seed(5))
     ids = torch.randint(6, model.config.vocab_size, (3, 10), generator=torch.Generator().manual_seed(4))
     ids[:, 4] = A  # a query side to mark
     with torch.no_grad():
@@ -134,6 +140,38 @@ def test_a_recency_bonus_read_from_context_shifts_each_position_by_what_its_stat
     odds = lambda log_p: log_p[0, :, 40] - log_p[0, :, 43]  # noqa: E731
     shift = 10 * say * (torch.log(torch.tensor(5.0)) - torch.log(torch.tensor(2.0)))
     torch.testing.assert_close(odds(after), odds(before) + shift)
+
+
+@pytest.mark.parametrize("follow", [0.0, 1.0])
+def test_the_recency_bonus_at_starts_counts_only_where_the_follow_bonus_is_weak(follow):
+    """With `pointer_recency_at_starts` the newer slot's log-odds move by 10 ρ σ(4 - 10 β)(log 5 -
+    log 2): in full (σ(4) = 0.98) where the follow bonus β is 0, hardly (σ(-6) = 0.0025) where it
+    is 1 — inside a value, an older run may go on."""
+    options = dict(pointer_follows=True, pointer_recency=True, pointer_recency_at_starts=True)
+    model = keeping_everything(pointer_model(gate_bias=100.0, **options))
+    stm = write(model, model.init_memory(1), [Q, 40, 41, 42, 43])
+    reading = torch.tensor([[Q, 7, 8, A, 9, 10]])
+    odds = lambda log_p: log_p[0, :, 40] - log_p[0, :, 43]  # noqa: E731
+    with torch.no_grad():
+        model.pointer.slots.follow.fill_(follow)
+        before, _ = model(reading, stm)
+        model.pointer.slots.recency.fill_(0.2)
+        after, _ = model(reading, stm)
+    weight = torch.sigmoid(torch.tensor(4.0 - 10 * follow))
+    shift = 2.0 * weight * (torch.log(torch.tensor(5.0)) - torch.log(torch.tensor(2.0)))
+    torch.testing.assert_close(odds(after), odds(before) + shift)
+
+
+def test_the_recency_bonus_at_starts_needs_the_follow_bonus():
+    with pytest.raises(ValueError, match="set both"):
+        preset(
+            "tiny",
+            memory_write="keep",
+            memory_attention="simple",
+            memory_pointer=True,
+            pointer_recency=True,
+            pointer_recency_at_starts=True,
+        )
 
 
 def test_the_recency_context_needs_the_recency_bonus():
