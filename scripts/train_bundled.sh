@@ -13,7 +13,7 @@
 # follow bonus alone), 4s (the follow bonus by context), 4t (the slot pointer alone), 4u (the pointer
 # reads the query; its gate alone), 4v (then the slot pointer alone) and 4w (the gate's trust in the
 # query's slots alone) a fixed 800, 600, 800, 800, 400, 200, 200, 200, 200, 200 and 200 steps; 4x
-# sets session 30's recall priors on 4w (no training). VOCAB (2048) sets the tokenizer's size, and the model's with it (session 11: at 1024
+# sets session 30's recall priors on 4w and 4y session 31's recency prior on 4x (no training). VOCAB (2048) sets the tokenizer's size, and the model's with it (session 11: at 1024
 # the held-out values stop arriving as rare fragments; session 12 trained it: unseen small-pool
 # values are still not copied, so 2048 stays; docs/training.md).
 set -euo pipefail
@@ -237,7 +237,12 @@ late_stage w 38 "$RUN/v-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-
 # tokenizer's word tables), and the pointer's bonus for the slots a user's query wrote is 10.
 [ -f "$RUN/x-priors/config.json" ] || "$PY" docs/results/session30/recall_priors.py \
     "$RUN/w-run/stage4-memory-aware/model" "$RUN/x-priors" twins words source=10
-FINAL="$RUN/x-priors"
+# Stage 4y: no training. Session 31's recency prior set on 4x (docs/training.md "Session 31"): the
+# pointer prefers newer slots by 1 · -log(1 + slot index), only where a value starts (weighed by
+# σ(4 - the follow bonus)), so a corrected fact is recalled with its newest value.
+[ -f "$RUN/y-priors/config.json" ] || "$PY" docs/results/session30/recall_priors.py \
+    "$RUN/x-priors" "$RUN/y-priors" recency=1 starts
+FINAL="$RUN/y-priors"
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.
 rxt eval --model "$FINAL" --baseline "$RUN/run/baseline/model" \

@@ -162,27 +162,17 @@ def test_the_recency_bonus_at_starts_counts_only_where_the_follow_bonus_is_weak(
     torch.testing.assert_close(odds(after), odds(before) + shift)
 
 
-def test_the_recency_bonus_at_starts_needs_the_follow_bonus():
-    with pytest.raises(ValueError, match="set both"):
-        preset(
-            "tiny",
-            memory_write="keep",
-            memory_attention="simple",
-            memory_pointer=True,
-            pointer_recency=True,
-            pointer_recency_at_starts=True,
-        )
-
-
-def test_the_recency_context_needs_the_recency_bonus():
-    with pytest.raises(ValueError, match="set pointer_recency"):
-        preset(
-            "tiny",
-            memory_write="keep",
-            memory_attention="simple",
-            memory_pointer=True,
-            pointer_recency_context=True,
-        )
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"pointer_recency": True, "pointer_recency_at_starts": True}, "set both"),  # no follow bonus
+        ({"pointer_recency_context": True}, "set pointer_recency"),
+    ],
+)
+def test_the_recency_options_need_what_they_scale(options, message):
+    pointer = {"memory_write": "keep", "memory_attention": "simple", "memory_pointer": True}
+    with pytest.raises(ValueError, match=message):
+        preset("tiny", **pointer, **options)
 
 
 def bundled_word_pieces() -> tuple[WordPieces, RxTTokenizer]:
