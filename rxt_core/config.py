@@ -131,16 +131,18 @@ class RxTConfig(BaseModel):
     # pointer learns a bonus for them: a recall should copy the user's spelling of a value, not the
     # model's own acknowledgement of it, which may be misspelt (memory_pointer.SlotPointer)
     pointer_source: bool = False
-    # the pointer favours newer slots by a learned amount times -log(1 + slot index) (the keep write's
-    # slots are newest first): a corrected value is in memory beside the value it corrects
+    # the pointer favours newer slots by a parameter times -log(1 + slot index) (the keep write's
+    # slots are newest first; the bundled 4y's is set to 1): a corrected value is in memory beside
+    # the value it corrects
     pointer_recency: bool = False
     # the recency bonus also depends on where the decoder is (ρ + w · h): newer is right where a
     # value starts (which of two statements of a fact), wrong inside one (session 31)
     pointer_recency_context: bool = False
-    # the recency bonus counts where the decoder starts a value, not where it goes on with one (its
-    # follow bonus is weak): a correction is told apart at the value's first token, and inside a
-    # value an older run must be allowed to go on (session 31; memory_pointer.SlotPointer)
-    pointer_recency_at_starts: bool = False
+    # the recency bonus only breaks ties: it counts where the decoder starts a value, not where it
+    # goes on with one (its follow bonus is weak), and as much as the pointer is torn between tokens
+    # without it: a correction is told apart at the value's first token, an older run may go on,
+    # and a pick the pointer is sure of keeps its probability (session 31; memory_pointer.SlotPointer)
+    pointer_recency_ties: bool = False
     # the id layer stores a query's first token as its space-led twin ('Z' -> 'ĠZ', a table from the
     # tokenizer, word_pieces.py): a value that opens the user's sentence ("Zala is my cousin.") is
     # recalled mid-sentence, with the space, and the pointer can only copy ids memory holds
@@ -202,10 +204,8 @@ class RxTConfig(BaseModel):
             raise ValueError("pointer_recency is a bonus of the memory pointer's: set memory_pointer")
         if self.pointer_source and not self.memory_pointer:
             raise ValueError("pointer_source is a bonus of the memory pointer's: set memory_pointer")
-        if self.pointer_recency_at_starts and not (self.pointer_recency and self.pointer_follows):
-            raise ValueError(
-                "pointer_recency_at_starts weighs the recency bonus by the follow bonus: set both"
-            )
+        if self.pointer_recency_ties and not (self.pointer_recency and self.pointer_follows):
+            raise ValueError("pointer_recency_ties weighs the recency bonus by the follow bonus: set both")
         if self.pointer_recency_context and not self.pointer_recency:
             raise ValueError("pointer_recency_context scales the recency bonus: set pointer_recency")
         if self.pointer_follow_context and not self.pointer_follows:

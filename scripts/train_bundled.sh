@@ -238,10 +238,11 @@ late_stage w 38 "$RUN/v-run/stage4-memory-aware/model" "${RECIPE_4I[@]}" --keep-
 [ -f "$RUN/x-priors/config.json" ] || "$PY" docs/results/session30/recall_priors.py \
     "$RUN/w-run/stage4-memory-aware/model" "$RUN/x-priors" twins words source=10
 # Stage 4y: no training. Session 31's recency prior set on 4x (docs/training.md "Session 31"): the
-# pointer prefers newer slots by 1 · -log(1 + slot index), only where a value starts (weighed by
-# σ(4 - the follow bonus)), so a corrected fact is recalled with its newest value.
+# pointer prefers newer slots by 2 · -log(1 + slot index) as a tie-break where a value starts
+# (weighed by σ(4 - the follow bonus) and by how torn the pointer is between tokens without it),
+# so a corrected fact is recalled with its newest value.
 [ -f "$RUN/y-priors/config.json" ] || "$PY" docs/results/session30/recall_priors.py \
-    "$RUN/x-priors" "$RUN/y-priors" recency=1 starts
+    "$RUN/x-priors" "$RUN/y-priors" recency=2 ties
 FINAL="$RUN/y-priors"
 
 # 5. Evaluation on the held-out dialogues, the bundled folder, the curves.

@@ -85,7 +85,7 @@ def test_incremental_decoding_matches_the_full_forward_with_the_recall_priors():
     """The source bonus, and the recency bonus weighed per position by the follow bonus (session
     31's, from the decoder's state at each step)."""
     priors = dict(pointer_source=True, pointer_follows=True, pointer_follow_context=True)
-    priors |= dict(pointer_recency=True, pointer_recency_at_starts=True)
+    priors |= dict(pointer_recency=True, pointer_recency_ties=True)
     model = keeping_everything(pointer_model(gate_bias=0.0, pointer_reads_query=True, **priors))
     with torch.no_grad():
         model.pointer.slots.source.fill_(0.5)
@@ -143,21 +143,26 @@ def test_a_recency_bonus_read_from_context_shifts_each_position_by_what_its_stat
 
 
 @pytest.mark.parametrize("follow", [0.0, 1.0])
-def test_the_recency_bonus_at_starts_counts_only_where_the_follow_bonus_is_weak(follow):
-    """With `pointer_recency_at_starts` the newer slot's log-odds move by 10 ρ σ(4 - 10 β)(log 5 -
-    log 2): in full (σ(4) = 0.98) where the follow bonus β is 0, hardly (σ(-6) = 0.0025) where it
-    is 1 — inside a value, an older run may go on."""
-    options = dict(pointer_follows=True, pointer_recency=True, pointer_recency_at_starts=True)
+def test_the_recency_bonus_only_breaks_ties_where_a_value_starts(follow):
+    """With `pointer_recency_ties` the newer slot's log-odds move by 10 ρ σ(4 - 10 β) d (log 5 -
+    log 2), d = 1 - the largest share one token has of the pointer without the bonus: in full
+    where the follow bonus β is 0 (σ(4) = 0.98), hardly (σ(-6) = 0.0025) where it is 1 — inside a
+    value an older run may go on — and only as much as the pointer is torn between tokens."""
+    options = dict(pointer_follows=True, pointer_recency=True, pointer_recency_ties=True)
     model = keeping_everything(pointer_model(gate_bias=100.0, **options))
     stm = write(model, model.init_memory(1), [Q, 40, 41, 42, 43])
     reading = torch.tensor([[Q, 7, 8, A, 9, 10]])
     odds = lambda log_p: log_p[0, :, 40] - log_p[0, :, 43]  # noqa: E731
+    copies = []
+    model.pointer.slots.register_forward_hook(lambda _m, _a, out: copies.append(out[0][0]))
     with torch.no_grad():
         model.pointer.slots.follow.fill_(follow)
         before, _ = model(reading, stm)
         model.pointer.slots.recency.fill_(0.2)
         after, _ = model(reading, stm)
-    weight = torch.sigmoid(torch.tensor(4.0 - 10 * follow))
+    doubt = 1 - copies[0].amax(-1)
+    assert doubt.max() > 0.5 and (doubt < 0.95).all()  # torn, never evenly: the factor is tested
+    weight = torch.sigmoid(torch.tensor(4.0 - 10 * follow)) * doubt
     shift = 2.0 * weight * (torch.log(torch.tensor(5.0)) - torch.log(torch.tensor(2.0)))
     torch.testing.assert_close(odds(after), odds(before) + shift)
 
@@ -165,7 +170,7 @@ def test_the_recency_bonus_at_starts_counts_only_where_the_follow_bonus_is_weak(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"pointer_recency": True, "pointer_recency_at_starts": True}, "set both"),  # no follow bonus
+        ({"pointer_recency": True, "pointer_recency_ties": True}, "set both"),  # no follow bonus
         ({"pointer_recency_context": True}, "set pointer_recency"),
     ],
 )

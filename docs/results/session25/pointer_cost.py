@@ -4,7 +4,7 @@ and follow bonus: 4r), with session 27's (the follow bonus by context: 4t) and w
 model's own (session 28, 4v: the pointer also reads the query, `pointer_reads_query`; session 29,
 4w: the gate also reads the pointer's mass on the query's slots, `pointer_gate="agreement+query"`;
 session 30, 4x: session 30's recall priors, `pointer_source`, `keep_whole_words`,
-`pointer_space_twins`; session 31, 4y: `pointer_recency` with `pointer_recency_at_starts`), timed
+`pointer_space_twins`; session 31, 4y: `pointer_recency` with `pointer_recency_ties`), timed
 alternately in one run (a pointer a model lacks starts untrained: the cost does not depend
 on its weights).
 
@@ -64,7 +64,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     bundled = ReactiveTransformer.from_pretrained("models/rxt-nano").eval()
     # session 31's recency prior off, then session 30's recall priors (the source mark needs the pointer)
-    x = {"pointer_recency": False, "pointer_recency_at_starts": False}
+    x = {"pointer_recency": False, "pointer_recency_ties": False}
     w = x | {"pointer_source": False, "keep_whole_words": False, "pointer_space_twins": False}
     plain = transplant(
         bundled, w | {"memory_pointer": False, "pointer_reads_query": False, "pointer_gate": "hidden"}

@@ -4,12 +4,12 @@
 - `recency=BONUS`: `pointer_recency`, BONUS per unit of -log(1 + slot index);
 - `twins`: `pointer_space_twins`; `words`: `keep_whole_words` (the word tables filled from the
   model's own tokenizer);
-- `starts` (session 31): `pointer_recency_at_starts`, the recency bonus only where a value starts.
+- `ties` (session 31): `pointer_recency_ties`, the recency bonus only as a tie-break where a value starts.
 Set, not trained: teacher-forced stage 4 writes the reference answers to memory, where an
 acknowledgement always repeats the user's value right, so nothing there tells the two copies
 apart (docs/training.md "Session 30").
 
-.venv/bin/python docs/results/session30/recall_priors.py MODEL OUT [source=BONUS] [recency=BONUS] [twins] [words] [starts]
+.venv/bin/python docs/results/session30/recall_priors.py MODEL OUT [source=BONUS] [recency=BONUS] [twins] [words] [ties]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def main() -> None:
     source, out, *settings = sys.argv[1:]
     bonuses = dict(s.split("=", 1) for s in settings if "=" in s)
     overrides = {f"pointer_{name}": True for name in bonuses}
-    flags = {"twins": "pointer_space_twins", "words": "keep_whole_words", "starts": "pointer_recency_at_starts"}
+    flags = {"twins": "pointer_space_twins", "words": "keep_whole_words", "ties": "pointer_recency_ties"}
     overrides |= {flags[s]: True for s in settings if s in flags}
     model = transplant(ReactiveTransformer.from_pretrained(source), overrides)
     tokenizer = Path(source) / "tokenizer.json"

@@ -1,7 +1,7 @@
 """The bundled model's learned follow bonus 10 (β + w · h) at a recalled value's first token, at its
 later tokens and at the answer's other tokens (teacher-forced reference answers, the first 80
 dialogues of an eval set, memory replayed as `rxt eval` does). Session 31: where it is weak is where
-a value starts, so `pointer_recency_at_starts` weighs the recency bonus by sigmoid(4 - it).
+a value starts, so `pointer_recency_ties` weighs the recency bonus by sigmoid(4 - it).
 
     python docs/results/session31/follow_strength.py EVAL.jsonl [MODEL]
 """
