@@ -132,7 +132,7 @@ class RxTConfig(BaseModel):
     # model's own acknowledgement of it, which may be misspelt (memory_pointer.SlotPointer)
     pointer_source: bool = False
     # the pointer favours newer slots by a parameter times -log(1 + slot index) (the keep write's
-    # slots are newest first; the bundled 4y's is set to 1): a corrected value is in memory beside
+    # slots are newest first; the bundled 4y's is set to 2): a corrected value is in memory beside
     # the value it corrects
     pointer_recency: bool = False
     # the recency bonus also depends on where the decoder is (ρ + w · h): newer is right where a

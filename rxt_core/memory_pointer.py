@@ -215,8 +215,9 @@ class SlotPointer(nn.Module):
         if self.recency is not None:  # slot order is age, newest first
             newness = -torch.log1p(torch.arange(ids.shape[1], device=ids.device, dtype=scores.dtype))
             if self.recency_ties:  # where a value starts, between the tokens the pointer is torn between
-                doubt = 1 - self._copy(scores, ids, slot_ids)[1].amax(-1, keepdim=True)
-                newness = newness * torch.sigmoid(GOING_ON - follow_bonus) * doubt
+                with torch.no_grad():  # weights read off the step, not trained through
+                    doubt = 1 - self._copy(scores, ids, slot_ids)[1].amax(-1, keepdim=True)
+                    newness = newness * torch.sigmoid(GOING_ON - follow_bonus) * doubt
             scores = scores + FOLLOW_SCALE * strength(self.recency, self.recency_context, hidden) * newness
         attention, copy = self._copy(scores, ids, slot_ids)
         followed = (
