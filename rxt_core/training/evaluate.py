@@ -154,10 +154,9 @@ def replay(
     model: ReactiveTransformer, queries: list[list[list[int]]], params: SamplingParams | None = None
 ) -> Iterator[ReplayedTurn]:
     """Dialogues (each a list of query ids) answered turn by turn as in a real chat, a batch of
-    rows at a time, each answer written to memory once the turn has been yielded. The writes are
-    fp32 so the figures do not depend on the CPU kind. Shared by `rxt eval` and the probes in
-    docs/results, so a probe sees the memory the eval saw."""
-    params = params or SamplingParams()
+    rows at a time (greedy unless `params` say otherwise), each answer written to memory once the
+    turn has been yielded. The writes are fp32 so the figures do not depend on the CPU kind.
+    Shared by `rxt eval` and the probes in docs/results, so a probe sees the memory the eval saw."""
     stm = model.init_memory(len(queries))
     for t in range(max(map(len, queries))):
         rows = [b for b, q in enumerate(queries) if t < len(q)]

@@ -32,7 +32,8 @@ model.pointer.gate.register_forward_hook(lambda _m, a, o: seen.update(gate=o))
 
 
 def score_parts(slot: int) -> str:
-    """The slot's pointer score at the last position: head logit + match + source bonus (+ follow)."""
+    """Three parts of the slot's pointer score at the last position: head logit + match + source
+    bonus (the follow and recency bonuses, where the model has them, are left out)."""
     pointer = model.pointer.slots
     hidden, logits, (keys, ids, marks), _ = seen["args"]
     match = float(pointer.query(hidden[0, -1]) @ keys[0, slot] / keys.shape[-1] ** 0.5)

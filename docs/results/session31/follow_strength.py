@@ -14,6 +14,7 @@ import torch
 
 from rxt_core import ReactiveTransformer
 from rxt_core.interaction import interaction_ids
+from rxt_core.memory_pointer import FOLLOW_SCALE, strength
 from rxt_core.tokenizer import RxTTokenizer
 from rxt_core.training.evaluate import replay
 
@@ -42,7 +43,7 @@ with torch.no_grad():
             ans = tok.encode(ref)
             ids = torch.tensor([interaction_ids(queries[b][rep.index], ans, model.config)])
             model(ids, rep.memory[row : row + 1])
-            s = 10 * (sl.follow + seen["h"][0].float() @ sl.follow_context)
+            s = FOLLOW_SCALE * strength(sl.follow, sl.follow_context, seen["h"][0])[..., 0]
             a0 = ids[0].tolist().index(model.config.answer_id)  # position of [A]: predicts answer token 0
             for i in range(len(ans)):
                 x = float(s[a0 + i])
